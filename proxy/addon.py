@@ -1,0 +1,258 @@
+"""mitmproxy addons: the egress allow-list and the metadata gate.
+
+Both run on mitmproxy's event loop and do I/O only: inspection happens in worker processes,
+records are committed by the audit store's writer thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from mitmproxy import ctx, http
+
+from metagate.proxy.inspection import InspectionResult
+from metagate.proxy.workers import InspectionFailed, WorkerPool
+from metagate.reports.trail import AuditError, AuditStore
+from metagate.scanner.model import Decision, InspectionRequest
+
+log = logging.getLogger("metagate.proxy")
+
+# Header values that are credentials: masked before anything leaves the event loop.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
+)
+MASK = "<redacted>"
+AUDIT_ID_HEADER = "X-Metagate-Audit-Id"
+ROLE = "metagate_role"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def bearer_subject(headers: http.Headers) -> str | None:
+    """The `sub` claim of a bearer JWT, decoded without verification, for attribution only.
+    The token itself never leaves this function."""
+    value = headers.get("authorization", "")
+    if not value.lower().startswith("bearer "):
+        return None
+    parts = value[7:].strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, TypeError):
+        return None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    return str(sub)[:64] if sub is not None else None
+
+
+def block_response(status: int, reason: str) -> http.Response:
+    # The ZenML SDK raises this shape as IllegalOperationError and does not retry a 403.
+    body = json.dumps({"detail": ["IllegalOperationError", reason]}).encode()
+    return http.Response.make(status, body, {"Content-Type": "application/json", "X-Metagate": "blocked"})
+
+
+def block_reason(method: str, path: str, decision: Decision) -> str:
+    details = "; ".join(decision.reasons) or ", ".join(decision.rules)
+    return f"metagate blocked {method} {path}: {details}"
+
+
+class EgressAllowList:
+    """Forward mode: which hosts a client may reach through the gate at all.
+
+    ZenML upstream hosts are intercepted and inspected; in-VPC storage hosts on the allow-list
+    pass uninspected (and their TLS is not intercepted); every other host is refused with 403.
+    """
+
+    def __init__(self, zenml_hosts: list[str], allow_uninspected: list[str], audit: AuditStore) -> None:
+        self.zenml_hosts = {h.lower() for h in zenml_hosts}
+        self.allow_uninspected = [p.lower() for p in allow_uninspected]
+        self.audit = audit
+
+    def role(self, host: str) -> str:
+        host = host.lower().rstrip(".")
+        if host in self.zenml_hosts:
+            return "zenml"
+        if any(fnmatch.fnmatchcase(host, pattern) for pattern in self.allow_uninspected):
+            return "storage"
+        return "refused"
+
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        await self._check(flow, connect=True)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is None and ROLE not in flow.metadata:
+            await self._check(flow, connect=False)
+
+    async def _check(self, flow: http.HTTPFlow, connect: bool) -> None:
+        role = self.role(flow.request.host)
+        flow.metadata[ROLE] = role
+        if role == "zenml":
+            return
+        allowed = role == "storage"
+        record = {
+            "id": str(uuid.uuid4()),
+            "time": now_iso(),
+            "kind": "egress",
+            "client": flow.client_conn.peername[0] if flow.client_conn.peername else "",
+            "method": flow.request.method,
+            "host": flow.request.host,
+            "port": flow.request.port,
+            "decision": "allow" if allowed else "block",
+            "enforced": "allow" if allowed else "block",
+            "rules": ["egress.uninspected_host" if allowed else "egress.host_not_allowed"],
+        }
+        try:
+            await self.audit.append(record)
+        except AuditError as exc:
+            flow.response = block_response(403, f"metagate blocked {flow.request.host}: audit.unavailable ({exc})")
+            return
+        if not allowed:
+            flow.response = block_response(
+                403,
+                f"metagate blocked {flow.request.method} {flow.request.host}:{flow.request.port}: "
+                "egress.host_not_allowed (host is not a ZenML upstream and not on the egress allow-list)",
+            )
+
+
+class MetadataGate:
+    """Inspects every request to a ZenML upstream, enforces the decision, records it first."""
+
+    def __init__(self, pool: WorkerPool, audit: AuditStore, upstream_role_default: str = "zenml") -> None:
+        self.pool = pool
+        self.audit = audit
+        self.default_role = upstream_role_default
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("metagate_enforcement", str, "enforce", "enforce: block and redact; monitor: record only.")
+        loader.add_option("metagate_on_error", str, "block", "block (fail closed) or allow when inspection fails.")
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or flow.metadata.get(ROLE, self.default_role) != "zenml":
+            return
+        started = time.perf_counter()
+        request = flow.request
+        record = self._base_record(flow)
+        inspection = InspectionRequest(
+            method=request.method,
+            path=request.path.split("?", 1)[0],
+            body=request.raw_content or b"",
+            headers=tuple((k, MASK if k.lower() in CREDENTIAL_HEADERS else v) for k, v in request.headers.items(multi=True)),
+            query=tuple(request.query.items(multi=True)),
+            scheme=request.scheme,
+            host=request.pretty_host,
+            port=request.port,
+            client=record["client"],
+            user_id=record["user_id"],
+            request_id=record["id"],
+            upstream_role="zenml",
+        )
+        result: InspectionResult | None = None
+        try:
+            result = await self.pool.inspect(inspection)
+            decision = result.decision
+        except InspectionFailed as exc:
+            if ctx.options.metagate_on_error == "allow":
+                decision = Decision("warn", [exc.rule], [f"{exc.rule}: {exc.reason} (forwarded: on_error is allow)"])
+            else:
+                decision = Decision("block", [exc.rule], [f"{exc.rule}: {exc.reason}"])
+        await self._finish(flow, record, decision, result, started)
+
+    def _base_record(self, flow: http.HTTPFlow) -> dict[str, Any]:
+        request = flow.request
+        return {
+            "id": str(uuid.uuid4()),
+            "time": now_iso(),
+            "kind": "request",
+            "client": flow.client_conn.peername[0] if flow.client_conn.peername else "",
+            "user_id": bearer_subject(request.headers),
+            "method": request.method,
+            "host": request.pretty_host,
+            "path": request.path.split("?", 1)[0],
+            "query_params": sorted(set(request.query.keys())),
+            "bytes": len(request.raw_content or b""),
+        }
+
+    async def _finish(
+        self, flow: http.HTTPFlow, record: dict[str, Any], decision: Decision,
+        result: InspectionResult | None, started: float,
+    ) -> None:
+        monitor = ctx.options.metagate_enforcement == "monitor"
+        enforced = "allow" if monitor and decision.action in ("block", "redact") else decision.action
+        record.update(
+            decision=decision.action,
+            enforced=enforced,
+            enforcement="monitor" if monitor else "enforce",
+            rules=decision.rules,
+            reasons=decision.reasons,
+            warnings=decision.warnings,
+        )
+        if result is not None:
+            record.update(
+                endpoint=result.endpoint,
+                resource=result.resource,
+                action=result.action,
+                decoded_bytes=result.decoded_bytes,
+                parse_error=result.parse_error,
+                fields={"top": result.top_fields, "classes": result.inventory},
+                violations=result.violations,
+                unknown_fields=result.unknown_fields,
+                findings=result.findings,
+                redacted=result.redacted_paths if enforced == "redact" else [],
+                policy_hash=result.policy_hash,
+                inspection_ms=result.timings_ms,
+            )
+        else:
+            record["policy_hash"] = self.pool.policy_hash
+        record["gate_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        try:
+            await self.audit.append(record)
+        except AuditError as exc:
+            # Nothing is forwarded without a committed record.
+            flow.response = block_response(403, f"metagate blocked {flow.request.method} {record['path']}: audit.unavailable ({exc})")
+            return
+        flow.metadata["metagate_audit_id"] = record["id"]
+        if enforced == "block":
+            flow.response = block_response(403, block_reason(flow.request.method, record["path"], decision))
+            return
+        if enforced == "redact" and result is not None and result.new_body is not None:
+            flow.request.headers.pop("content-encoding", None)
+            flow.request.content = result.new_body
+        flow.request.headers[AUDIT_ID_HEADER] = record["id"]
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        audit_id = flow.metadata.get("metagate_audit_id")
+        if audit_id is None or flow.response is None or flow.response.headers.get("X-Metagate") == "blocked":
+            return
+        # Outcome records are not write-ahead: queue them and move on.
+        self.audit.commit({
+            "id": str(uuid.uuid4()), "time": now_iso(), "kind": "response", "request_id": audit_id,
+            "status": flow.response.status_code, "bytes_returned": len(flow.response.raw_content or b""),
+        })
+
+    async def error(self, flow: http.HTTPFlow) -> None:
+        if flow.error is None:
+            return
+        message = flow.error.msg
+        if "body_size_limit" in message:
+            rules, reason = ["request.too_large"], "request.too_large: body over the size cap"
+        else:
+            rules, reason = ["upstream.error"], f"upstream.error: {message[:200]}"
+        self.audit.commit({
+            "id": str(uuid.uuid4()), "time": now_iso(), "kind": "error",
+            "request_id": flow.metadata.get("metagate_audit_id"),
+            "client": flow.client_conn.peername[0] if flow.client_conn.peername else "",
+            "method": flow.request.method, "host": flow.request.pretty_host,
+            "path": flow.request.path.split("?", 1)[0],
+            "decision": "block" if rules == ["request.too_large"] else "error",
+            "rules": rules, "reasons": [reason],
+        })

@@ -1,0 +1,146 @@
+"""The whole inspection pipeline for one request, as worker processes run it.
+
+request → normalise → classify endpoint → validate schema → detect → decide (Rego) → redact.
+`metagate scan` and the policy tests build the same Inspector, so they see what the proxy sees.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metagate.policies.engine import OpaRestEngine, PolicyEngine, RegopyEngine
+from metagate.scanner.catalog import Catalog
+from metagate.scanner.detectors.registry import build_detectors
+from metagate.scanner.model import Decision, InspectionRequest
+from metagate.scanner.normalize import Limits
+from metagate.scanner.pipeline import Scanner, ScanResult, policy_input
+from metagate.scanner.redact import redact_body
+from metagate.scanner.schemas import SchemaSet
+
+
+@dataclass(frozen=True)
+class InspectorSettings:
+    """Everything a worker needs to build its Inspector; picklable."""
+
+    fingerprint_key: bytes
+    storage_prefixes: tuple[str, ...] = ()
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_decoded_bytes: int = 16 * 1024 * 1024
+    policy_engine: str = "regopy"
+    opa_url: str | None = None
+    policy_dirs: tuple[Path, ...] = ()
+    policy_data: dict[str, Any] = field(default_factory=dict)
+    detector_config: dict[str, Any] = field(default_factory=dict)
+    catalog_path: Path | None = None
+
+
+@dataclass
+class InspectionResult:
+    """What the proxy needs to enforce and record. Holds no sensitive value."""
+
+    decision: Decision
+    endpoint: str | None
+    resource: str | None
+    action: str
+    sdk_auth: bool
+    bytes_in: int
+    decoded_bytes: int | None
+    parse_error: str | None
+    violations: list[dict[str, str]]
+    unknown_fields: list[str]
+    findings: list[dict[str, Any]]
+    inventory: dict[str, int]
+    top_fields: list[str]
+    redacted_paths: list[str]
+    new_body: bytes | None          # set when redaction rewrote the body
+    policy_hash: str
+    timings_ms: dict[str, float]
+
+
+class Inspector:
+    def __init__(self, settings: InspectorSettings) -> None:
+        self.settings = settings
+        catalog = Catalog.load(settings.catalog_path)
+        detectors, tree_detectors = build_detectors(settings.detector_config)
+        self.scanner = Scanner(
+            catalog,
+            SchemaSet(catalog),
+            detectors,
+            tree_detectors,
+            settings.fingerprint_key,
+            Limits(settings.max_body_bytes, settings.max_decoded_bytes),
+            settings.storage_prefixes,
+        )
+        self.engine = self._engine(settings)
+
+    @staticmethod
+    def _engine(settings: InspectorSettings) -> PolicyEngine:
+        if settings.policy_engine == "opa":
+            if not settings.opa_url:
+                raise ValueError("policy.engine is opa but policy.opa_url is not set")
+            return OpaRestEngine(settings.opa_url)
+        return RegopyEngine(data_overrides=settings.policy_data or None, extra_dirs=settings.policy_dirs)
+
+    @property
+    def policy_hash(self) -> str:
+        return self.engine.policy_hash
+
+    def inspect(self, request: InspectionRequest) -> InspectionResult:
+        started = time.perf_counter()
+        scan = self.scanner.scan(request)
+        scanned = time.perf_counter()
+        decision = Decision.from_policy(self.engine.evaluate(policy_input(request, scan)))
+        decided = time.perf_counter()
+        new_body, redacted = self._redact(scan, decision)
+        done = time.perf_counter()
+        return self._result(scan, decision, new_body, redacted, {
+            "scan": (scanned - started) * 1000,
+            "policy": (decided - scanned) * 1000,
+            "redact": (done - decided) * 1000,
+        }, len(request.body))
+
+    def _redact(self, scan: ScanResult, decision: Decision) -> tuple[bytes | None, list[str]]:
+        if decision.action != "redact" or not decision.redact:
+            return None, []
+        if scan.body is None or scan.body.kind != "json":
+            # Only JSON bodies can be rewritten: a redaction we cannot apply is a block.
+            decision.action = "block"
+            decision.rules.append("redact.not_applicable")
+            decision.reasons.append("redact.not_applicable: body is not JSON, fields cannot be redacted")
+            return None, []
+        body, done = redact_body(scan.body.document, decision.redact, self.settings.fingerprint_key)
+        return body, done
+
+    def _result(
+        self, scan: ScanResult, decision: Decision, new_body: bytes | None, redacted: list[str],
+        timings: dict[str, float], bytes_in: int,
+    ) -> InspectionResult:
+        endpoint = scan.endpoint
+        return InspectionResult(
+            decision=decision,
+            endpoint=endpoint.template if endpoint else None,
+            resource=endpoint.resource if endpoint else None,
+            action=endpoint.action if endpoint else "other",
+            sdk_auth=bool(endpoint and endpoint.sdk_auth),
+            bytes_in=bytes_in,
+            decoded_bytes=len(scan.body.decoded) if scan.body is not None else None,
+            parse_error=scan.parse_error,
+            violations=[{"path": v.path, "kind": v.kind, "message": v.message} for v in scan.violations],
+            unknown_fields=scan.unknown_fields,
+            findings=[
+                {
+                    "entity": f.entity, "category": f.category, "path": f.path, "score": f.score,
+                    "detector": f.detector, "fingerprint": f.fingerprint, "field_class": f.field_class,
+                }
+                for f in scan.findings
+            ],
+            inventory=scan.inventory,
+            top_fields=scan.top_fields,
+            redacted_paths=redacted,
+            new_body=new_body,
+            policy_hash=self.engine.policy_hash,
+            timings_ms={k: round(v, 3) for k, v in timings.items()},
+        )

@@ -1,0 +1,157 @@
+"""Assemble and run the gate: data dir, keys, embedded upstream, workers, audit, mitmproxy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mitmproxy import options
+from mitmproxy.tools.dump import DumpMaster
+
+from metagate.proxy.addon import EgressAllowList, MetadataGate
+from metagate.proxy.config import Config
+from metagate.proxy.inspection import InspectorSettings
+from metagate.proxy.workers import WorkerPool
+from metagate.reports.trail import JsonlAuditStore
+
+log = logging.getLogger("metagate")
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def fingerprint_key(data_dir: Path) -> bytes:
+    """The per-deployment HMAC key for fingerprints and redaction markers (0600, created once)."""
+    path = private_dir(data_dir / "keys") / "fingerprint.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def ca_dir(data_dir: Path) -> Path:
+    return private_dir(data_dir / "ca")
+
+
+def export_ca(data_dir: Path, destination: Path) -> Path:
+    """Write metagate's CA certificate (never its key) for REQUESTS_CA_BUNDLE."""
+    from mitmproxy.certs import CertStore
+
+    confdir = ca_dir(data_dir)
+    CertStore.from_store(confdir, "mitmproxy", 2048)
+    for key_file in confdir.glob("*.pem"):
+        if "cert" not in key_file.name:
+            os.chmod(key_file, 0o600)
+    certificate = (confdir / "mitmproxy-ca-cert.pem").read_bytes()
+    destination.write_bytes(certificate)
+    return destination
+
+
+def inspector_settings(config: Config, key: bytes) -> InspectorSettings:
+    return InspectorSettings(
+        fingerprint_key=key,
+        storage_prefixes=tuple(config.storage_prefixes),
+        max_body_bytes=config.limits.max_body_bytes,
+        max_decoded_bytes=config.limits.max_decoded_bytes,
+        policy_engine=config.policy.engine,
+        opa_url=config.policy.opa_url,
+        policy_dirs=tuple(config.policy.extra_dirs),
+        policy_data=config.policy.data,
+        detector_config={**config.scanner.detectors, "spacy_model": config.scanner.spacy_model},
+    )
+
+
+def mitmproxy_options(config: Config, upstream: str) -> options.Options:
+    mode = f"reverse:{upstream}" if config.mode == "reverse" else "regular"
+    opts = options.Options(
+        listen_host=config.listen_host,
+        listen_port=config.listen_port,
+        mode=[mode],
+        confdir=str(ca_dir(config.data_dir)),
+        body_size_limit=str(config.limits.max_body_bytes),
+        ssl_insecure=not config.upstream_verify,
+    )
+    if config.upstream_ca is not None:
+        opts.update(ssl_verify_upstream_trusted_ca=str(config.upstream_ca))
+    if config.mode == "forward" and config.egress.allow_uninspected:
+        # In-VPC storage: tunnel without TLS interception.
+        patterns = [p.replace(".", r"\.").replace("*", r"[^:]*") for p in config.egress.allow_uninspected]
+        opts.update(ignore_hosts=[rf"^{p}(:\d+)?$" for p in patterns])
+    return opts
+
+
+class ServingAnnouncer:
+    """Prints the `metagate: serving` line once the listening socket accepts connections."""
+
+    def __init__(self, config: Config, upstream: str) -> None:
+        self.config = config
+        self.upstream = upstream
+
+    async def running(self) -> None:
+        asyncio.get_running_loop().create_task(self._announce())
+
+    async def _announce(self) -> None:
+        host = self.config.listen_host if self.config.listen_host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        for _ in range(600):
+            try:
+                _, writer = await asyncio.open_connection(host, self.config.listen_port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        address = f"http://{host}:{self.config.listen_port}"
+        print(f"metagate: serving on {address} ({self.config.mode} mode, upstream {self.upstream}, "
+              f"enforcement {self.config.enforcement})", flush=True)
+        if self.config.mode == "reverse":
+            print(f"metagate: point the ZenML SDK here with: export ZENML_STORE_URL={address}", flush=True)
+        else:
+            print(f"metagate: export HTTPS_PROXY={address} REQUESTS_CA_BUNDLE=<metagate ca --export PATH>", flush=True)
+
+
+async def serve(config: Config) -> int:
+    data_dir = private_dir(config.data_dir)
+    with ExitStack() as stack:
+        upstream = config.upstream
+        if upstream is None:
+            from metagate.proxy.embedded import EmbeddedZenMLServer
+
+            print("metagate: no upstream configured; starting the embedded local ZenML server", flush=True)
+            server = EmbeddedZenMLServer(data_dir / "zenml-server")
+            stack.enter_context(server)
+            upstream = server.url
+            print(f"metagate: embedded ZenML server at {upstream}", flush=True)
+
+        audit = JsonlAuditStore(data_dir / "audit" / "trail.jsonl")
+        stack.callback(audit.close)
+        pool = WorkerPool(inspector_settings(config, fingerprint_key(data_dir)), config.workers, config.inspection_timeout)
+        await pool.start()
+        try:
+            opts = mitmproxy_options(config, upstream)
+            master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+            addons: list[object] = []
+            if config.mode == "forward":
+                zenml_hosts = [urlsplit(upstream).hostname or "", *config.egress.zenml_hosts]
+                addons.append(EgressAllowList(zenml_hosts, config.egress.allow_uninspected, audit))
+            gate = MetadataGate(pool, audit)
+            addons += [gate, ServingAnnouncer(config, upstream)]
+            master.addons.add(*addons)
+            master.options.update(metagate_enforcement=config.enforcement, metagate_on_error=config.on_error)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, master.shutdown)
+            await master.run()
+        finally:
+            await pool.close()
+    print("metagate: stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,51 @@
+"""The detector interface: small pluggable classes, each with its own tests.
+
+A detector sees the string leaves of one request (values, and JSON keys where asked) and
+reports hits by leaf index and span. It never computes fingerprints or builds findings:
+the scanner does that centrally, so no detector handles the deployment key.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable, Sequence
+
+from metagate.scanner.model import PROVEN_CLASSES, Leaf
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    leaf: int          # index into the leaves passed to scan()
+    entity: str        # EMAIL_ADDRESS, AWS_ACCESS_KEY, BLOB_PICKLE ...
+    start: int
+    end: int
+    score: float
+
+
+class Detector(ABC):
+    """Finds one category of sensitive content in string leaves."""
+
+    name: ClassVar[str]
+    category: ClassVar[str]            # pii | secret | blob
+    # Field classes this detector never needs to look at.
+    skip_classes: ClassVar[frozenset[str]] = PROVEN_CLASSES
+
+    def wants(self, leaf: Leaf) -> bool:
+        return leaf.field_class not in self.skip_classes
+
+    @abstractmethod
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        """Hits in `leaves`; only leaves for which `wants()` is true need be scanned."""
+
+
+class TreeDetector(ABC):
+    """Finds content that shows in the JSON structure rather than in one string
+    (long numeric arrays, arrays of records)."""
+
+    name: ClassVar[str]
+    category: ClassVar[str]
+
+    @abstractmethod
+    def scan_tree(self, root: Any) -> Iterable[tuple[str, str, float]]:
+        """(JSON path, entity, score) for each structure that looks like data."""

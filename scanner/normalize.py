@@ -1,0 +1,151 @@
+"""Turn raw request bytes into something the scanner can inspect, within size caps.
+
+Content-Encoding is removed here, not by mitmproxy, because every decoder is bounded: a
+small compressed body must not be able to expand without limit (decompression bombs).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import brotli
+import zstandard
+
+
+class BodyError(ValueError):
+    """The body cannot be inspected; the message is safe to show and record (no values)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 8 * 1024 * 1024        # on the wire
+    max_decoded_bytes: int = 16 * 1024 * 1024    # after Content-Encoding
+    max_json_depth: int = 64                     # parser guard; the schema has tighter bounds
+
+
+@dataclass(slots=True)
+class NormalizedBody:
+    kind: str                     # json | form | empty | text | binary
+    decoded: bytes = b""
+    document: Any = None          # parsed JSON, or dict of form fields
+    encodings: list[str] = field(default_factory=list)
+
+
+def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
+    decoder = zlib.decompressobj(wbits)
+    out = decoder.decompress(data, cap + 1)
+    if len(out) > cap or decoder.unconsumed_tail:
+        raise BodyError(f"decoded body exceeds {cap} bytes")
+    if not decoder.eof:
+        raise BodyError("truncated compressed body")
+    return out
+
+
+def _deflate(data: bytes, cap: int) -> bytes:
+    # HTTP "deflate" is zlib-wrapped by the RFC but raw deflate in the wild: accept both.
+    try:
+        return _inflate(data, zlib.MAX_WBITS, cap)
+    except zlib.error:
+        return _inflate(data, -zlib.MAX_WBITS, cap)
+
+
+def _brotli(data: bytes, cap: int) -> bytes:
+    # brotli (<=1.1, pinned by mitmproxy) has no output limit: feed one byte at a time so the
+    # overshoot past the cap is bounded by what one input byte can expand to (~16 MiB).
+    decoder = brotli.Decompressor()
+    chunks: list[bytes] = []
+    size = 0
+    for offset in range(len(data)):
+        out = decoder.process(data[offset : offset + 1])
+        size += len(out)
+        if size > cap:
+            raise BodyError(f"decoded body exceeds {cap} bytes")
+        chunks.append(out)
+    if not decoder.is_finished():
+        raise BodyError("truncated compressed body")
+    return b"".join(chunks)
+
+
+def _zstd(data: bytes, cap: int) -> bytes:
+    reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+    out = reader.read(cap + 1)
+    if len(out) > cap:
+        raise BodyError(f"decoded body exceeds {cap} bytes")
+    return out
+
+
+_DECODERS = {
+    "gzip": lambda data, cap: _inflate(data, 16 + zlib.MAX_WBITS, cap),
+    "x-gzip": lambda data, cap: _inflate(data, 16 + zlib.MAX_WBITS, cap),
+    "deflate": _deflate,
+    "br": _brotli,
+    "zstd": _zstd,
+}
+
+
+def decode_content(body: bytes, content_encoding: str, limits: Limits) -> tuple[bytes, list[str]]:
+    """Undo every Content-Encoding layer (applied in header order, so removed in reverse)."""
+    if len(body) > limits.max_body_bytes:
+        raise BodyError(f"body of {len(body)} bytes exceeds the {limits.max_body_bytes} byte cap")
+    layers = [e.strip().lower() for e in content_encoding.split(",") if e.strip()]
+    layers = [e for e in layers if e != "identity"]
+    for encoding in reversed(layers):
+        decoder = _DECODERS.get(encoding)
+        if decoder is None:
+            raise BodyError(f"unsupported Content-Encoding {encoding!r}")
+        try:
+            body = decoder(body, limits.max_decoded_bytes)
+        except BodyError:
+            raise
+        except Exception as exc:  # zlib.error, brotli.error, zstd errors: all mean "corrupt"
+            raise BodyError(f"corrupt {encoding} body ({type(exc).__name__})") from None
+    return body, layers
+
+
+def _check_depth(node: Any, limit: int) -> None:
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            raise BodyError(f"JSON nested deeper than {limit} levels")
+        if isinstance(current, dict):
+            stack.extend((v, depth + 1) for v in current.values())
+        elif isinstance(current, list):
+            stack.extend((v, depth + 1) for v in current)
+
+
+def _reject_constant(name: str) -> None:
+    raise BodyError(f"JSON constant {name} is not valid JSON")
+
+
+def normalize_body(body: bytes, content_type: str, content_encoding: str, limits: Limits) -> NormalizedBody:
+    decoded, encodings = decode_content(body, content_encoding, limits)
+    if not decoded.strip():
+        return NormalizedBody("empty", decoded, None, encodings)
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        try:
+            text = decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BodyError("form body is not UTF-8") from None
+        return NormalizedBody("form", decoded, dict(parse_qsl(text, keep_blank_values=True)), encodings)
+    if media == "application/json" or media.endswith("+json") or not media:
+        try:
+            document = json.loads(decoded, parse_constant=_reject_constant)
+        except RecursionError:
+            raise BodyError(f"JSON nested deeper than {limits.max_json_depth} levels") from None
+        except (UnicodeDecodeError, ValueError) as exc:
+            if isinstance(exc, BodyError):
+                raise
+            if not media:
+                return NormalizedBody("binary", decoded, None, encodings)
+            raise BodyError(f"malformed JSON ({type(exc).__name__} at {getattr(exc, 'pos', '?')})") from None
+        _check_depth(document, limits.max_json_depth)
+        return NormalizedBody("json", decoded, document, encodings)
+    if media.startswith("text/"):
+        return NormalizedBody("text", decoded, None, encodings)
+    return NormalizedBody("binary", decoded, None, encodings)

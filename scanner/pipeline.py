@@ -1,0 +1,219 @@
+"""The scanner's one pass over a request: normalise → classify endpoint → validate → detect.
+
+Pure computation, no I/O: the proxy runs it in worker processes, `metagate scan` and
+`metagate policy test` run it directly, so all three see exactly the same facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from metagate.scanner import jsonpath
+from metagate.scanner.catalog import Catalog, Endpoint
+from metagate.scanner.detectors.base import Detector, TreeDetector
+from metagate.scanner.model import PROVEN_CLASSES, Finding, InspectionRequest, Leaf, Violation
+from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normalize_body
+from metagate.scanner.schemas import SchemaSet, proven, validate
+
+# Integers this long in user data can be card or account numbers: scan them as text.
+_LONG_INT_DIGITS = 9
+
+
+@dataclass(slots=True)
+class ScanResult:
+    endpoint: Endpoint | None
+    body: NormalizedBody | None = None
+    parse_error: str | None = None
+    violations: list[Violation] = field(default_factory=list)
+    unknown_fields: list[str] = field(default_factory=list)
+    leaves: list[Leaf] = field(default_factory=list)      # what the detectors looked at
+    findings: list[Finding] = field(default_factory=list)
+    inventory: dict[str, int] = field(default_factory=dict)  # field class → leaf count
+    top_fields: list[str] = field(default_factory=list)      # top-level field names
+
+
+def fingerprint(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+class Scanner:
+    def __init__(
+        self,
+        catalog: Catalog,
+        schemas: SchemaSet,
+        detectors: Sequence[Detector],
+        tree_detectors: Sequence[TreeDetector],
+        fingerprint_key: bytes,
+        limits: Limits | None = None,
+        storage_prefixes: tuple[str, ...] = (),
+    ) -> None:
+        self.catalog = catalog
+        self.schemas = schemas
+        self.detectors = list(detectors)
+        self.tree_detectors = list(tree_detectors)
+        self.key = fingerprint_key
+        self.limits = limits or Limits()
+        self.storage_prefixes = storage_prefixes
+
+    def scan(self, request: InspectionRequest) -> ScanResult:
+        endpoint = self.catalog.match(request.method, request.path)
+        result = ScanResult(endpoint)
+        try:
+            result.body = normalize_body(
+                request.body,
+                request.header("content-type"),
+                request.header("content-encoding"),
+                self.limits,
+            )
+        except BodyError as exc:
+            result.parse_error = str(exc)
+            return result
+
+        body = result.body
+        if body.kind in ("text", "binary"):
+            result.parse_error = f"{body.kind} body where ZenML sends JSON"
+            # Still look at the text: the policy may choose to let some of it through.
+            text = body.decoded.decode("utf-8", "replace") if body.kind == "text" else ""
+            if text:
+                result.leaves.append(Leaf("$", text, "unknown"))
+        elif body.kind == "form":
+            self._collect_form(endpoint, body.document, result)
+        elif body.kind == "json":
+            self._collect_json(endpoint, body.document, result)
+
+        self._collect_query(endpoint, request, result)
+        self._detect(result)
+        return result
+
+    # --- collection ------------------------------------------------------------------
+
+    def _collect_form(self, endpoint: Endpoint | None, form: dict[str, str], result: ScanResult) -> None:
+        result.top_fields = sorted(form)
+        if endpoint is not None and endpoint.sdk_auth:
+            # The SDK's own login: never scanned, never recorded beyond field names.
+            result.inventory = {"auth": len(form)}
+            return
+        for name, value in form.items():
+            result.leaves.append(Leaf(jsonpath.render((name,)), value, "unknown"))
+        result.inventory = {"unknown": len(form)}
+
+    def _collect_json(self, endpoint: Endpoint | None, document: Any, result: ScanResult) -> None:
+        if isinstance(document, dict):
+            result.top_fields = sorted(document)
+        if endpoint is not None and endpoint.body_kind in ("model", "list", "str_list"):
+            result.violations, result.unknown_fields = validate(
+                self.schemas, endpoint, document, self.storage_prefixes
+            )
+        elif endpoint is not None and endpoint.body_kind == "none":
+            result.violations.append(Violation("$", "unexpected_body", "this endpoint takes no body"))
+        inventory: Counter[str] = Counter()
+        classify = self.catalog.classify if endpoint is not None else None
+        for parts, value in jsonpath.walk(document):
+            cls = classify(endpoint, parts, value) if classify else "unknown"
+            inventory[cls] += 1
+            self._add_keys(parts, cls, result)
+            if isinstance(value, str):
+                if cls in PROVEN_CLASSES and proven(cls, value):
+                    continue
+                result.leaves.append(Leaf(jsonpath.render(parts), value, "name" if cls in PROVEN_CLASSES else cls))
+            elif isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= _LONG_INT_DIGITS:
+                if cls not in ("numeric", "timestamp", "enum"):
+                    result.leaves.append(Leaf(jsonpath.render(parts), str(value), cls))
+        result.inventory = dict(inventory)
+
+    def _add_keys(self, parts: tuple[Any, ...], cls: str, result: ScanResult) -> None:
+        # Keys of user dicts are user data too ({"jane@example.com": 1}). Only the last key
+        # is new for this leaf; keys of containers above were seen with an earlier leaf.
+        if not parts or not isinstance(parts[-1], str) or cls not in ("user_dict", "unknown", "value_repr"):
+            return
+        result.leaves.append(Leaf(jsonpath.render(parts), parts[-1], cls, is_key=True))
+
+    def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
+        for name, value in request.query:
+            cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
+            if endpoint is not None and endpoint.sdk_auth:
+                continue
+            if cls in PROVEN_CLASSES and proven(cls, value):
+                continue
+            result.leaves.append(Leaf(jsonpath.render((name,), root="$query"), value, cls))
+
+    # --- detection -------------------------------------------------------------------
+
+    def _detect(self, result: ScanResult) -> None:
+        # Keys repeat across leaves of one container: dedupe leaves by (path, key flag).
+        seen: set[tuple[str, bool]] = set()
+        leaves: list[Leaf] = []
+        for leaf in result.leaves:
+            marker = (leaf.path, leaf.is_key)
+            if marker not in seen:
+                seen.add(marker)
+                leaves.append(leaf)
+        result.leaves = leaves
+        findings: list[Finding] = []
+        for detector in self.detectors:
+            wanted = [i for i, leaf in enumerate(leaves) if detector.wants(leaf)]
+            if not wanted:
+                continue
+            subset = [leaves[i] for i in wanted]
+            for hit in detector.scan(subset):
+                leaf = subset[hit.leaf]
+                findings.append(
+                    Finding(
+                        entity=hit.entity,
+                        category=detector.category,
+                        path=leaf.path,
+                        start=hit.start,
+                        end=hit.end,
+                        score=round(float(hit.score), 3),
+                        detector=detector.name,
+                        fingerprint=fingerprint(self.key, leaf.text[hit.start : hit.end]),
+                        field_class=leaf.field_class,
+                    )
+                )
+        body = result.body
+        if body is not None and body.kind == "json":
+            for detector in self.tree_detectors:
+                for path, entity, score in detector.scan_tree(body.document):
+                    findings.append(
+                        Finding(entity, detector.category, path, 0, 0, round(float(score), 3), detector.name, "", "user_dict")
+                    )
+        result.findings = findings
+
+
+def policy_input(request: InspectionRequest, scan: ScanResult) -> dict[str, Any]:
+    """The document the Rego policy decides on (see docs/POLICY_INPUT.md). No values."""
+    endpoint = scan.endpoint
+    body = scan.body
+    write = request.method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+    return {
+        "request": {
+            "method": request.method.upper(),
+            "host": request.host,
+            "path": request.path,
+            "content_type": request.header("content-type"),
+            "bytes": len(request.body),
+            "decoded_bytes": len(body.decoded) if body is not None else None,
+            "client": request.client,
+            "user_id": request.user_id,
+            "upstream_role": request.upstream_role,
+        },
+        "endpoint": {
+            "known": endpoint is not None,
+            "template": endpoint.template if endpoint else None,
+            "resource": endpoint.resource if endpoint else None,
+            "action": endpoint.action if endpoint else "other",
+            "write": write,
+            "sdk_auth": bool(endpoint and endpoint.sdk_auth),
+        },
+        "schema": {
+            "parse_error": scan.parse_error,
+            "violations": [{"path": v.path, "kind": v.kind, "message": v.message} for v in scan.violations],
+            "unknown_fields": scan.unknown_fields,
+        },
+        "fields": [{"path": leaf.path, "class": leaf.field_class} for leaf in scan.leaves if not leaf.is_key],
+        "findings": [f.as_policy_input() for f in scan.findings],
+    }

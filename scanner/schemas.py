@@ -1,0 +1,300 @@
+"""Metadata-only schemas: pydantic v2 models generated from the endpoint catalog.
+
+Each ZenML request model in the catalog becomes a pydantic model whose field types follow
+the field's class: bounded strings, bounded user dicts, URIs under configured storage
+prefixes. Validation reports violations by JSON path and kind, never quoting a value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any, Optional, Union
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+
+from metagate.scanner import jsonpath
+from metagate.scanner.catalog import Catalog, Endpoint, FieldSpec
+from metagate.scanner.model import Violation
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaLimits:
+    name_length: int = 255
+    text_length: int = 65_535
+    code_length: int = 65_535 * 4          # step source can be long; it is redacted anyway
+    log_length: int = 1024 * 1024
+    user_dict_depth: int = 16
+    user_dict_items: int = 20_000          # dict entries plus list items, whole field
+    user_dict_string: int = 65_535
+    user_dict_bytes: int = 2 * 1024 * 1024
+
+
+# --- field types by class -------------------------------------------------------------
+
+def _check_uri(value: str, info: ValidationInfo) -> str:
+    prefixes: tuple[str, ...] = (info.context or {}).get("storage_prefixes", ())
+    if prefixes and not value.startswith(prefixes):
+        raise PydanticCustomError("uri_outside_storage", "URI is outside the configured storage prefixes")
+    return value
+
+
+def _bounded_json(limits: SchemaLimits):
+    def check(value: Any) -> Any:
+        items = 0
+        size = 0
+        stack = [(value, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > limits.user_dict_depth:
+                raise PydanticCustomError("too_deep", "nested deeper than {limit} levels", {"limit": limits.user_dict_depth})
+            if isinstance(node, dict):
+                items += len(node)
+                for key, child in node.items():
+                    size += len(key)
+                    stack.append((child, depth + 1))
+            elif isinstance(node, list):
+                items += len(node)
+                stack.extend((child, depth + 1) for child in node)
+            elif isinstance(node, str):
+                if len(node) > limits.user_dict_string:
+                    raise PydanticCustomError("too_long", "a string longer than {limit} characters", {"limit": limits.user_dict_string})
+                size += len(node)
+            else:
+                size += 8
+            if items > limits.user_dict_items:
+                raise PydanticCustomError("too_large", "more than {limit} entries", {"limit": limits.user_dict_items})
+        if size > limits.user_dict_bytes:
+            raise PydanticCustomError("too_large", "more than {limit} bytes", {"limit": limits.user_dict_bytes})
+        return value
+
+    return AfterValidator(check)
+
+
+def _bounded_str(limit: int) -> Any:
+    return Annotated[str, StringConstraints(max_length=limit)]
+
+
+_TIMESTAMP = Annotated[str, StringConstraints(max_length=64, pattern=r"^\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]*$")]
+_HASH = Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_\-:.]*$")]
+_ENUM = Union[bool, Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z0-9_\-.:/ ]*$")]]
+
+
+def _leaf_type(spec: FieldSpec, limits: SchemaLimits) -> Any:
+    cls = spec.field_class
+    type_repr = spec.type_repr
+    declared = spec.max_length
+    if cls == "id":
+        if "UUID" in type_repr:
+            return UUID if "List" not in type_repr else list[UUID]
+        return Union[UUID, _bounded_str(declared or limits.name_length), list[Union[UUID, _bounded_str(limits.name_length)]], dict[str, Any]]
+    if cls == "enum":
+        if "List" in type_repr or "list" in type_repr:
+            return list[_ENUM]
+        return _ENUM
+    if cls == "timestamp":
+        return _TIMESTAMP
+    if cls == "numeric":
+        return Union[int, float, None] if "List" not in type_repr else list[Union[int, float]]
+    if cls == "hash":
+        return _HASH
+    if cls in ("name", "source_ref", "secret_ref"):
+        text = _bounded_str(declared or limits.name_length)
+        if "List" in type_repr or "Set" in type_repr:
+            return list[text]
+        if "bool" in type_repr:
+            return Union[bool, text]
+        if "int" in type_repr:
+            return Union[int, text]
+        return text
+    if cls == "uri":
+        uri = Annotated[str, StringConstraints(max_length=declared or limits.text_length), AfterValidator(_check_uri)]
+        return list[uri] if "List" in type_repr else uri
+    if cls == "free_text":
+        return Union[_bounded_str(declared or limits.text_length), list[_bounded_str(limits.text_length)], None]
+    if cls == "code":
+        return Union[_bounded_str(limits.code_length), list[_bounded_str(limits.code_length)], None]
+    if cls == "log":
+        return Union[_bounded_str(limits.log_length), None]
+    # user_dict, package_list, value_repr, credential, auth, unknown: any JSON, bounded
+    return Annotated[JsonValue, _bounded_json(limits)]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=(), arbitrary_types_allowed=True)
+
+
+class SchemaSet:
+    """Pydantic models for every catalog model, built on first use and cached."""
+
+    def __init__(self, catalog: Catalog, limits: SchemaLimits | None = None) -> None:
+        self.catalog = catalog
+        self.limits = limits or SchemaLimits()
+        self._models: dict[str, type[BaseModel]] = {}
+        self._adapters: dict[tuple[str, str], TypeAdapter] = {}
+
+    def model(self, name: str) -> type[BaseModel]:
+        if name in self._models:
+            return self._models[name]
+        spec = self.catalog.model(name)
+        if spec is None:
+            raise KeyError(name)
+        # Register a forward reference first so recursive models (Step in Step) resolve.
+        fields: dict[str, Any] = {}
+        self._models[name] = create_model(name, __base__=_Base)  # placeholder for recursion
+        for field_name, field_spec in spec.fields.items():
+            annotation = self._field_type(field_spec)
+            fields[field_name] = (Optional[annotation], Field(default=None))
+        model = create_model(name, __base__=_Base, **fields)
+        self._models[name] = model
+        return model
+
+    def _field_type(self, spec: FieldSpec) -> Any:
+        leaf = _leaf_type(spec, self.limits)
+        if not spec.models:
+            return leaf
+        nested = [self.model(m) for m in spec.models if self.catalog.model(m) is not None]
+        if not nested:
+            return leaf
+        member = nested[0] if len(nested) == 1 else Union[tuple(nested)]
+        type_repr = spec.type_repr
+        if type_repr.lstrip("Optional[").startswith(("List", "list")):
+            return list[member]
+        if type_repr.lstrip("Optional[").startswith(("Dict", "dict")):
+            return dict[str, member]
+        return Union[member, leaf]
+
+    def adapter(self, endpoint: Endpoint) -> TypeAdapter | None:
+        key = (endpoint.body_kind, endpoint.body_model or "")
+        if key in self._adapters:
+            return self._adapters[key]
+        adapter: TypeAdapter | None = None
+        if endpoint.body_kind == "model" and endpoint.body_model:
+            adapter = TypeAdapter(self.model(endpoint.body_model))
+        elif endpoint.body_kind == "list" and endpoint.body_model:
+            adapter = TypeAdapter(list[self.model(endpoint.body_model)])
+        elif endpoint.body_kind == "str_list":
+            adapter = TypeAdapter(list[_bounded_str(self.limits.name_length)])
+        self._adapters[key] = adapter
+        return adapter
+
+
+_KIND_BY_ERROR = {
+    "string_too_long": "too_long",
+    "too_long": "too_long",
+    "too_deep": "too_deep",
+    "too_large": "too_large",
+    "uri_outside_storage": "uri_outside_storage",
+}
+
+_MESSAGE = {
+    "too_long": "longer than the {limit} allowed",
+    "too_deep": "nested deeper than {limit} levels",
+    "too_large": "more than {limit} allowed",
+    "uri_outside_storage": "URI outside the configured storage prefixes",
+    "bad_type": "not the type this metadata field has",
+}
+
+
+def _path_of(loc: tuple[Any, ...], model_names: set[str]) -> str:
+    # Union members and validators add non-field entries to `loc`: keep field names and indexes.
+    parts = [p for p in loc if isinstance(p, int) or (p not in model_names and "[" not in p and p != "JsonValue")]
+    return jsonpath.render(parts)
+
+
+def validate(
+    schemas: SchemaSet, endpoint: Endpoint, document: Any, storage_prefixes: tuple[str, ...] = ()
+) -> tuple[list[Violation], list[str]]:
+    """Violations and unknown-field paths of `document` against the endpoint's body model."""
+    adapter = schemas.adapter(endpoint)
+    if adapter is None:
+        return [], []
+    violations: dict[tuple[str, str], Violation] = {}
+    try:
+        value = adapter.validate_python(document, context={"storage_prefixes": storage_prefixes})
+    except ValidationError as exc:
+        model_names = set(schemas._models)
+        for error in exc.errors(include_url=False, include_input=False, include_context=True):
+            kind = _KIND_BY_ERROR.get(error["type"], "bad_type")
+            path = _path_of(error["loc"], model_names)
+            limit = (error.get("ctx") or {}).get("max_length") or (error.get("ctx") or {}).get("limit") or "?"
+            violations.setdefault((path, kind), Violation(path, kind, _MESSAGE[kind].format(limit=limit)))
+        # An invalid body has no validated instance: report unknown fields structurally.
+        return list(violations.values()), _unknown_fields_raw(schemas, endpoint, document)
+    return [], sorted(_unknown_fields(value, ()))
+
+
+def _unknown_fields(value: Any, parts: tuple[Any, ...]) -> list[str]:
+    found: list[str] = []
+    if isinstance(value, BaseModel):
+        for key in value.model_extra or {}:
+            found.append(jsonpath.render(parts + (key,)))
+        for key in type(value).model_fields:
+            found.extend(_unknown_fields(getattr(value, key), parts + (key,)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, (BaseModel, list, dict)):
+                found.extend(_unknown_fields(item, parts + (index,)))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, BaseModel):
+                found.extend(_unknown_fields(item, parts + (key,)))
+    return found
+
+
+def _unknown_fields_raw(schemas: SchemaSet, endpoint: Endpoint, document: Any) -> list[str]:
+    spec = schemas.catalog.model(endpoint.body_model or "")
+    if spec is None:
+        return []
+    items = document if isinstance(document, list) and endpoint.body_kind == "list" else [document]
+    found: list[str] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            prefix = (index,) if endpoint.body_kind == "list" else ()
+            found.extend(jsonpath.render(prefix + (key,)) for key in item if key not in spec.fields)
+    return sorted(found)
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}:?\d{2})?)?$")
+_ENUM_TEXT = re.compile(r"^[A-Za-z0-9_\-.]{0,64}$")
+_HASH_TEXT = re.compile(r"^[A-Za-z0-9_\-:.]{0,256}$")
+
+
+def proven(field_class: str, value: Any) -> bool:
+    """True when a leaf's value really has the shape its class promises, so the detectors
+    may skip it. A leaf that fails this is scanned whatever the catalog says."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        return field_class in ("numeric", "enum", "id", "timestamp", "hash")
+    if not isinstance(value, str):
+        return False
+    if field_class == "id":
+        return bool(_UUID.match(value))
+    if field_class == "timestamp":
+        return bool(_TS.match(value))
+    if field_class == "enum":
+        return bool(_ENUM_TEXT.match(value))
+    if field_class == "hash":
+        return bool(_HASH_TEXT.match(value))
+    return False
+
+
+@lru_cache(maxsize=4)
+def schema_set(catalog: Catalog) -> SchemaSet:
+    return SchemaSet(catalog)
