@@ -6,19 +6,19 @@ request → normalise → classify endpoint → validate schema → detect → d
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metagate.policies.engine import OpaRestEngine, PolicyEngine, RegopyEngine
-from metagate.scanner.catalog import Catalog
-from metagate.scanner.detectors.registry import build_detectors
+from typing import TYPE_CHECKING
+
 from metagate.scanner.model import Decision, InspectionRequest
-from metagate.scanner.normalize import Limits
-from metagate.scanner.pipeline import Scanner, ScanResult, policy_input
-from metagate.scanner.redact import redact_body
-from metagate.scanner.schemas import SchemaSet
+
+if TYPE_CHECKING:  # the proxy process never imports the engines, detectors or Presidio
+    from metagate.policies.engine import PolicyEngine
+    from metagate.scanner.pipeline import ScanResult
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ class InspectorSettings:
     policy_data: dict[str, Any] = field(default_factory=dict)
     detector_config: dict[str, Any] = field(default_factory=dict)
     catalog_path: Path | None = None
+    # "module:attribute" of the class the worker builds; tests swap in a crashing one.
+    factory: str = "metagate.proxy.inspection:Inspector"
+
+    def build(self) -> "Inspector":
+        module, _, attribute = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attribute)(self)
 
 
 @dataclass
@@ -62,6 +68,12 @@ class InspectionResult:
 
 class Inspector:
     def __init__(self, settings: InspectorSettings) -> None:
+        from metagate.scanner.catalog import Catalog
+        from metagate.scanner.detectors.registry import build_detectors
+        from metagate.scanner.normalize import Limits
+        from metagate.scanner.pipeline import Scanner
+        from metagate.scanner.schemas import SchemaSet
+
         self.settings = settings
         catalog = Catalog.load(settings.catalog_path)
         detectors, tree_detectors = build_detectors(settings.detector_config)
@@ -77,7 +89,9 @@ class Inspector:
         self.engine = self._engine(settings)
 
     @staticmethod
-    def _engine(settings: InspectorSettings) -> PolicyEngine:
+    def _engine(settings: InspectorSettings) -> "PolicyEngine":
+        from metagate.policies.engine import OpaRestEngine, RegopyEngine
+
         if settings.policy_engine == "opa":
             if not settings.opa_url:
                 raise ValueError("policy.engine is opa but policy.opa_url is not set")
@@ -89,6 +103,8 @@ class Inspector:
         return self.engine.policy_hash
 
     def inspect(self, request: InspectionRequest) -> InspectionResult:
+        from metagate.scanner.pipeline import policy_input
+
         started = time.perf_counter()
         scan = self.scanner.scan(request)
         scanned = time.perf_counter()
@@ -102,7 +118,9 @@ class Inspector:
             "redact": (done - decided) * 1000,
         }, len(request.body))
 
-    def _redact(self, scan: ScanResult, decision: Decision) -> tuple[bytes | None, list[str]]:
+    def _redact(self, scan: "ScanResult", decision: Decision) -> tuple[bytes | None, list[str]]:
+        from metagate.scanner.redact import redact_body
+
         if decision.action != "redact" or not decision.redact:
             return None, []
         if scan.body is None or scan.body.kind != "json":
@@ -115,7 +133,7 @@ class Inspector:
         return body, done
 
     def _result(
-        self, scan: ScanResult, decision: Decision, new_body: bytes | None, redacted: list[str],
+        self, scan: "ScanResult", decision: Decision, new_body: bytes | None, redacted: list[str],
         timings: dict[str, float], bytes_in: int,
     ) -> InspectionResult:
         endpoint = scan.endpoint

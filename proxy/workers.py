@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from metagate.proxy.inspection import InspectionResult, Inspector, InspectorSettings
+from metagate.proxy.inspection import InspectionResult, InspectorSettings
 from metagate.scanner.model import InspectionRequest
 
 log = logging.getLogger("metagate.workers")
@@ -39,7 +39,7 @@ def _worker_main(settings: InspectorSettings, conn: Connection) -> None:
     # The proxy handles Ctrl-C and shuts workers down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        inspector = Inspector(settings)
+        inspector = settings.build()
     except Exception as exc:
         conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
         return
@@ -58,7 +58,7 @@ def _worker_main(settings: InspectorSettings, conn: Connection) -> None:
             conn.send(("error", type(exc).__name__))
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection

@@ -6,14 +6,13 @@ Pure computation, no I/O: the proxy runs it in worker processes, `metagate scan`
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
+from metagate.scanner.fingerprint import fingerprint
 from metagate.scanner.detectors.base import Detector, TreeDetector
 from metagate.scanner.model import PROVEN_CLASSES, Finding, InspectionRequest, Leaf, Violation
 from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normalize_body
@@ -34,10 +33,6 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     inventory: dict[str, int] = field(default_factory=dict)  # field class → leaf count
     top_fields: list[str] = field(default_factory=list)      # top-level field names
-
-
-def fingerprint(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
 class Scanner:

@@ -11,7 +11,7 @@ import json
 from typing import Any, Iterable
 
 from metagate.scanner import jsonpath
-from metagate.scanner.pipeline import fingerprint
+from metagate.scanner.fingerprint import fingerprint
 
 MARKER_PREFIX = "metagate-redacted:hmac-sha256:"
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Annotated, Any, Optional, Union
-from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -45,16 +43,15 @@ class SchemaLimits:
 
 
 # --- field types by class -------------------------------------------------------------
-
-def _check_uri(value: str, info: ValidationInfo) -> str:
-    prefixes: tuple[str, ...] = (info.context or {}).get("storage_prefixes", ())
-    if prefixes and not value.startswith(prefixes):
-        raise PydanticCustomError("uri_outside_storage", "URI is outside the configured storage prefixes")
-    return value
+#
+# Shapes are left to ZenML's own server validation; these types bound what any field can
+# carry. A proven class (id, enum, timestamp ...) whose value does not look the part is not
+# an error here: the scanner simply scans it (see `proven`).
 
 
-def _bounded_json(limits: SchemaLimits):
-    def check(value: Any) -> Any:
+def _bounded_json(limits: SchemaLimits, string_limit: int, uri: bool = False) -> Any:
+    def check(value: Any, info: ValidationInfo) -> Any:
+        prefixes: tuple[str, ...] = (info.context or {}).get("storage_prefixes", ()) if uri else ()
         items = 0
         size = 0
         stack = [(value, 0)]
@@ -71,8 +68,10 @@ def _bounded_json(limits: SchemaLimits):
                 items += len(node)
                 stack.extend((child, depth + 1) for child in node)
             elif isinstance(node, str):
-                if len(node) > limits.user_dict_string:
-                    raise PydanticCustomError("too_long", "a string longer than {limit} characters", {"limit": limits.user_dict_string})
+                if len(node) > string_limit:
+                    raise PydanticCustomError("too_long", "a string longer than {limit} characters", {"limit": string_limit})
+                if prefixes and node and not node.startswith(prefixes):
+                    raise PydanticCustomError("uri_outside_storage", "URI is outside the configured storage prefixes")
                 size += len(node)
             else:
                 size += 8
@@ -82,56 +81,35 @@ def _bounded_json(limits: SchemaLimits):
             raise PydanticCustomError("too_large", "more than {limit} bytes", {"limit": limits.user_dict_bytes})
         return value
 
-    return AfterValidator(check)
-
-
-def _bounded_str(limit: int) -> Any:
-    return Annotated[str, StringConstraints(max_length=limit)]
-
-
-_TIMESTAMP = Annotated[str, StringConstraints(max_length=64, pattern=r"^\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]*$")]
-_HASH = Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_\-:.]*$")]
-_ENUM = Union[bool, Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z0-9_\-.:/ ]*$")]]
+    return Annotated[JsonValue, AfterValidator(check)]
 
 
 def _leaf_type(spec: FieldSpec, limits: SchemaLimits) -> Any:
     cls = spec.field_class
-    type_repr = spec.type_repr
     declared = spec.max_length
-    if cls == "id":
-        if "UUID" in type_repr:
-            return UUID if "List" not in type_repr else list[UUID]
-        return Union[UUID, _bounded_str(declared or limits.name_length), list[Union[UUID, _bounded_str(limits.name_length)]], dict[str, Any]]
-    if cls == "enum":
-        if "List" in type_repr or "list" in type_repr:
-            return list[_ENUM]
-        return _ENUM
-    if cls == "timestamp":
-        return _TIMESTAMP
-    if cls == "numeric":
-        return Union[int, float, None] if "List" not in type_repr else list[Union[int, float]]
-    if cls == "hash":
-        return _HASH
-    if cls in ("name", "source_ref", "secret_ref"):
-        text = _bounded_str(declared or limits.name_length)
-        if "List" in type_repr or "Set" in type_repr:
-            return list[text]
-        if "bool" in type_repr:
-            return Union[bool, text]
-        if "int" in type_repr:
-            return Union[int, text]
-        return text
+    if cls in ("id", "enum", "timestamp", "numeric", "hash", "name", "source_ref", "secret_ref"):
+        return _bounded_json(limits, declared or limits.name_length)
     if cls == "uri":
-        uri = Annotated[str, StringConstraints(max_length=declared or limits.text_length), AfterValidator(_check_uri)]
-        return list[uri] if "List" in type_repr else uri
+        return _bounded_json(limits, declared or limits.text_length, uri=True)
     if cls == "free_text":
-        return Union[_bounded_str(declared or limits.text_length), list[_bounded_str(limits.text_length)], None]
+        return _bounded_json(limits, declared or limits.text_length)
     if cls == "code":
-        return Union[_bounded_str(limits.code_length), list[_bounded_str(limits.code_length)], None]
+        return _bounded_json(limits, limits.code_length)
     if cls == "log":
-        return Union[_bounded_str(limits.log_length), None]
-    # user_dict, package_list, value_repr, credential, auth, unknown: any JSON, bounded
-    return Annotated[JsonValue, _bounded_json(limits)]
+        return _bounded_json(limits, limits.log_length)
+    # user_dict, package_list, value_repr, credential, auth, unknown
+    return _bounded_json(limits, limits.user_dict_string)
+
+
+def _container(type_repr: str) -> str:
+    inner = type_repr
+    while inner.startswith(("Optional[", "typing.Optional[")):
+        inner = inner[inner.index("[") + 1 :]
+    if inner.startswith(("List[", "list[", "Set[", "set[", "Tuple[", "tuple[", "Sequence[")):
+        return "list"
+    if inner.startswith(("Dict[", "dict[", "Mapping[")):
+        return "dict"
+    return "single"
 
 
 class _Base(BaseModel):
@@ -171,10 +149,10 @@ class SchemaSet:
         if not nested:
             return leaf
         member = nested[0] if len(nested) == 1 else Union[tuple(nested)]
-        type_repr = spec.type_repr
-        if type_repr.lstrip("Optional[").startswith(("List", "list")):
+        container = _container(spec.type_repr)
+        if container == "list":
             return list[member]
-        if type_repr.lstrip("Optional[").startswith(("Dict", "dict")):
+        if container == "dict":
             return dict[str, member]
         return Union[member, leaf]
 
@@ -188,7 +166,7 @@ class SchemaSet:
         elif endpoint.body_kind == "list" and endpoint.body_model:
             adapter = TypeAdapter(list[self.model(endpoint.body_model)])
         elif endpoint.body_kind == "str_list":
-            adapter = TypeAdapter(list[_bounded_str(self.limits.name_length)])
+            adapter = TypeAdapter(list[Annotated[str, StringConstraints(max_length=self.limits.name_length)]])
         self._adapters[key] = adapter
         return adapter
 
@@ -293,8 +271,3 @@ def proven(field_class: str, value: Any) -> bool:
     if field_class == "hash":
         return bool(_HASH_TEXT.match(value))
     return False
-
-
-@lru_cache(maxsize=4)
-def schema_set(catalog: Catalog) -> SchemaSet:
-    return SchemaSet(catalog)

@@ -1,0 +1,93 @@
+"""Content decoding and parsing: every encoding decoded within caps, bad bodies refused clearly."""
+
+import gzip
+import json
+import zlib
+
+import brotli
+import pytest
+import zstandard
+
+from metagate.scanner.normalize import BodyError, Limits, decode_content, normalize_body
+
+DOC = {"name": "train", "values": {"accuracy": 0.93}}
+RAW = json.dumps(DOC).encode()
+SMALL = Limits(max_body_bytes=64 * 1024, max_decoded_bytes=256 * 1024)
+
+
+@pytest.mark.parametrize(
+    "encoding, encode",
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some clients send it
+        ("br", brotli.compress),
+        ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
+        ("gzip, br", lambda b: brotli.compress(gzip.compress(b))),
+    ],
+)
+def test_every_content_encoding_is_decoded_before_inspection(encoding, encode):
+    body = normalize_body(encode(RAW), "application/json", encoding, SMALL)
+    assert body.kind == "json"
+    assert body.document == DOC
+
+
+@pytest.mark.parametrize(
+    "encoding, encode",
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("br", brotli.compress),
+        ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ],
+)
+def test_decompression_bombs_stop_at_the_decoded_cap(encoding, encode):
+    bomb = encode(b"0" * (4 * 1024 * 1024))
+    assert len(bomb) < SMALL.max_body_bytes
+    with pytest.raises(BodyError, match="exceeds 262144 bytes"):
+        decode_content(bomb, encoding, SMALL)
+
+
+def test_oversized_wire_body_is_refused():
+    with pytest.raises(BodyError, match="exceeds the 65536 byte cap"):
+        decode_content(b"x" * (SMALL.max_body_bytes + 1), "", SMALL)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd", "deflate"])
+def test_corrupt_compressed_body_is_a_clear_error(encoding):
+    with pytest.raises(BodyError, match="corrupt|truncated"):
+        decode_content(b"\x1f\x8b\x08\x00garbage-not-compressed", encoding, SMALL)
+
+
+def test_unknown_encoding_is_refused():
+    with pytest.raises(BodyError, match="unsupported Content-Encoding 'compress'"):
+        decode_content(b"abc", "compress", SMALL)
+
+
+def test_malformed_json_error_names_position_not_content():
+    with pytest.raises(BodyError) as info:
+        normalize_body(b'{"email": "jane@example.com", ', "application/json", "", SMALL)
+    assert "malformed JSON" in str(info.value)
+    assert "jane" not in str(info.value)
+
+
+def test_nan_constants_are_not_json():
+    with pytest.raises(BodyError, match="NaN"):
+        normalize_body(b'{"x": NaN}', "application/json", "", SMALL)
+
+
+def test_deep_nesting_is_refused():
+    deep = b"[" * 100 + b"]" * 100
+    with pytest.raises(BodyError, match="nested deeper"):
+        normalize_body(deep, "application/json", "", SMALL)
+
+
+def test_empty_text_form_and_binary_bodies_are_classified():
+    assert normalize_body(b"", "application/json", "", SMALL).kind == "empty"
+    form = normalize_body(b"username=a&password=b", "application/x-www-form-urlencoded", "", SMALL)
+    assert form.kind == "form" and form.document == {"username": "a", "password": "b"}
+    assert normalize_body(b"hello", "text/plain", "", SMALL).kind == "text"
+    assert normalize_body(b"\x80\x04K.", "application/octet-stream", "", SMALL).kind == "binary"
+    # No content type: JSON if it parses, else binary.
+    assert normalize_body(RAW, "", "", SMALL).kind == "json"
+    assert normalize_body(b"\x80\x04K.", "", "", SMALL).kind == "binary"
