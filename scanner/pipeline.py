@@ -121,11 +121,13 @@ class Scanner:
         result.inventory = dict(inventory)
 
     def _add_keys(self, parts: tuple[Any, ...], cls: str, result: ScanResult) -> None:
-        # Keys of user dicts are user data too ({"jane@example.com": 1}). Only the last key
-        # is new for this leaf; keys of containers above were seen with an earlier leaf.
-        if not parts or not isinstance(parts[-1], str) or cls not in ("user_dict", "unknown", "value_repr"):
-            return
-        result.leaves.append(Leaf(jsonpath.render(parts), parts[-1], cls, is_key=True))
+        # Keys are user data too ({"jane@example.com": 1}, output and step names): every key
+        # that is not a field name the schema declares is scanned. Keys of containers above
+        # were seen with an earlier leaf and are deduplicated in _detect().
+        for depth, part in enumerate(parts):
+            if isinstance(part, str) and cls not in ("auth",):
+                prefix = parts[: depth + 1]
+                result.leaves.append(Leaf(jsonpath.render(prefix), part, "name" if cls in PROVEN_CLASSES else cls, is_key=True))
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
         for name, value in request.query:

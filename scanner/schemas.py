@@ -101,6 +101,10 @@ def _leaf_type(spec: FieldSpec, limits: SchemaLimits) -> Any:
     return _bounded_json(limits, limits.user_dict_string)
 
 
+def _bounded_scalar(limits: SchemaLimits, string_limit: int) -> Any:
+    return Union[Annotated[str, StringConstraints(max_length=string_limit)], int, float, bool, None]
+
+
 def _container(type_repr: str) -> str:
     inner = type_repr
     while inner.startswith(("Optional[", "typing.Optional[")):
@@ -154,7 +158,8 @@ class SchemaSet:
             return list[member]
         if container == "dict":
             return dict[str, member]
-        return Union[member, leaf]
+        # A union of a model and scalars (logs: UUID | LogsRequest): objects must be the model.
+        return Union[member, _bounded_scalar(self.limits, spec.max_length or self.limits.name_length)]
 
     def adapter(self, endpoint: Endpoint) -> TypeAdapter | None:
         key = (endpoint.body_kind, endpoint.body_model or "")
@@ -173,6 +178,7 @@ class SchemaSet:
 
 _KIND_BY_ERROR = {
     "string_too_long": "too_long",
+    "string_type": "bad_type",
     "too_long": "too_long",
     "too_deep": "too_deep",
     "too_large": "too_large",
@@ -180,7 +186,7 @@ _KIND_BY_ERROR = {
 }
 
 _MESSAGE = {
-    "too_long": "longer than the {limit} allowed",
+    "too_long": "longer than the {limit} characters allowed",
     "too_deep": "nested deeper than {limit} levels",
     "too_large": "more than {limit} allowed",
     "uri_outside_storage": "URI outside the configured storage prefixes",
@@ -188,10 +194,27 @@ _MESSAGE = {
 }
 
 
+# Entries pydantic adds to `loc` for union members and validators; they are not field names.
+_LOC_TAGS = frozenset({"int", "float", "bool", "str", "none", "constrained-str", "list", "dict", "JsonValue"})
+
+
 def _path_of(loc: tuple[Any, ...], model_names: set[str]) -> str:
-    # Union members and validators add non-field entries to `loc`: keep field names and indexes.
-    parts = [p for p in loc if isinstance(p, int) or (p not in model_names and "[" not in p and p != "JsonValue")]
+    parts = [p for p in loc if isinstance(p, int) or (p not in model_names and p not in _LOC_TAGS and "[" not in p)]
     return jsonpath.render(parts)
+
+
+def _drop_union_noise(violations: list[Violation]) -> list[Violation]:
+    """A union reports a type error for every member that did not fit. When a more specific
+    violation explains the failure, the member mismatches around it are noise."""
+    specific = [v for v in violations if v.kind != "bad_type"]
+    kept = []
+    for violation in violations:
+        if violation.kind == "bad_type" and any(
+            jsonpath.is_under(other.path, violation.path) for other in specific
+        ):
+            continue
+        kept.append(violation)
+    return kept
 
 
 def validate(
@@ -212,7 +235,7 @@ def validate(
             limit = (error.get("ctx") or {}).get("max_length") or (error.get("ctx") or {}).get("limit") or "?"
             violations.setdefault((path, kind), Violation(path, kind, _MESSAGE[kind].format(limit=limit)))
         # An invalid body has no validated instance: report unknown fields structurally.
-        return list(violations.values()), _unknown_fields_raw(schemas, endpoint, document)
+        return _drop_union_noise(list(violations.values())), _unknown_fields_raw(schemas, endpoint, document)
     return [], sorted(_unknown_fields(value, ()))
 
 

@@ -40,8 +40,20 @@ class Running:
                 self.process.wait(5)
 
 
-def start(cmd: list[str], ready: str, timeout: float = 120, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Running:
-    """Start `cmd` in its own process group and wait for a line containing `ready`."""
+def wait_for_port(port: int, timeout: float = 30, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout} s") from None
+            time.sleep(0.05)
+
+
+def start(cmd: list[str], ready: str | None, timeout: float = 120, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Running:
+    """Start `cmd` in its own process group and wait for a line containing `ready` (None: no wait)."""
     process = subprocess.Popen(
         cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
@@ -57,6 +69,8 @@ def start(cmd: list[str], ready: str, timeout: float = 120, env: dict[str, str] 
                 seen.set()
 
     threading.Thread(target=pump, daemon=True).start()
+    if ready is None:
+        return running
     deadline = time.monotonic() + timeout
     while not seen.is_set():
         if process.poll() is not None:

@@ -1,0 +1,76 @@
+"""Metadata-only schemas generated from the catalog: bounds, storage prefixes, unknown fields."""
+
+import uuid
+
+import pytest
+
+from metagate.scanner.catalog import Catalog
+from metagate.scanner.schemas import SchemaLimits, SchemaSet, proven, validate
+
+CATALOG = Catalog.load()
+SCHEMAS = SchemaSet(CATALOG, SchemaLimits(user_dict_depth=4, user_dict_items=50))
+ID = str(uuid.uuid4())
+PREFIXES = ("s3://ml-bucket/",)
+
+
+def step(**extra):
+    body = {"project": ID, "name": "trainer", "status": "running", "start_time": "2026-11-26T05:00:00",
+            "pipeline_run_id": ID, "cache_key": "a" * 32, "source_code": "def f(): pass", "inputs": {"data": [ID]},
+            "outputs": {}, "logs": {"id": ID, "uri": "s3://ml-bucket/logs/1.log", "source": "step"}}
+    body.update(extra)
+    return body
+
+
+def check(method, path, body, prefixes=PREFIXES):
+    return validate(SCHEMAS, CATALOG.match(method, path), body, prefixes)
+
+
+def test_a_well_formed_step_request_validates():
+    assert check("POST", "/api/v1/steps", step()) == ([], [])
+
+
+def test_unknown_fields_are_reported_as_facts_not_errors():
+    violations, unknown = check("POST", "/api/v1/steps", step(extra_blob="x", logs={"id": ID, "source": "s", "zz": 1}))
+    assert violations == []
+    assert unknown == ["$.extra_blob", "$.logs.zz"]
+
+
+def test_uri_outside_storage_is_a_violation_at_its_path_without_union_noise():
+    violations, _ = check("POST", "/api/v1/steps", step(logs={"id": ID, "uri": "/home/jane/x.log", "source": "step"}))
+    assert [(v.path, v.kind) for v in violations] == [("$.logs.uri", "uri_outside_storage")]
+    assert "/home/jane" not in violations[0].message
+
+
+def test_no_prefixes_configured_means_no_uri_restriction():
+    assert check("POST", "/api/v1/steps", step(logs={"id": ID, "uri": "/tmp/x", "source": "s"}), ()) == ([], [])
+
+
+def test_bounds_on_names_and_user_dicts():
+    violations, _ = check("POST", "/api/v1/steps", step(name="n" * 300))
+    assert [(v.path, v.kind) for v in violations] == [("$.name", "too_long")]
+    deep = {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
+    body = {"project": ID, "resources": [{"id": ID, "type": "pipeline_run"}], "values": {"x": deep}, "types": {"x": "dict"}}
+    violations, _ = check("POST", "/api/v1/run-metadata", body)
+    assert [(v.path, v.kind) for v in violations] == [("$.values", "too_deep")]
+    body["values"] = {f"k{i}": i for i in range(60)}
+    violations, _ = check("POST", "/api/v1/run-metadata", body)
+    assert [(v.path, v.kind) for v in violations] == [("$.values", "too_large")]
+
+
+def test_list_bodies_validate_each_item():
+    item = {"project": ID, "artifact_name": "model", "version": "1", "has_custom_name": False, "type": "ModelArtifact",
+            "uri": "s3://other/x", "materializer": {"module": "m", "attribute": "A", "type": "user"},
+            "data_type": {"module": "m", "attribute": "B", "type": "user"}, "save_type": "step_output"}
+    violations, _ = check("POST", "/api/v1/artifact_versions/batch", [item])
+    assert ("$[0].uri", "uri_outside_storage") in [(v.path, v.kind) for v in violations]
+
+
+@pytest.mark.parametrize("cls, value, expected", [
+    ("id", ID, True), ("id", "jane@example.com", False),
+    ("timestamp", "2026-11-26T05:00:00.123456", True), ("timestamp", "gte:2026-01-01", False),
+    ("enum", "running", True), ("enum", "call me at +1 555 0100", False),
+    ("numeric", 3, True), ("hash", "a" * 64, True), ("hash", "not a hash!", False),
+    ("name", "trainer", False),
+])
+def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, value, expected):
+    assert proven(cls, value) is expected
