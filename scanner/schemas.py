@@ -152,14 +152,16 @@ class SchemaSet:
         nested = [self.model(m) for m in spec.models if self.catalog.model(m) is not None]
         if not nested:
             return leaf
-        member = nested[0] if len(nested) == 1 else Union[tuple(nested)]
+        # Models first, then bounded scalars: `List[str | Tag]`, `UUID | LogsRequest`.
+        # Objects must validate as one of the models; ZenML's server checks the rest of the shape.
+        scalar = _bounded_scalar(self.limits, spec.max_length or self.limits.name_length)
+        member = Union[tuple(nested) + (scalar,)]
         container = _container(spec.type_repr)
         if container == "list":
             return list[member]
         if container == "dict":
             return dict[str, member]
-        # A union of a model and scalars (logs: UUID | LogsRequest): objects must be the model.
-        return Union[member, _bounded_scalar(self.limits, spec.max_length or self.limits.name_length)]
+        return member
 
     def adapter(self, endpoint: Endpoint) -> TypeAdapter | None:
         key = (endpoint.body_kind, endpoint.body_model or "")

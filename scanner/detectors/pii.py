@@ -1,0 +1,437 @@
+"""PII in request strings: Presidio's pattern recognizers, no language model by default.
+
+Why this shape:
+- Only Presidio's pattern recognizers (email, phone, card, IBAN, US/UK ids, IP, MAC, crypto)
+  run by default, on Presidio's no-op NLP engine: nothing to download, nothing to tokenize.
+  Context words ("phone", "ssn", ...) still raise scores, through an enhancer that reads
+  the words just before a match within its own leaf.
+- One `analyze` call per request: the wanted leaves are joined into one text with a separator
+  no recognizer matches across, and hits are mapped back to (leaf, offset). Each leaf is
+  preceded by the words of its JSON key, so `{"ssn": "..."}` gets the same context boost as
+  "ssn: ..." in prose. Leaves with no digit and no '@' cannot match and are left out.
+- ZenML's own metadata (UUIDs, hashes, timestamps, versions, package pins) is masked before
+  analysis with same-length filler, so offsets stay true and no recognizer can fire on it.
+- Optional NER (PERSON, LOCATION) runs an installed spaCy pipeline directly over the leaves
+  that can hold prose, with a deny list of ML vocabulary that NER models take for names.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import spacy
+from metagate.scanner import jsonpath
+from metagate.scanner.detectors.base import Detector, Hit
+from metagate.scanner.model import PROVEN_CLASSES, Leaf
+from metagate.scanner.offline import make_offline, refuse_missing_model
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    CryptoRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    MacAddressRecognizer,
+    NhsRecognizer,
+    PhoneRecognizer,
+    UrlRecognizer,
+    UsBankRecognizer,
+    UsItinRecognizer,
+    UsLicenseRecognizer,
+    UsPassportRecognizer,
+    UsSsnRecognizer,
+)
+from presidio_analyzer.recognizer_registry import RecognizerRegistry
+from spacy.lang.en.stop_words import STOP_WORDS
+
+DEFAULT_ENTITIES: tuple[str, ...] = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "US_ITIN",
+    "US_PASSPORT",
+    "US_DRIVER_LICENSE",
+    "US_BANK_NUMBER",
+    "UK_NHS",
+    "IP_ADDRESS",
+    "MAC_ADDRESS",
+    "CRYPTO",
+)
+# URL is supported but off by default: ZenML metadata is full of legitimate URLs.
+OPTIONAL_ENTITIES: tuple[str, ...] = ("URL",)
+NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
+_NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
+
+# Field classes NER looks at: prose and user values. Code, logs, package lists, URIs and
+# import paths are full of capitalised identifiers that NER models mistake for names.
+DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
+
+# Words an English NER model tags as PERSON/LOCATION in ML metadata. Compared lowercased,
+# against the whole entity and against each of its tokens.
+ML_DENY_LIST: frozenset[str] = frozenset(
+    """
+    adam adamw adagrad adadelta adamax nadam rmsprop sgd lamb lion sophia
+    bert roberta albert distilbert deberta electra xlnet bart t5 gpt llama mistral mixtral
+    falcon gemma phi qwen claude gemini whisper clip vit deit swin resnet densenet
+    efficientnet mobilenet inception xception alexnet vgg unet yolo lenet
+    gaussian bernoulli poisson dirichlet laplace laplacian boltzmann markov bayes bayesian
+    gauss euler newton hessian jacobian cauchy weibull gumbel student kullback leibler
+    xavier glorot kaiming he lecun nesterov adam_w huber hinge tversky jaccard dice
+    pearson spearman kendall cohen fisher shapiro wilcoxon mann whitney welch tukey
+    bonferroni holm hamming manhattan euclidean chebyshev minkowski mahalanobis levenshtein
+    hugging face huggingface pytorch torch tensorflow keras jax flax sklearn scikit xgboost
+    lightgbm catboost pandas numpy scipy spark dask ray mlflow wandb zenml kubeflow airflow
+    sagemaker vertex azure gcp aws kubernetes docker linux ubuntu debian python
+    """.split()
+)
+
+# Between leaves: blank lines around an ASCII unit separator. No recognizer pattern crosses
+# it (it is not a word character, digit, '@' or URL character) and context stops at it.
+_SEPARATOR_MARK = "\x1f"
+_SEPARATOR = "\n" + _SEPARATOR_MARK + "\n"
+_CONTEXT_WORD = re.compile(r"[a-z][a-z0-9#]*")
+_LABEL_WORD = re.compile(r"[A-Za-z]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_ROOT = re.compile(r"\$\w*")  # "$" for the body, "$query" for query parameters
+
+# Shapes ZenML writes into metadata. They are replaced by filler of the same length before
+# analysis so digits inside them never look like phone, bank or licence numbers.
+_METADATA_SHAPES = re.compile(
+    r"""
+      \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b   # UUID
+    | \b[0-9a-f]{32,}\b                                                    # md5/sha1/sha256 hex
+    | \b\d{4}-\d{2}-\d{2}(?:[T\x20]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b  # ISO date/time
+    | (?:===|==|>=|<=|~=|!=)\s*[\w.+!*-]+                                  # package pin
+    | (?<![\w.])v?\d+\.\d+\.\d{1,3}(?!\d)(?:(?:rc|a|b|post|dev|\+|-)[\w.]*)?(?![\w.]*\.\d)  # x.y.z (not 415.555.2671)
+    | (?<=[\w/])[Pp]y(?:thon)?\d\.\d+\b                                    # -py3.11 tags
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_DIGIT = re.compile(r"\d")
+_NAME_LIKE = re.compile(r"[A-Z][a-z]")
+
+
+def _mask_metadata(text: str) -> str:
+    return _METADATA_SHAPES.sub(lambda m: "_" * (m.end() - m.start()), text)
+
+
+def _context_label(leaf: Leaf) -> str:
+    """Words of the nearest JSON key, e.g. `$.user.phoneNumber[0]` → "phone number"."""
+    if leaf.is_key:
+        return ""
+    root = _ROOT.match(leaf.path)
+    try:
+        parts = jsonpath.parse("$" + leaf.path[root.end() :]) if root else ()
+    except ValueError:
+        return ""
+    key = next((p for p in reversed(parts) if isinstance(p, str)), "")
+    words = _LABEL_WORD.findall(_CAMEL.sub(" ", key))
+    return " ".join(w.lower() for w in words[:4])
+
+
+class _Segments:
+    """The joined analysis text and where each leaf's text sits in it."""
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.starts: list[int] = []   # offset of each leaf text in the joined text
+        self.ends: list[int] = []
+        self.leaves: list[int] = []   # index into the detector's leaves
+        self.length = 0
+
+    def add(self, leaf_index: int, label: str, text: str) -> None:
+        head = _SEPARATOR + (label + ": " if label else "")
+        self.chunks.append(head)
+        self.length += len(head)
+        self.starts.append(self.length)
+        self.chunks.append(text)
+        self.length += len(text)
+        self.ends.append(self.length)
+        self.leaves.append(leaf_index)
+
+    def text(self) -> str:
+        return "".join(self.chunks) + _SEPARATOR
+
+    def locate(self, start: int, end: int) -> Iterable[tuple[int, int, int]]:
+        """(segment, start, end) in leaf coordinates for each leaf the span overlaps."""
+        seg = bisect.bisect_right(self.starts, start) - 1
+        seg = max(seg, 0)
+        while seg < len(self.starts) and self.starts[seg] < end:
+            lo, hi = max(start, self.starts[seg]), min(end, self.ends[seg])
+            if lo < hi:
+                yield seg, lo - self.starts[seg], hi - self.starts[seg]
+            seg += 1
+
+
+def _cue_matches(cue: str, word: str) -> bool:
+    """A context cue supports a word it begins ("phone" → "phones", "lic" → "license").
+    Presidio's default is any substring, which lets "lic" fire on "public" and "us" on
+    "status"; cues under three letters must match the whole word."""
+    cue = cue.strip().lower()
+    return word == cue or (len(cue) >= 3 and word.startswith(cue))
+
+
+class _SegmentContextEnhancer(ContextAwareEnhancer):
+    """Presidio's lemma context rule (a recognizer context word within the five words before
+    a match raises its score by 0.35, to at least 0.4) computed on the text of the match's own
+    leaf and key label only. Presidio's enhancer walks every token of the text for every
+    result and would read context across leaf boundaries; this one reads one short window,
+    and matches cues as word prefixes rather than substrings (see `_cue_matches`)."""
+
+    _WINDOW_CHARS = 120
+
+    def __init__(self) -> None:
+        super().__init__(
+            context_similarity_factor=0.35,
+            min_score_with_context_similarity=0.4,
+            context_prefix_count=5,
+            context_suffix_count=0,
+        )
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        by_id = {recognizer.id: recognizer for recognizer in recognizers}
+        # spaCy lists some cues ("call") as stop words: keep those.
+        cues = {cue.lower() for recognizer in recognizers for cue in recognizer.context or ()}
+        for result in raw_results:
+            if result.recognition_metadata is None:
+                result.recognition_metadata = {}
+            metadata = result.recognition_metadata
+            recognizer = by_id.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            if recognizer is None or not recognizer.context:
+                continue
+            if metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                continue
+            words = self._words_before(text, result.start, cues)
+            if any(_cue_matches(cue, word) for cue in recognizer.context for word in words):
+                result.score = min(
+                    max(result.score + self.context_similarity_factor, self.min_score_with_context_similarity),
+                    self.MAX_SCORE,
+                )
+                metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+        return raw_results
+
+    def _words_before(self, text: str, start: int, cues: set[str]) -> list[str]:
+        window = text[max(0, start - self._WINDOW_CHARS) : start]
+        window = window[window.rfind(_SEPARATOR_MARK) + 1 :]  # this leaf and its label only
+        words = [w for w in _CONTEXT_WORD.findall(window.lower()) if w in cues or w not in STOP_WORDS]
+        return words[-self.context_prefix_count :]
+
+
+# Stretches of text that could hold a phone number: seven or more digits with the usual
+# separators. python-phonenumbers is slow (one pass per region over the whole text, with
+# a parse attempt for every digit group), so it only sees these stretches.
+_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\x20\t().\-/]{5,}\d")
+_MIN_PHONE_DIGITS = 7
+
+
+class _WindowedPhoneRecognizer(PhoneRecognizer):
+    """Presidio's PhoneRecognizer, run on candidate stretches instead of the whole text."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        for window in _PHONE_CANDIDATE.finditer(text):
+            if sum(c.isdigit() for c in window.group()) < _MIN_PHONE_DIGITS:
+                continue
+            # One character of margin either side keeps the matcher's boundary checks true.
+            lo, hi = max(0, window.start() - 1), min(len(text), window.end() + 1)
+            for result in super().analyze(text[lo:hi], entities, nlp_artifacts):
+                result.start += lo
+                result.end += lo
+                results.append(result)
+        return EntityRecognizer.remove_duplicates(results)
+
+
+def _recognizers(entities: Sequence[str]) -> list[Any]:
+    by_entity = {
+        "EMAIL_ADDRESS": EmailRecognizer,
+        "PHONE_NUMBER": _WindowedPhoneRecognizer,
+        "CREDIT_CARD": CreditCardRecognizer,
+        "IBAN_CODE": IbanRecognizer,
+        "US_SSN": UsSsnRecognizer,
+        "US_ITIN": UsItinRecognizer,
+        "US_PASSPORT": UsPassportRecognizer,
+        "US_DRIVER_LICENSE": UsLicenseRecognizer,
+        "US_BANK_NUMBER": UsBankRecognizer,
+        "UK_NHS": NhsRecognizer,
+        "IP_ADDRESS": IpRecognizer,
+        "MAC_ADDRESS": MacAddressRecognizer,
+        "CRYPTO": CryptoRecognizer,
+        "URL": UrlRecognizer,
+    }
+    unknown = sorted(set(entities) - set(by_entity))
+    if unknown:
+        raise ValueError(f"unsupported PII entities: {unknown}")
+    return [by_entity[e]() for e in entities]
+
+
+# Post-filters for matches that are ZenML or packaging syntax rather than personal data.
+_VERSIONISH_BEFORE = re.compile(r"(?:[=<>~!]=\s*|[\d.]|\bv|[Vv]ersion[\s:=]*)$")
+# Checksums pass for one number in ten or eleven: a bare run of digits (an epoch, a count,
+# an id) is a phone or NHS number only when its key or the words before it say so.
+_BARE_DIGITS_NEED_CONTEXT = frozenset({"PHONE_NUMBER", "UK_NHS"})
+_MIN_LICENSE_LENGTH = 5
+_EPOCH_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
+
+
+def _is_epoch(digits: str) -> bool:
+    """Unix time in s, ms, us or ns: ZenML and ML code log these as plain integers."""
+    if len(digits) not in (10, 13, 16, 19):
+        return False
+    seconds = int(digits) // 10 ** (len(digits) - 10)
+    return _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]
+
+
+def _is_false_positive(entity: str, text: str, start: int, end: int, boosted: bool) -> bool:
+    match = text[start:end]
+    before = text[max(0, start - 16) : start]
+    if entity == "EMAIL_ADDRESS":
+        # user@host inside a URL (git+ssh://git@github.com/...) or scp-style git remotes.
+        return before.endswith("://") or match.split("@", 1)[0].lower() == "git"
+    if entity == "IP_ADDRESS":
+        return _is_benign_ip(match, before, text[end : end + 2])
+    if entity == "US_DRIVER_LICENSE" and len(match) < _MIN_LICENSE_LENGTH:
+        return True  # Presidio's pattern also takes s3, v2, T4, A100 ...
+    if boosted or not match.isdigit():
+        return False
+    return entity in _BARE_DIGITS_NEED_CONTEXT or _is_epoch(match)
+
+
+def _is_benign_ip(match: str, before: str, after: str) -> bool:
+    # A four-part version (12.1.3.1 after "==", v1.2.3.4, 1.2.3.4.5) is not an address.
+    if _VERSIONISH_BEFORE.search(before) or (len(after) == 2 and after[0] == "." and after[1].isdigit()):
+        return True
+    try:
+        address = ipaddress.ip_address(match.split("/", 1)[0])
+    except ValueError:
+        return False
+    if address.is_loopback or address.is_unspecified or address.is_link_local:
+        return True  # 127.0.0.1, 0.0.0.0, ::1, fe80::: the same on every machine
+    # Python slices (x[1::2]) and short hex pairs parse as IPv6; real ones have more groups.
+    return address.version == 6 and "." not in match and sum(1 for g in match.split(":") if g) < 3
+
+
+class PresidioPiiDetector(Detector):
+    name = "presidio"
+    category = "pii"
+    # A {{secret.key}} reference names a secret and holds no personal data.
+    skip_classes = PROVEN_CLASSES | {"secret_ref"}
+
+    def __init__(
+        self,
+        score_threshold: float = 0.4,
+        entities: Sequence[str] | None = None,
+        spacy_model: str | None = None,
+        ner_classes: Iterable[str] = DEFAULT_NER_CLASSES,
+        ner_score: float = 0.6,
+        deny_list: Iterable[str] = ML_DENY_LIST,
+    ) -> None:
+        make_offline()
+        # Rebuilt rather than pickled when sent to a worker process (see __reduce__).
+        self._init_args = (score_threshold, entities, spacy_model, tuple(ner_classes), ner_score, tuple(deny_list))
+        self.score_threshold = score_threshold
+        self.entities = tuple(entities) if entities is not None else DEFAULT_ENTITIES
+        self._needs_digit = any(e not in ("EMAIL_ADDRESS", "URL") for e in self.entities)
+        self._needs_at = "EMAIL_ADDRESS" in self.entities
+        self._url = "URL" in self.entities
+        registry = RecognizerRegistry(recognizers=_recognizers(self.entities), supported_languages=["en"])
+        self._analyzer = AnalyzerEngine(
+            registry=registry,
+            # Pattern recognizers need no tokens: context comes from the enhancer below.
+            nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}]),
+            supported_languages=["en"],
+            default_score_threshold=score_threshold,
+            context_aware_enhancer=_SegmentContextEnhancer(),
+        )
+        self._lock = threading.Lock()  # presidio recognizers are not documented thread-safe
+        self.ner_classes = frozenset(ner_classes)
+        self.ner_score = ner_score
+        self.deny_list = frozenset(w.lower() for w in deny_list)
+        self._ner = self._load_ner(spacy_model) if spacy_model else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._init_args)
+
+    @staticmethod
+    def _load_ner(spacy_model: str) -> Any:
+        refuse_missing_model(spacy_model)  # a clear error instead of spaCy's "can't find model"
+        nlp = spacy.load(spacy_model, exclude=["parser", "lemmatizer", "textcat", "senter"])
+        if "ner" not in nlp.pipe_names and "entity_ruler" not in nlp.pipe_names:
+            raise ValueError(f"spaCy pipeline {spacy_model!r} has no entity recognizer")
+        return nlp
+
+    # --- scanning --------------------------------------------------------------------
+
+    def _pattern_candidate(self, text: str) -> bool:
+        if self._url:
+            return True
+        return (self._needs_at and "@" in text) or (self._needs_digit and _DIGIT.search(text) is not None)
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        hits = list(self._scan_patterns(leaves))
+        if self._ner is not None:
+            hits.extend(self._scan_ner(leaves))
+        return hits
+
+    def _scan_patterns(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        segments = _Segments()
+        for index, leaf in enumerate(leaves):
+            if not self.wants(leaf) or not self._pattern_candidate(leaf.text):
+                continue
+            masked = _mask_metadata(leaf.text)
+            if self._pattern_candidate(masked):
+                segments.add(index, _context_label(leaf), masked)
+        if not segments.leaves:
+            return
+        text = segments.text()
+        with self._lock:
+            results = self._analyzer.analyze(text, language="en", entities=list(self.entities))
+        seen: set[tuple[int, str, int, int]] = set()
+        for result in results:
+            for seg, start, end in segments.locate(result.start, result.end):
+                leaf_index = segments.leaves[seg]
+                original = leaves[leaf_index].text
+                boosted = bool(result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY))
+                if _is_false_positive(result.entity_type, original, start, end, boosted):
+                    continue
+                key = (leaf_index, result.entity_type, start, end)
+                if key not in seen:
+                    seen.add(key)
+                    yield Hit(leaf_index, result.entity_type, start, end, float(result.score))
+
+    def _scan_ner(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        wanted = [
+            i
+            for i, leaf in enumerate(leaves)
+            if self.wants(leaf) and leaf.field_class in self.ner_classes and _NAME_LIKE.search(leaf.text)
+        ]
+        texts = (leaves[i].text for i in wanted)
+        with self._lock:
+            docs = list(self._ner.pipe(texts))
+        for index, doc in zip(wanted, docs):
+            for ent in doc.ents:
+                entity = _NER_LABELS.get(ent.label_)
+                if entity is None or self._denied(ent):
+                    continue
+                yield Hit(index, entity, ent.start_char, ent.end_char, self.ner_score)
+
+    def _denied(self, ent: Any) -> bool:
+        words = [t.lower_ for t in ent if not t.is_punct]
+        return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)

@@ -1,0 +1,423 @@
+"""Secrets in request strings, on detect-secrets' maintained rule set.
+
+detect-secrets is used as a library, in memory: its regex plugins' patterns, its keyword
+patterns and heuristic filters, and its Shannon-entropy measure. It never reads a file, a
+baseline or its global settings, and never runs a plugin's `verify` (that calls the
+provider's API). A few tight rules cover formats it has no plugin for (Hugging Face and
+Anthropic tokens, GCP service-account JSON, Azure connection strings, database URLs).
+
+detect-secrets reports secret values, not places; this detector reports spans, so it runs the
+plugins' compiled patterns itself (once over all leaves joined by blank lines, with `^`/`$` per
+line, which is how detect-secrets applies them line by line).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from detect_secrets.filters import heuristic
+from detect_secrets.plugins import keyword as ds_keyword
+from detect_secrets.plugins.artifactory import ArtifactoryDetector
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+from detect_secrets.plugins.base import RegexBasedDetector
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.cloudant import CloudantDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+from detect_secrets.plugins.ibm_cloud_iam import IbmCloudIamDetector
+from detect_secrets.plugins.ibm_cos_hmac import IbmCosHmacDetector
+from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.mailchimp import MailchimpDetector
+from detect_secrets.plugins.npm import NpmDetector
+from detect_secrets.plugins.openai import OpenAIDetector
+from detect_secrets.plugins.private_key import PrivateKeyDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.softlayer import SoftlayerDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+from detect_secrets.plugins.twilio import TwilioKeyDetector
+from metagate.scanner import jsonpath
+from metagate.scanner.detectors.base import Detector, Hit
+from metagate.scanner.model import PROVEN_CLASSES, Leaf
+
+# detect-secrets plugin → entity name and score. Public IPs are left to the PII detector.
+_PLUGINS: tuple[tuple[type[RegexBasedDetector], str, float], ...] = (
+    (AWSKeyDetector, "AWS_ACCESS_KEY", 0.95),
+    (GitHubTokenDetector, "GITHUB_TOKEN", 0.95),
+    (GitLabTokenDetector, "GITLAB_TOKEN", 0.95),
+    (SlackDetector, "SLACK_TOKEN", 0.95),
+    (StripeDetector, "STRIPE_KEY", 0.95),
+    (OpenAIDetector, "OPENAI_KEY", 0.95),
+    (JwtTokenDetector, "JWT", 0.9),
+    (PrivateKeyDetector, "PRIVATE_KEY", 0.99),
+    (BasicAuthDetector, "BASIC_AUTH_URL", 0.9),
+    (AzureStorageKeyDetector, "AZURE_STORAGE_KEY", 0.95),
+    (PypiTokenDetector, "PYPI_TOKEN", 0.95),
+    (NpmDetector, "NPM_TOKEN", 0.9),
+    (SendGridDetector, "SENDGRID_KEY", 0.95),
+    (TwilioKeyDetector, "TWILIO_KEY", 0.8),
+    (MailchimpDetector, "MAILCHIMP_KEY", 0.8),
+    (DiscordBotTokenDetector, "DISCORD_TOKEN", 0.9),
+    (TelegramBotTokenDetector, "TELEGRAM_TOKEN", 0.9),
+    (ArtifactoryDetector, "ARTIFACTORY_TOKEN", 0.8),
+    (SquareOAuthDetector, "SQUARE_OAUTH_SECRET", 0.95),
+    (SoftlayerDetector, "SOFTLAYER_KEY", 0.85),
+    (IbmCloudIamDetector, "IBM_CLOUD_IAM_KEY", 0.85),
+    (IbmCosHmacDetector, "IBM_COS_HMAC_KEY", 0.85),
+    (CloudantDetector, "CLOUDANT_KEY", 0.85),
+)
+
+# Formats detect-secrets has no plugin for. The secret is group 1 when there is one.
+_DB_SCHEMES = (
+    r"(?:postgres(?:ql)?|mysql|mariadb|mssql|sqlserver|oracle|redshift|snowflake|clickhouse"
+    r"|mongodb(?:\+srv)?|rediss?|amqps?)"
+)
+_TIGHT_RULES: tuple[tuple[str, str, float], ...] = (
+    # The whole PEM block, not only its BEGIN line; also when pasted with escaped newlines.
+    (
+        "PRIVATE_KEY",
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=:,\-\s]|\\[nr]){20,20000}?"
+        r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
+        0.99,
+    ),
+    ("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z]{34,40}\b", 0.95),
+    ("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", 0.95),
+    ("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.9),
+    ("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", 0.95),
+    # A service-account key file pasted as a string: the private key's value.
+    ("GCP_SERVICE_ACCOUNT_KEY", r"\"private_key\"\s*:\s*\"(-----BEGIN[^\"]{20,})\"", 0.99),
+    ("GCP_SERVICE_ACCOUNT_KEY", r"\"private_key_id\"\s*:\s*\"([0-9a-f]{40})\"", 0.9),
+    # Azure storage, Service Bus and Event Hub connection strings, and SAS signatures.
+    ("AZURE_CONNECTION_STRING", r"(?:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})", 0.95),
+    ("AZURE_SAS_TOKEN", r"[?&]sig=([A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})", 0.9),
+    # scheme://user:password@host for databases and brokers; the password may hold any
+    # character but whitespace (detect-secrets' basic-auth rule excludes RFC 3986 delimiters).
+    ("DATABASE_URL_PASSWORD", _DB_SCHEMES + r"(?:\+\w+)?://[^\s:/?#@]+:([^\s/?#]+)@[\w.\-\[\]]", 0.95),
+)
+
+_KEYWORD_IN_KEY = re.compile(
+    r"(?:" + "|".join(ds_keyword.DENYLIST)
+    + r"|(?:access|auth|bearer|refresh|session|api|github|gitlab|hf|slack)_?token|^token$|access_?key|credentials?$)",
+    re.IGNORECASE,
+)
+# A key that names, points at or describes a secret rather than holding one.
+_KEY_NOT_A_VALUE = re.compile(
+    r"(?:_|-|^)?(?:name|names|id|ids|ref|refs|type|path|file|env|var|arn|uri|url|field|fields|length|len|"
+    r"count|enabled|required|secrets|keys|policy|prefix|store|manager|provider|source|version|expires?|expiry|rotation|"
+    r"tokens|tokenizer)$",
+    re.IGNORECASE,
+)
+_KEYWORD_PREFILTER = re.compile(
+    "|".join(ds_keyword.DENYLIST), re.IGNORECASE
+)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\$\{.*?\}|^\$[A-Z_][A-Z0-9_]*$|^<[^<>]+>$")
+_PLACEHOLDER = re.compile(
+    r"^(?:\*+|x+|\.+|-+|\?+|null|none|true|false|changeme|change_me|redacted|<redacted>|password|secret|\d{1,5})$",
+    re.IGNORECASE,
+)
+_CLOSING_PUNCTUATION = "`,;)]}>.\"'"
+_CLASS_NAME = re.compile(r"^(?:[A-Z][a-z0-9]+){2,}$")  # `secret: SecretRequest` is a type
+_ENV_VAR_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_KEY_PREFIX = re.compile(r"[A-Za-z_]+=")
+_VALUE_END = re.compile(r"[\s;]")
+_ENV_STYLE_LINE = re.compile(r"^\s*(?:(?:ENV|ARG|export|set)\s+|[A-Z][A-Z0-9_]*=)")
+_QUOTED = re.compile(r"""(['"])([A-Za-z0-9+/=_\-]{20,})\1""")
+_MIN_CLASS_CHANGES = 0.35  # misses under 1% of random 20-character tokens
+_WHOLE_TOKEN = re.compile(r"^\s*([A-Za-z0-9+/=_\-.~]{20,512})\s*$")
+_HEX_OR_UUID = re.compile(r"^(?:[0-9a-fA-F\-]+)$")
+_ROOT = re.compile(r"\$\w*")  # "$" for the body, "$query" for query parameters
+_SEPARATOR = "\n\n"
+# Rule anchors such as `(?:\s|=|:|"|^)TOKEN(?:\s|"|$)` that are not part of the secret; a
+# trailing '=' is base64 padding and stays.
+_LEADING_DELIMITERS = " \t\r\n\"'=:`"
+_TRAILING_DELIMITERS = " \t\r\n\"'`"
+_JWT_TAIL = re.compile(r"[A-Za-z0-9\-_.+/=]*")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    entity: str
+    pattern: re.Pattern[str]
+    score: float
+    validate: Callable[[str], bool] | None = None
+
+
+def _compile_rules() -> list[_Rule]:
+    rules: list[_Rule] = []
+    for plugin, entity, score in _PLUGINS:
+        validate = JwtTokenDetector.is_formally_valid if plugin is JwtTokenDetector else None
+        for pattern in plugin.denylist:  # type: ignore[attr-defined]
+            # detect-secrets applies each pattern to one line: keep ^ and $ per line.
+            rules.append(_Rule(entity, re.compile(pattern.pattern, pattern.flags | re.MULTILINE), score, validate))
+    for entity, pattern, score in _TIGHT_RULES:
+        rules.append(_Rule(entity, re.compile(pattern, re.MULTILINE), score))
+    return rules
+
+
+def _secret_span(match: re.Match[str]) -> tuple[int, int]:
+    """The secret inside a match: its longest capturing group when that closes the match
+    (detect-secrets captures the value in assignment rules), else the whole match less
+    delimiter characters."""
+    best = None
+    for index in range(1, (match.re.groups or 0) + 1):
+        if match.group(index) and (best is None or len(match.group(index)) > len(match.group(best))):
+            best = index
+    # A group that ends the match (but for a closing quote or '@') is the captured value; one
+    # that starts it is a token prefix such as GitLab's `glpat`.
+    if best is not None and match.end() - match.end(best) <= 2:
+        start, end = match.span(best)
+    else:
+        start, end = match.span()
+        prefix = _KEY_PREFIX.match(match.string, start, end)  # AccountKey=<key>
+        if prefix:
+            start = prefix.end()
+    text = match.string
+    while start < end and text[start] in _LEADING_DELIMITERS:
+        start += 1
+    while end > start and text[end - 1] in _TRAILING_DELIMITERS:
+        end -= 1
+    return start, end
+
+
+def _last_key(path: str) -> str:
+    """The nearest object key of a leaf path (`$query.name` → "name", `$.a.tokens[2]` → "tokens")."""
+    root = _ROOT.match(path)
+    try:
+        parts = jsonpath.parse("$" + path[root.end() :]) if root else ()
+    except ValueError:
+        return ""
+    return next((p for p in reversed(parts) if isinstance(p, str)), "")
+
+
+def _is_reference(value: str) -> bool:
+    """`{{secret.key}}`, `${VAR}`, `$VAR`, `<placeholder>`: names a secret, holds none."""
+    return bool(_TEMPLATE.search(value)) or heuristic.is_templated_secret(value)
+
+
+def _looks_like_value(value: str) -> bool:
+    value = value.strip()
+    return (
+        len(value) >= 4
+        and not _is_reference(value)
+        and not _PLACEHOLDER.match(value)
+        and not heuristic.is_potential_uuid(value)
+        and not heuristic.is_sequential_string(value)
+        and not heuristic.is_indirect_reference(f"x = {value}")
+    )
+
+
+def _identifier_at(line: str, position: int) -> str:
+    """The whole identifier around `position` (detect-secrets matches from the keyword on,
+    so `read_secret_value` is seen as `secret_value`)."""
+    start = position
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    end = position
+    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+        end += 1
+    return line[start:end]
+
+
+def _looks_like_literal_secret(value: str, identifier: str) -> bool:
+    """Stricter than `_looks_like_value`, for `name = "literal"` inside code and text, where
+    most keyword hits are enum constants, env var names and plain words."""
+    if not _looks_like_value(value) or _CLASS_NAME.match(value) or _ENV_VAR_NAME.match(value):
+        return False
+    if _KEY_NOT_A_VALUE.search(identifier) or value.replace("-", "_").lower() == identifier.lower():
+        return False  # secret_name = "...", SECRET_EXISTS = "secret_exists"
+    has_digit = any(c.isdigit() for c in value)
+    mixed_case = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    has_symbol = any(not c.isalnum() and c not in "-_./:" for c in value)
+    return has_digit or mixed_case or has_symbol
+
+
+def _class_change_ratio(value: str) -> float:
+    """How often neighbouring characters differ in class (lower, upper, digit, other): about
+    0.6 for random tokens, under 0.3 for words, paths and identifiers."""
+    classes = [0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else 3 for c in value]
+    return sum(a != b for a, b in zip(classes, classes[1:])) / max(len(classes) - 1, 1)
+
+
+def _shannon_entropy(text: str) -> float:
+    if not text:
+        return 0.0
+    counts: dict[str, int] = {}
+    for char in text:
+        counts[char] = counts.get(char, 0) + 1
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+class SecretDetector(Detector):
+    name = "secrets"
+    category = "secret"
+    # A {{secret.key}} reference is how ZenML keeps secrets out of configuration.
+    skip_classes = PROVEN_CLASSES | {"secret_ref"}
+
+    def __init__(
+        self,
+        entropy_limit: float = 4.5,
+        min_entropy_length: int = 20,
+        keyword_score: float = 0.7,
+        high_entropy_score: float = 0.5,
+    ) -> None:
+        self.rules = _compile_rules()
+        self.keyword_score = keyword_score
+        self.high_entropy_score = high_entropy_score
+        self.min_entropy_length = min_entropy_length
+        # detect-secrets' own measure and limit for quoted base64-ish strings.
+        self._entropy = Base64HighEntropyString(limit=entropy_limit)
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
+        if not wanted:
+            return []
+        hits: dict[tuple[int, int, int], Hit] = {}
+
+        def add(hit: Hit) -> None:
+            key = (hit.leaf, hit.start, hit.end)
+            if key not in hits or hits[key].score < hit.score:
+                hits[key] = hit
+
+        joined, starts = self._join(leaves, wanted)
+        for rule in self.rules:
+            for match in rule.pattern.finditer(joined):
+                start, end = _secret_span(match)
+                if rule.entity == "JWT":
+                    # detect-secrets' JWT pattern ends lazily, before the signature.
+                    end = _JWT_TAIL.match(joined, end).end()
+                value = joined[start:end]
+                if end <= start or _is_reference(value) or (rule.validate and not rule.validate(value)):
+                    continue
+                seg = bisect.bisect_right(starts, start) - 1
+                leaf_index = wanted[seg]
+                leaf_start = starts[seg]
+                leaf_end = leaf_start + len(leaves[leaf_index].text)
+                if end > leaf_end:  # crossed into the separator: keep the leaf's part
+                    end = leaf_end
+                add(Hit(leaf_index, rule.entity, start - leaf_start, end - leaf_start, rule.score))
+
+        for index in wanted:
+            leaf = leaves[index]
+            for hit in self._keyword_in_key(index, leaf):
+                add(hit)
+            for hit in self._keyword_in_text(index, leaf):
+                add(hit)
+            for hit in self._high_entropy(index, leaf):
+                add(hit)
+        return self._drop_contained(list(hits.values()))
+
+    @staticmethod
+    def _join(leaves: Sequence[Leaf], wanted: list[int]) -> tuple[str, list[int]]:
+        chunks: list[str] = []
+        starts: list[int] = []
+        offset = 0
+        for index in wanted:
+            starts.append(offset)
+            text = leaves[index].text
+            chunks.append(text)
+            chunks.append(_SEPARATOR)
+            offset += len(text) + len(_SEPARATOR)
+        return "".join(chunks), starts
+
+    # --- keyword rules -----------------------------------------------------------------
+
+    def _keyword_in_key(self, index: int, leaf: Leaf) -> Iterator[Hit]:
+        """{"db_password": "hunter22"}: the JSON key says the value is a secret."""
+        if leaf.is_key or "\n" in leaf.text.strip():
+            return
+        key = _last_key(leaf.path)
+        if not key or not _KEYWORD_IN_KEY.search(key) or _KEY_NOT_A_VALUE.search(key):
+            return
+        value = leaf.text
+        if not _looks_like_value(value):
+            return
+        start = len(value) - len(value.lstrip())
+        end = len(value.rstrip())
+        score = self.keyword_score + (0.15 if _shannon_entropy(value.strip()) >= 3.0 else 0.0)
+        yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
+
+    def _keyword_in_text(self, index: int, leaf: Leaf) -> Iterator[Hit]:
+        """`password = "..."` in code, `PASSWORD=...` in a Dockerfile, `api_key: ...` in YAML."""
+        text = leaf.text
+        if not _KEYWORD_PREFILTER.search(text):
+            return
+        offset = 0
+        for line in text.split("\n"):
+            if len(line) <= 1000 and _KEYWORD_PREFILTER.search(line) and not heuristic.is_indirect_reference(line):
+                # Program code needs quotes round a literal (`password = var` is no secret);
+                # config text, env files and Dockerfile ENV lines do not.
+                quoted = leaf.field_class == "code" and not _ENV_STYLE_LINE.match(line)
+                regexes = (
+                    ds_keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+                    if quoted
+                    else ds_keyword.CONFIG_DENYLIST_REGEX_TO_GROUP
+                )
+                for regex, group in regexes.items():
+                    match = regex.search(line)
+                    if match is None:
+                        continue
+                    start, end = match.span(group)
+                    cut = _VALUE_END.search(line, start, end)  # key=value;next=... or trailing words
+                    end = cut.start() if cut else end
+                    while end > start and line[end - 1] in _CLOSING_PUNCTUATION:
+                        end -= 1
+                    value = line[start:end]
+                    if not _looks_like_literal_secret(value, _identifier_at(line, match.start())):
+                        continue
+                    if heuristic.is_likely_id_string(value, line):
+                        continue
+                    yield Hit(index, "SECRET_KEYWORD", offset + start, offset + end, self.keyword_score)
+                    break  # one finding per line, as detect-secrets reports
+            offset += len(line) + 1
+
+    def _high_entropy(self, index: int, leaf: Leaf) -> Iterator[Hit]:
+        """A random-looking token: a quoted literal inside text or code (as detect-secrets
+        scans lines), or a whole JSON value that is one token, over detect-secrets' limit."""
+        text = leaf.text
+        if leaf.field_class != "code" and not leaf.is_key:
+            token = _WHOLE_TOKEN.match(text)
+            if token and self._is_random_token(token.group(1)):
+                yield Hit(index, "HIGH_ENTROPY_STRING", token.start(1), token.end(1), self.high_entropy_score)
+                return
+        if '"' not in text and "'" not in text:
+            return
+        for match in _QUOTED.finditer(text):
+            if self._is_random_token(match.group(2)):
+                yield Hit(index, "HIGH_ENTROPY_STRING", match.start(2), match.end(2), self.high_entropy_score)
+
+    def _is_random_token(self, value: str) -> bool:
+        if len(value) < self.min_entropy_length or _HEX_OR_UUID.match(value):
+            return False  # hashes and UUIDs are ZenML metadata
+        if not (any(c.isupper() for c in value) and any(c.islower() for c in value)):
+            return False
+        if not any(c.isdigit() for c in value):
+            return False
+        if _class_change_ratio(value) < _MIN_CLASS_CHANGES:
+            return False  # paths and identifiers (projects/123/networks/myVPC) change class rarely
+        return self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit
+
+    @staticmethod
+    def _drop_contained(hits: list[Hit]) -> list[Hit]:
+        """Drop a hit that lies inside a longer one on the same leaf (the PEM marker inside the
+        PEM block, the key inside its connection string): it adds nothing."""
+
+        def covered(hit: Hit) -> bool:
+            return any(
+                other.leaf == hit.leaf
+                and other.start <= hit.start
+                and hit.end <= other.end
+                and (other.end - other.start) > (hit.end - hit.start)
+                for other in hits
+            )
+
+        return sorted((h for h in hits if not covered(h)), key=lambda h: (h.leaf, h.start, h.end, h.entity))

@@ -1,0 +1,383 @@
+"""PresidioPiiDetector, make_offline and build_detectors."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+from metagate.scanner.detectors.pii import PresidioPiiDetector
+from metagate.scanner.detectors.registry import build_detectors
+from metagate.scanner.model import Leaf
+from metagate.scanner.offline import ModelDownloadRefused, make_offline
+
+
+@pytest.fixture(scope="module")
+def detector() -> PresidioPiiDetector:
+    return PresidioPiiDetector()
+
+
+def found(detector: PresidioPiiDetector, leaves: list[Leaf]) -> list[tuple[int, str, str]]:
+    """(leaf index, entity, matched text) for every hit."""
+    return sorted((h.leaf, h.entity, leaves[h.leaf].text[h.start : h.end]) for h in detector.scan(leaves))
+
+
+def user(path: str, text: str, field_class: str = "user_dict") -> Leaf:
+    return Leaf(path, text, field_class)
+
+
+# --- positives ------------------------------------------------------------------------
+
+POSITIVES = [
+    ("$.values.note", "trained by jane.doe@example.com", "EMAIL_ADDRESS", "jane.doe@example.com"),
+    ("$.values.phone", "+1 415-555-2671", "PHONE_NUMBER", "+1 415-555-2671"),
+    ("$.values.phone", "415.555.2671", "PHONE_NUMBER", "415.555.2671"),
+    ("$.values.contact", "call me on 020 7946 0958", "PHONE_NUMBER", "020 7946 0958"),
+    ("$.values.card", "4111 1111 1111 1111", "CREDIT_CARD", "4111 1111 1111 1111"),
+    ("$.values.payout", "GB82 WEST 1234 5698 7654 32", "IBAN_CODE", "GB82 WEST 1234 5698 7654 32"),
+    ("$.values.x", "my ssn is 219-09-9999", "US_SSN", "219-09-9999"),
+    ("$.values.itin", "912-70-1234", "US_ITIN", "912-70-1234"),
+    ("$.values.passport", "A12345678", "US_PASSPORT", "A12345678"),
+    ("$.values.driver_license", "D1234567", "US_DRIVER_LICENSE", "D1234567"),
+    ("$.values.bank_account", "123456789012", "US_BANK_NUMBER", "123456789012"),
+    ("$.values.patient", "NHS number 943 476 5919", "UK_NHS", "943 476 5919"),
+    ("$.values.host", "worker at 10.0.12.7", "IP_ADDRESS", "10.0.12.7"),
+    ("$.values.ipv6", "2001:db8::ff00:42:8329", "IP_ADDRESS", "2001:db8::ff00:42:8329"),
+    ("$.values.mac", "00:1A:2B:3C:4D:5E", "MAC_ADDRESS", "00:1A:2B:3C:4D:5E"),
+    ("$.values.wallet", "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ", "CRYPTO", "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ"),
+    ("$query.name", "contains:jane@corp.io", "EMAIL_ADDRESS", "jane@corp.io"),
+]
+
+
+@pytest.mark.parametrize(("path", "text", "entity", "matched"), POSITIVES, ids=[p[2] + ":" + p[1] for p in POSITIVES])
+def test_finds_each_entity_with_its_span(detector, path, text, entity, matched):
+    leaves = [user(path, text)]
+    assert (0, entity, matched) in found(detector, leaves)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call +1 (415) 555-2671 now",
+        "tel:+442079460958",
+        "+91 98765 43210",
+        "phone 415 555 2671 and 212.555.0199",
+        "Fax: +33 1 23 45 67 89",
+        "x 0044 20 7946 0958",
+        "epoch 3: loss=0.2500 acc=0.6000, seen 1234567 rows",
+    ],
+)
+def test_windowed_phone_matching_agrees_with_presidio(text):
+    from metagate.scanner.detectors.pii import _WindowedPhoneRecognizer
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    def spans(recognizer):
+        return sorted((r.start, r.end) for r in recognizer.analyze(text, ["PHONE_NUMBER"]))
+
+    assert spans(_WindowedPhoneRecognizer()) == spans(PhoneRecognizer())
+
+
+def test_email_in_source_code_is_found(detector):
+    code = 'def notify():\n    send(to="jane.doe@example.com")\n'
+    assert (0, "EMAIL_ADDRESS", "jane.doe@example.com") in found(detector, [user("$.source_code", code, "code")])
+
+
+def test_a_json_key_can_be_the_pii(detector):
+    leaves = [Leaf('$.values["jane@example.com"]', "jane@example.com", "user_dict", is_key=True)]
+    assert found(detector, leaves) == [(0, "EMAIL_ADDRESS", "jane@example.com")]
+
+
+def test_hits_map_back_to_the_right_leaf_among_many(detector):
+    leaves = [
+        user("$.a", "nothing here"),
+        user("$.b", "12 apples"),
+        Leaf("$.id", str(uuid.uuid4()), "id"),
+        user("$.c", "ping jane@example.com or +44 20 7946 0958 today"),
+        user("$.d", "no digits"),
+        user("$.e", "bob@example.org"),
+    ]
+    hits = found(detector, leaves)
+    assert (3, "EMAIL_ADDRESS", "jane@example.com") in hits
+    assert (3, "PHONE_NUMBER", "+44 20 7946 0958") in hits
+    assert (5, "EMAIL_ADDRESS", "bob@example.org") in hits
+    assert {leaf for leaf, _, _ in hits} == {3, 5}
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("call 415-555", "2671 now"),
+        ("jane.doe@example", ".com"),
+        ("jane.doe", "@example.com"),
+        ("4111 1111", "1111 1111"),
+        ("10.0", ".12.7"),
+        ("00:1A:2B", ":3C:4D:5E"),
+        ("219-09", "-9999"),
+    ],
+)
+def test_no_match_across_two_leaves(detector, left, right):
+    assert found(detector, [user("$.a", left), user("$.b", right)]) == []
+
+
+def test_context_comes_from_the_key_of_the_leaf_itself(detector):
+    # The same digits: a bank account under an account key, nothing under a counter key.
+    assert found(detector, [user("$.bank_account", "123456789012")]) == [(0, "US_BANK_NUMBER", "123456789012")]
+    assert found(detector, [user("$.rows_seen", "123456789012")]) == []
+    # Context does not leak from one leaf into the next.
+    assert found(detector, [user("$.bank_account", "x"), user("$.rows_seen", "123456789012")]) == []
+
+
+def test_bare_digits_are_a_phone_number_only_with_context(detector):
+    assert found(detector, [user("$.run_metadata.epoch", "1717245296")]) == []
+    assert found(detector, [user("$.values.phone", "4155552671")]) == [(0, "PHONE_NUMBER", "4155552671")]
+
+
+def test_unix_times_are_not_cards_or_nhs_numbers(detector):
+    # 10% of random digit runs pass the Luhn or NHS checksum; epochs in s/ms/us must not.
+    stamps = [str(1_717_245_296 + step * 7_919) for step in range(60)]
+    leaves = [
+        user(f"$.values.t{i}", stamp + suffix) for i, stamp in enumerate(stamps) for suffix in ("", "123", "123456")
+    ]
+    assert found(detector, leaves) == []
+    assert (0, "CREDIT_CARD", "4111111111111111") in found(detector, [user("$.values.card", "4111111111111111")])
+
+
+def test_score_threshold_drops_weak_matches():
+    strict = PresidioPiiDetector(score_threshold=0.9)
+    leaves = [user("$.x", "reach me at 020 7946 0958"), user("$.y", "jane@example.com")]
+    assert found(strict, leaves) == [(1, "EMAIL_ADDRESS", "jane@example.com")]
+
+
+def test_url_is_off_by_default_and_can_be_enabled(detector):
+    leaves = [user("$.x", "see https://www.example.com/report")]
+    assert found(detector, leaves) == []
+    with_url = PresidioPiiDetector(entities=["URL"])
+    assert [entity for _, entity, _ in found(with_url, leaves)] == ["URL"]
+
+
+def test_unknown_entity_is_rejected():
+    with pytest.raises(ValueError, match="unsupported"):
+        PresidioPiiDetector(entities=["EMAIL_ADDRESS", "NO_SUCH_THING"])
+
+
+def test_skipped_classes_are_not_scanned(detector):
+    for field_class in ("id", "hash", "timestamp", "secret_ref"):
+        assert not detector.wants(user("$.x", "jane@example.com", field_class))
+        assert found(detector, [user("$.x", "jane@example.com", field_class)]) == []
+
+
+# --- negatives: ZenML's own metadata ----------------------------------------------------
+
+PIP_FREEZE = "\n".join(
+    [
+        "aiohttp==3.14.5",
+        "numpy==2.4.6",
+        "nvidia-cudnn-cu12==9.1.0.70",
+        "nvidia-cublas-cu12==12.1.3.1",
+        "torch==2.3.1+cu121",
+        "pandas~=2.2.0",
+        "scikit-learn>=1.5.2,<2",
+        "acme-lib @ git+ssh://git@github.com/acme/lib.git@v1.2.3",
+        "other @ git+https://github.com/acme/other@" + hashlib.sha1(b"y").hexdigest(),
+        "zenml==0.98.0",
+    ]
+)
+ZENML_METADATA = [
+    str(uuid.uuid4()),
+    str(uuid.uuid4()).upper(),
+    uuid.uuid4().hex,
+    hashlib.sha256(b"x").hexdigest(),
+    hashlib.sha1(b"x").hexdigest(),
+    hashlib.md5(b"x").hexdigest(),
+    "2024-06-01T12:34:56.789012",
+    "2024-06-01 12:34:56+00:00",
+    "2024-06-01T12:34:56Z",
+    "0.98.0",
+    "3.11.7",
+    "v1.2.3",
+    "1.2.3.4.5",
+    "py3.11",
+    "zenmldocker/zenml:0.98.0-py3.11",
+    "numpy==2.4.6",
+    PIP_FREEZE,
+    "s3://acme-ml-data/churn/2024-06-01/train.parquet",
+    "gs://bucket-123/a/b/c/7f9c4b8d6e.npz",
+    "file:///home/user/project/src",
+    "zenml.integrations.sklearn.materializers.sklearn_materializer.SklearnMaterializer",
+    "steps.trainer.trainer",
+    "training-pipeline-trainer-7f9c4b8d6-x2k9q",
+    "123456789012.dkr.ecr.eu-west-1.amazonaws.com/zenml:training-pipeline-orchestrator",
+    "git@github.com:acme/repo.git",
+    "@step\ndef trainer(x: np.ndarray) -> float:\n    y = x @ W.T\n    z = a@b.T\n    return y[1::2].mean()\n",
+    'Traceback (most recent call last):\n  File "/usr/lib/python3.11/site-packages/zenml/steps/base_step.py", '
+    'line 1234, in __call__\n    raise ValueError("bad shape (32, 3, 224, 224)")\nValueError: bad shape',
+    "http://127.0.0.1:8237",
+    "http://0.0.0.0:8080/health",
+    "::1",
+    "1717245296",
+    "0.9312",
+    "(32, 3, 224, 224)",
+    "{{aws_secret.aws_access_key_id}}",
+    "run_2024_06_01_12_34_56",
+    "checkpoint-12000",
+    "arn:aws:iam::123456789012:role/zenml-runner",
+    "sha256:" + hashlib.sha256(b"z").hexdigest(),
+    "lr=0.001, batch_size=256, epochs=100, seed=42",
+    "https://mlflow.internal:5000/#/experiments/3/runs/9f1c2d",
+    "trained on an A100 and a T4 (NVIDIA driver 535), data in s3, public licence v2",
+    "duplicate rows: 1234567",
+]
+
+
+@pytest.mark.parametrize("text", ZENML_METADATA, ids=[t[:40] for t in ZENML_METADATA])
+def test_zenml_metadata_is_not_pii(detector, text):
+    assert found(detector, [user("$.values.meta", text)]) == []
+
+
+def test_a_whole_metadata_body_is_clean(detector):
+    leaves = [user(f"$.values.k{i}", text) for i, text in enumerate(ZENML_METADATA)]
+    assert found(detector, leaves) == []
+
+
+# --- optional NER ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ner_pipeline(tmp_path_factory) -> str:
+    """A tiny spaCy pipeline with an entity ruler: exercises the NER path with no download."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [
+            {"label": "PERSON", "pattern": "Jane Doe"},
+            {"label": "PERSON", "pattern": "Adam"},
+            {"label": "PERSON", "pattern": "Gaussian"},
+            {"label": "GPE", "pattern": "Berlin"},
+            {"label": "ORG", "pattern": "Acme"},
+        ]
+    )
+    path = tmp_path_factory.mktemp("ner") / "pipeline"
+    nlp.to_disk(path)
+    return str(path)
+
+
+def test_ner_finds_people_and_places_but_not_ml_vocabulary(ner_pipeline):
+    ner = PresidioPiiDetector(spacy_model=ner_pipeline)
+    leaves = [
+        user("$.description", "Trained by Jane Doe in Berlin with Adam and a Gaussian prior at Acme", "free_text"),
+        user("$.source_code", "# reviewed by Jane Doe", "code"),  # code is not a NER class
+    ]
+    assert found(ner, leaves) == [(0, "LOCATION", "Berlin"), (0, "PERSON", "Jane Doe")]
+
+
+def test_ner_is_off_without_a_model(detector):
+    assert found(detector, [user("$.description", "Trained by Jane Doe in Berlin", "free_text")]) == []
+
+
+def test_a_missing_spacy_model_is_refused_not_downloaded():
+    with pytest.raises(ModelDownloadRefused):
+        PresidioPiiDetector(spacy_model="en_core_web_nonexistent_sm")
+
+
+# --- offline and process boundaries -------------------------------------------------------
+
+
+def test_make_offline_pins_tldextract_to_the_snapshot():
+    import tldextract.tldextract as tld_module
+
+    make_offline()
+    first = tld_module.TLD_EXTRACTOR
+    make_offline()
+    assert tld_module.TLD_EXTRACTOR is first
+    assert first.suffix_list_urls == ()
+    assert first("a.example.co.uk").suffix == "co.uk"
+
+
+def test_presidio_engines_refuse_to_download_a_model():
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    make_offline()
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "en_core_web_nonexistent_lg"}])
+    with pytest.raises(ModelDownloadRefused):
+        engine.load()
+
+
+def test_builds_and_scans_with_the_network_cut_off(tmp_path):
+    """In a fresh interpreter with an empty home (no tldextract cache) and every socket
+    refusing to connect, building the detector and scanning an email still works."""
+    script = textwrap.dedent(
+        """
+        import socket
+
+        def refuse(*args, **kwargs):
+            raise OSError("network is off in this test")
+
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
+        socket.create_connection = refuse
+        socket.getaddrinfo = refuse
+
+        from metagate.scanner.detectors.pii import PresidioPiiDetector
+        from metagate.scanner.model import Leaf
+
+        hits = list(PresidioPiiDetector().scan([Leaf("$.note", "mail jane.doe@example.co.uk", "user_dict")]))
+        assert [h.entity for h in hits] == ["EMAIL_ADDRESS"], hits
+        print("ok")
+        """
+    )
+    env = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
+    assert not (tmp_path / "cache" / "python-tldextract").exists()
+
+
+def test_detector_survives_pickling_into_a_worker(detector):
+    copy = pickle.loads(pickle.dumps(detector))
+    assert found(copy, [user("$.x", "jane@example.com")]) == [(0, "EMAIL_ADDRESS", "jane@example.com")]
+
+
+# --- registry --------------------------------------------------------------------------
+
+
+def test_registry_builds_every_detector_by_default():
+    detectors, tree_detectors = build_detectors(None)
+    assert sorted(d.name for d in detectors) == ["blobs", "presidio", "secrets"]
+    assert [d.name for d in tree_detectors] == ["arrays"]
+
+
+def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
+    detectors, tree_detectors = build_detectors(
+        {
+            "pii": {"score_threshold": 0.7, "spacy_model": ner_pipeline, "deny_list_extra": ["Berlin"]},
+            "secrets": {"enabled": False},
+            "arrays": {"min_numbers": 8},
+        }
+    )
+    by_name = {d.name: d for d in detectors}
+    assert set(by_name) == {"presidio", "blobs"}
+    pii = by_name["presidio"]
+    assert pii.score_threshold == 0.7
+    assert found(pii, [user("$.d", "Jane Doe moved to Berlin", "free_text")]) == [(0, "PERSON", "Jane Doe")]
+    assert tree_detectors[0].min_numbers == 8
+
+
+def test_registry_takes_spacy_model_at_the_top_level_as_the_proxy_passes_it(ner_pipeline):
+    detectors, _ = build_detectors({"spacy_model": ner_pipeline})
+    pii = next(d for d in detectors if d.name == "presidio")
+    assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == [(0, "PERSON", "Jane Doe")]
+    detectors, _ = build_detectors({"spacy_model": None, "pii": {"score_threshold": 0.5}})
+    pii = next(d for d in detectors if d.name == "presidio")
+    assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == []
+
+
+@pytest.mark.parametrize("config", [{"pii": {"treshold": 0.5}}, {"piii": {}}, {"blobs": "on"}])
+def test_registry_rejects_typos(config):
+    with pytest.raises(ValueError):
+        build_detectors(config)
