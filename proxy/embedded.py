@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
 ZENML_VERSION = "0.98.0"
 ZENML_REQUIREMENT = f"zenml[server]=={ZENML_VERSION}"
@@ -155,9 +155,22 @@ def _exclusive_lock(lock_path: Path) -> Iterator[None]:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As uvicorn does: only a listener counts, not connections in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 class EmbeddedZenMLServer:
@@ -209,6 +222,10 @@ class EmbeddedZenMLServer:
         """Start the server and return once ``/health`` answers."""
         if self.running:
             return
+        # Otherwise a server already on the port could answer our health checks
+        # while ours is still starting (uvicorn binds only after app startup).
+        if _port_in_use(self.host, self.port):
+            raise EmbeddedServerError(f"{self.host}:{self.port} is already in use")
         python = self._python or zenml_python()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -247,7 +264,7 @@ class EmbeddedZenMLServer:
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait()
 
-    def __enter__(self) -> EmbeddedZenMLServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -338,7 +355,7 @@ class EmbeddedZenMLServer:
                     f"ZenML server exited with {self._process.returncode}; "
                     f"log {self.log_path}:\n{_tail(self.log_text())}"
                 )
-            with contextlib.suppress(OSError, ValueError, EmbeddedServerError):
+            with contextlib.suppress(OSError, EmbeddedServerError):
                 self._request("GET", "/health", timeout=2)  # any 2xx will do
                 return
             if time.monotonic() > deadline:
@@ -371,7 +388,10 @@ class EmbeddedZenMLServer:
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout, context=self._ssl_context()) as reply:
-                return json.loads(reply.read() or b"null")
+                payload = reply.read()
+                if "json" in reply.headers.get("Content-Type", ""):
+                    return json.loads(payload)
+                return payload.decode(errors="replace")
         except urllib.error.HTTPError as error:
             detail = error.read()[:500].decode(errors="replace")
             raise EmbeddedServerError(f"{method} {path} -> {error.code}: {detail}") from None
@@ -385,6 +405,47 @@ class EmbeddedZenMLServer:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
+
+
+def zenml_client_env(
+    config_dir: Path,
+    store_url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    verify_ssl: str | None = None,
+) -> dict[str, str]:
+    """Environment for a ZenML SDK process that talks to ``store_url`` and nothing else.
+
+    No ``zenml login`` is needed: ``ZENML_STORE_URL`` makes the client a REST
+    client, NO_AUTH servers need no credentials, and ``ZENML_STORE_USERNAME``/
+    ``_PASSWORD`` or ``_API_KEY`` make it log in on its first 401. A fresh
+    ``config_dir`` gives a fresh client whose local artifact store lives under
+    it. Only a few host variables are passed on, so a developer's own ZenML
+    config or proxy settings cannot leak in.
+    """
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
+    env.update(
+        {
+            "HOME": str(config_dir / "home"),
+            "ZENML_CONFIG_PATH": str(config_dir),
+            "ZENML_STORE_URL": store_url,
+            "ZENML_ANALYTICS_OPT_IN": "false",
+            "ZENML_LOGGING_COLORS_DISABLED": "true",
+            "ZENML_ENABLE_RICH_TRACEBACK": "false",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",  # keep __pycache__ out of tests/e2e/sdk
+        }
+    )
+    if username is not None:
+        env["ZENML_STORE_USERNAME"] = username
+        env["ZENML_STORE_PASSWORD"] = password or ""
+    if api_key is not None:
+        env["ZENML_STORE_API_KEY"] = api_key
+    if verify_ssl is not None:
+        env["ZENML_STORE_VERIFY_SSL"] = verify_ssl
+    return env
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
