@@ -72,9 +72,10 @@ def inspector_settings(config: Config, key: bytes) -> InspectorSettings:
     )
 
 
-def mitmproxy_options(config: Config, upstream: str) -> options.Options:
+def mitmproxy_options(config: Config, upstream: str) -> dict[str, object]:
+    """Settings for mitmproxy's own addons (set once they are loaded)."""
     mode = f"reverse:{upstream}" if config.mode == "reverse" else "regular"
-    opts = options.Options(
+    settings: dict[str, object] = dict(
         listen_host=config.listen_host,
         listen_port=config.listen_port,
         mode=[mode],
@@ -83,12 +84,12 @@ def mitmproxy_options(config: Config, upstream: str) -> options.Options:
         ssl_insecure=not config.upstream_verify,
     )
     if config.upstream_ca is not None:
-        opts.update(ssl_verify_upstream_trusted_ca=str(config.upstream_ca))
+        settings["ssl_verify_upstream_trusted_ca"] = str(config.upstream_ca)
     if config.mode == "forward" and config.egress.allow_uninspected:
         # In-VPC storage: tunnel without TLS interception.
         patterns = [p.replace(".", r"\.").replace("*", r"[^:]*") for p in config.egress.allow_uninspected]
-        opts.update(ignore_hosts=[rf"^{p}(:\d+)?$" for p in patterns])
-    return opts
+        settings["ignore_hosts"] = [rf"^{p}(:\d+)?$" for p in patterns]
+    return settings
 
 
 class ServingAnnouncer:
@@ -137,8 +138,7 @@ async def serve(config: Config) -> int:
         pool = WorkerPool(inspector_settings(config, fingerprint_key(data_dir)), config.workers, config.inspection_timeout)
         await pool.start()
         try:
-            opts = mitmproxy_options(config, upstream)
-            master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+            master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
             addons: list[object] = []
             if config.mode == "forward":
                 zenml_hosts = [urlsplit(upstream).hostname or "", *config.egress.zenml_hosts]
@@ -146,7 +146,11 @@ async def serve(config: Config) -> int:
             gate = MetadataGate(pool, audit)
             addons += [gate, ServingAnnouncer(config, upstream)]
             master.addons.add(*addons)
-            master.options.update(metagate_enforcement=config.enforcement, metagate_on_error=config.on_error)
+            master.options.update(
+                **mitmproxy_options(config, upstream),
+                metagate_enforcement=config.enforcement,
+                metagate_on_error=config.on_error,
+            )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, master.shutdown)

@@ -7,6 +7,7 @@ small compressed body must not be able to expand without limit (decompression bo
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,12 @@ import zstandard
 
 
 class BodyError(ValueError):
-    """The body cannot be inspected; the message is safe to show and record (no values)."""
+    """The body cannot be inspected. `code` is from a closed vocabulary (the policy sees only
+    the code); the message is safe to show and record: it never quotes the body."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +45,9 @@ def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
     decoder = zlib.decompressobj(wbits)
     out = decoder.decompress(data, cap + 1)
     if len(out) > cap or decoder.unconsumed_tail:
-        raise BodyError(f"decoded body exceeds {cap} bytes")
+        raise BodyError("decoded_too_large", f"decoded body exceeds {cap} bytes")
     if not decoder.eof:
-        raise BodyError("truncated compressed body")
+        raise BodyError("truncated_encoding", "truncated compressed body")
     return out
 
 
@@ -63,10 +69,10 @@ def _brotli(data: bytes, cap: int) -> bytes:
         out = decoder.process(data[offset : offset + 1])
         size += len(out)
         if size > cap:
-            raise BodyError(f"decoded body exceeds {cap} bytes")
+            raise BodyError("decoded_too_large", f"decoded body exceeds {cap} bytes")
         chunks.append(out)
     if not decoder.is_finished():
-        raise BodyError("truncated compressed body")
+        raise BodyError("truncated_encoding", "truncated compressed body")
     return b"".join(chunks)
 
 
@@ -74,8 +80,13 @@ def _zstd(data: bytes, cap: int) -> bytes:
     reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
     out = reader.read(cap + 1)
     if len(out) > cap:
-        raise BodyError(f"decoded body exceeds {cap} bytes")
+        raise BodyError("decoded_too_large", f"decoded body exceeds {cap} bytes")
     return out
+
+
+def _token(value: str) -> str:
+    # A header value is attacker-controlled: echo it only when it looks like an encoding name.
+    return repr(value) if re.fullmatch(r"[a-z0-9\-]{1,20}", value) else "(not an encoding name)"
 
 
 _DECODERS = {
@@ -90,19 +101,19 @@ _DECODERS = {
 def decode_content(body: bytes, content_encoding: str, limits: Limits) -> tuple[bytes, list[str]]:
     """Undo every Content-Encoding layer (applied in header order, so removed in reverse)."""
     if len(body) > limits.max_body_bytes:
-        raise BodyError(f"body of {len(body)} bytes exceeds the {limits.max_body_bytes} byte cap")
+        raise BodyError("too_large", f"body of {len(body)} bytes exceeds the {limits.max_body_bytes} byte cap")
     layers = [e.strip().lower() for e in content_encoding.split(",") if e.strip()]
     layers = [e for e in layers if e != "identity"]
     for encoding in reversed(layers):
         decoder = _DECODERS.get(encoding)
         if decoder is None:
-            raise BodyError(f"unsupported Content-Encoding {encoding!r}")
+            raise BodyError("unsupported_encoding", f"unsupported Content-Encoding {_token(encoding)}")
         try:
             body = decoder(body, limits.max_decoded_bytes)
         except BodyError:
             raise
         except Exception as exc:  # zlib.error, brotli.error, zstd errors: all mean "corrupt"
-            raise BodyError(f"corrupt {encoding} body ({type(exc).__name__})") from None
+            raise BodyError("corrupt_encoding", f"corrupt {encoding} body ({type(exc).__name__})") from None
     return body, layers
 
 
@@ -111,7 +122,7 @@ def _check_depth(node: Any, limit: int) -> None:
     while stack:
         current, depth = stack.pop()
         if depth > limit:
-            raise BodyError(f"JSON nested deeper than {limit} levels")
+            raise BodyError("too_deep", f"JSON nested deeper than {limit} levels")
         if isinstance(current, dict):
             stack.extend((v, depth + 1) for v in current.values())
         elif isinstance(current, list):
@@ -119,7 +130,7 @@ def _check_depth(node: Any, limit: int) -> None:
 
 
 def _reject_constant(name: str) -> None:
-    raise BodyError(f"JSON constant {name} is not valid JSON")
+    raise BodyError("malformed_json", f"JSON constant {name} is not valid JSON")
 
 
 def normalize_body(body: bytes, content_type: str, content_encoding: str, limits: Limits) -> NormalizedBody:
@@ -131,19 +142,19 @@ def normalize_body(body: bytes, content_type: str, content_encoding: str, limits
         try:
             text = decoded.decode("utf-8")
         except UnicodeDecodeError:
-            raise BodyError("form body is not UTF-8") from None
+            raise BodyError("form_not_utf8", "form body is not UTF-8") from None
         return NormalizedBody("form", decoded, dict(parse_qsl(text, keep_blank_values=True)), encodings)
     if media == "application/json" or media.endswith("+json") or not media:
         try:
             document = json.loads(decoded, parse_constant=_reject_constant)
         except RecursionError:
-            raise BodyError(f"JSON nested deeper than {limits.max_json_depth} levels") from None
+            raise BodyError("too_deep", f"JSON nested deeper than {limits.max_json_depth} levels") from None
         except (UnicodeDecodeError, ValueError) as exc:
             if isinstance(exc, BodyError):
                 raise
             if not media:
                 return NormalizedBody("binary", decoded, None, encodings)
-            raise BodyError(f"malformed JSON ({type(exc).__name__} at {getattr(exc, 'pos', '?')})") from None
+            raise BodyError("malformed_json", f"malformed JSON ({type(exc).__name__} at offset {getattr(exc, 'pos', '?')})") from None
         _check_depth(document, limits.max_json_depth)
         return NormalizedBody("json", decoded, document, encodings)
     if media.startswith("text/"):

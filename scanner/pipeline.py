@@ -26,7 +26,8 @@ _LONG_INT_DIGITS = 9
 class ScanResult:
     endpoint: Endpoint | None
     body: NormalizedBody | None = None
-    parse_error: str | None = None
+    parse_error: str | None = None       # readable, never quotes the body (audit, block reason)
+    parse_error_code: str | None = None  # closed vocabulary (policy input)
     violations: list[Violation] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)
     leaves: list[Leaf] = field(default_factory=list)      # what the detectors looked at
@@ -65,12 +66,13 @@ class Scanner:
                 self.limits,
             )
         except BodyError as exc:
-            result.parse_error = str(exc)
+            result.parse_error, result.parse_error_code = str(exc), exc.code
             return result
 
         body = result.body
         if body.kind in ("text", "binary"):
             result.parse_error = f"{body.kind} body where ZenML sends JSON"
+            result.parse_error_code = f"{body.kind}_body"
             # Still look at the text: the policy may choose to let some of it through.
             text = body.decoded.decode("utf-8", "replace") if body.kind == "text" else ""
             if text:
@@ -207,7 +209,7 @@ def policy_input(request: InspectionRequest, scan: ScanResult) -> dict[str, Any]
             "sdk_auth": bool(endpoint and endpoint.sdk_auth),
         },
         "schema": {
-            "parse_error": scan.parse_error,
+            "parse_error": scan.parse_error_code,
             "violations": [{"path": v.path, "kind": v.kind, "message": v.message} for v in scan.violations],
             "unknown_fields": scan.unknown_fields,
         },

@@ -106,8 +106,8 @@ def test_step_source_code_leaves_only_as_a_marker(gate, upstream):
     "data, content_type, expected",
     [
         (b'{"values": {"note": ', "application/json", "malformed JSON"),
-        (b"\x80\x04\x95\x00\x00pickle", "application/octet-stream", "binary body"),
-        (b"plain words", "text/plain", "text body"),
+        (b"\x80\x04\x95\x00\x00pickle", "application/octet-stream", "binary body where ZenML sends JSON"),
+        (b"plain words", "text/plain", "text body where ZenML sends JSON"),
     ],
 )
 def test_unparseable_bodies_are_refused_clearly(gate, upstream, data, content_type, expected):

@@ -31,7 +31,8 @@ def make_app(log_path: str) -> web.Application:
             return web.json_response("OK")
         return web.json_response({"id": "00000000-0000-0000-0000-000000000000", "received": len(body)})
 
-    app = web.Application(client_max_size=256 * 1024 * 1024)
+    # Record the bytes exactly as they crossed: no transparent decompression.
+    app = web.Application(client_max_size=256 * 1024 * 1024, handler_args={"auto_decompress": False})
     app.router.add_route("*", "/{tail:.*}", record)
     return app
 

@@ -1,0 +1,9 @@
+# Serialized data found by the detectors (pickles, archives, images, long numeric arrays, record arrays)
+# at or above the threshold in data.metagate.config block. Exempt: ignored entities, the SDK's
+# own credential fields on its auth endpoints, and findings in fields that are redacted (the
+# value never leaves). See lib.blocking_findings.
+package metagate.rules.blobs
+
+import data.metagate.lib
+
+block := [lib.item("blob.detected", f.path, f.entity) | some f in lib.blocking_findings("blob")]

@@ -1,0 +1,36 @@
+package metagate.test.credentials
+
+import data.metagate.rules.credentials
+
+fields := [
+	{"path": "$.values.aws_secret_access_key", "class": "credential"},
+	{"path": "$.name", "class": "name"},
+	{"path": "$.values.region", "class": "user_dict"},
+]
+
+secret_create := {"known": true, "template": "/api/v1/secrets", "resource": "secrets", "action": "create", "write": true, "sdk_auth": false}
+
+test_credential_in_a_write_blocks if {
+	fs := fields
+	ep := secret_create
+	credentials.block == [{"rule": "credential.write", "path": "$.values.aws_secret_access_key", "entity": "credential"}] with input.fields as fs with input.endpoint as ep
+}
+
+test_credential_in_a_read_does_not_block if {
+	fs := fields
+	ep := object.union(secret_create, {"write": false})
+	credentials.block == [] with input.fields as fs with input.endpoint as ep
+}
+
+test_sdk_auth_endpoint_keeps_its_credentials if {
+	fs := [{"path": "$.user_code", "class": "credential"}]
+	ep := {"known": true, "template": "/api/v1/devices/{device_id}/verify", "resource": "devices", "action": "auth", "write": true, "sdk_auth": true}
+	credentials.block == [] with input.fields as fs with input.endpoint as ep
+}
+
+test_exempt_resource_is_not_blocked if {
+	fs := fields
+	ep := secret_create
+	settings := {"exempt_resources": ["secrets"]}
+	credentials.block == [] with input.fields as fs with input.endpoint as ep with data.metagate.config.credential_write as settings
+}
