@@ -192,6 +192,9 @@ class EmbeddedZenMLServer:
         python: Path | None = None,
         admin_username: str = DEFAULT_ADMIN_USERNAME,
         admin_password: str | None = None,
+        app: str = "zenml.zen_server.zen_server_api:app",
+        app_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         if auth not in _AUTH_SCHEMES:
             raise ValueError(f"auth must be one of {sorted(_AUTH_SCHEMES)}, not {auth!r}")
@@ -201,6 +204,10 @@ class EmbeddedZenMLServer:
         self.auth: AuthMode = auth
         self.tls = (Path(tls[0]), Path(tls[1])) if tls else None
         self._python = python
+        # Tests wrap the real app (e.g. to record arrival times); the server stays ZenML's.
+        self.app = app
+        self.app_dir = Path(app_dir) if app_dir else None
+        self.extra_env = dict(extra_env or {})
         self.admin_username = admin_username
         # NO_AUTH servers get ZenML's own default: an empty password.
         if admin_password is None:
@@ -229,9 +236,11 @@ class EmbeddedZenMLServer:
         python = self._python or zenml_python()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            str(python), "-m", "uvicorn", "zenml.zen_server.zen_server_api:app",
+            str(python), "-m", "uvicorn", self.app,
             "--host", self.host, "--port", str(self.port),
         ]  # fmt: skip
+        if self.app_dir:
+            command += ["--app-dir", str(self.app_dir)]
         if self.tls:
             cert, key = self.tls
             command += ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
@@ -336,6 +345,7 @@ class EmbeddedZenMLServer:
                 "ZENML_ENABLE_RICH_TRACEBACK": "false",
             }
         )
+        env.update(self.extra_env)
         return env
 
     def _jwt_secret_key(self) -> str:
