@@ -54,10 +54,12 @@ async def replay(base: str, mix: list[dict], total: int, concurrency: int) -> di
         while not queue.empty():
             item = queue.get_nowait()
             headers = {k: v for k, v in (item.get("headers") or {}).items() if k.lower() not in HOP_HEADERS}
-            url = base + item["path"] + (("?" + item["query"]) if item.get("query") else "")
+            url = base + item["path"]
+            params = [tuple(pair) for pair in item.get("query") or []]
             body = item.get("body_text")
             started = time.perf_counter()
-            async with session.request(item["method"], url, data=body.encode() if body else None, headers=headers) as response:
+            async with session.request(item["method"], url, params=params, data=body.encode() if body else None,
+                                       headers=headers) as response:
                 await response.read()
             latencies.append(time.perf_counter() - started)
             statuses[response.status] += 1
@@ -73,6 +75,16 @@ async def replay(base: str, mix: list[dict], total: int, concurrency: int) -> di
         "rps": len(latencies) / elapsed,
         "statuses": dict(sorted(statuses.items())),
     }
+
+
+def gate_breakdown(trail: Path) -> dict[str, float]:
+    """Medians of where metagate's time went, from its own audit records."""
+    records = [json.loads(line) for line in trail.read_text().splitlines() if line.strip()]
+    records = [r for r in records if r.get("kind") == "request" and "inspection_ms" in r]
+    out = {"gate_ms": statistics.median(r["gate_ms"] for r in records)}
+    for stage in ("scan", "policy", "redact"):
+        out[f"{stage}_ms"] = statistics.median(r["inspection_ms"][stage] for r in records)
+    return out
 
 
 def main() -> None:
@@ -102,6 +114,7 @@ def main() -> None:
             for name, base in targets.items():
                 asyncio.run(replay(base, mix, min(len(mix), 50), args.concurrency))  # warm-up
                 results[name] = asyncio.run(replay(base, mix, args.requests, args.concurrency))
+            breakdown = gate_breakdown(tmp / "gate" / "audit" / "trail.jsonl")
         finally:
             gate.stop()
             mitm.stop()
@@ -109,6 +122,8 @@ def main() -> None:
     print(f"{'target':<10} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}  statuses")
     for name, r in results.items():
         print(f"{name:<10} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['rps']:8.1f}  {r['statuses']}")
+    print("inside metagate (medians): " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items())
+          + "  (gate_ms: from request hook to forward, including worker IPC and the audit commit)")
     d, m, g = results["direct"], results["mitmproxy"], results["metagate"]
     print(f"metagate/mitmproxy: p50 x{g['p50_ms'] / m['p50_ms']:.2f}, p99 x{g['p99_ms'] / m['p99_ms']:.2f}, "
           f"throughput x{g['rps'] / m['rps']:.2f}")
