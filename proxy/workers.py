@@ -169,7 +169,10 @@ class WorkerPool:
             worker = await asyncio.wait_for(self._idle.get(), timeout=self.timeout)
         except asyncio.TimeoutError:
             raise InspectionFailed("inspection.timeout", "no inspection worker free within the time budget") from None
-        remaining = max(0.05, deadline - time.monotonic())
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            self._idle.put_nowait(worker)
+            raise InspectionFailed("inspection.timeout", f"inspection took longer than {self.timeout:g} s")
         loop = asyncio.get_running_loop()
         try:
             kind, detail = await loop.run_in_executor(self._threads, worker.call, request, remaining)

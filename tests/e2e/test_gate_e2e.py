@@ -129,6 +129,8 @@ def test_clean_pipeline_completes_with_source_redacted_and_every_request_recorde
         assert step["source_code"].startswith(MARKER), name
     assert "def train(" not in json.dumps(held)
     assert any("redact.code" in r["rules"] for r in records.values())
+    # Value-derived artifact metadata (the float 0.93 itself) leaves only as a marker too.
+    assert held["artifacts"]["accuracy"]["metadata"]["string_representation"].startswith(MARKER)
 
 
 def test_email_in_run_metadata_fails_the_client_readably_and_never_reaches_the_server(route, run_sdk, query_server):
@@ -188,3 +190,14 @@ def _iso(epoch: float) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="microseconds")
+
+
+def test_failing_step_sends_its_message_but_only_a_marker_for_the_traceback(metagate, recorded_http, run_sdk, query_server):
+    gate = metagate(recorded_http.upstream.url, mode="reverse")
+    result = run_sdk("failing_pipeline.py", env=recorded_http.upstream.sdk_env(url=gate.url))
+    assert result.returncode == 0, result.describe()
+    held = query_server(recorded_http.upstream, "run", result.run_id)["summary"]
+    failed = held["steps"]["validate_batch"]["exception_info"]
+    assert "batch validation failed" in failed["message"]
+    assert failed["traceback"].startswith(MARKER)
+    assert any("redact.traceback" in r["rules"] for r in gate.records())

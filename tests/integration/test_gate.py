@@ -215,3 +215,40 @@ def test_monitor_mode_forwards_but_records_what_it_would_block(tmp_path, upstrea
         assert EMAIL.encode() not in monitor.trail_bytes()
     finally:
         monitor.process.stop()
+
+
+def test_secret_values_and_connector_keys_are_blocked_but_secret_references_pass(gate, upstream):
+    secret_value = "s3cr3t-" + uuid.uuid4().hex
+    response = post(gate, "/api/v1/secrets", {"name": "db", "private": False, "values": {"password": secret_value}})
+    assert response.status_code == 403
+    assert "credential.write" in marker_id(response) and "$.values.password" in marker_id(response)
+    connector = {"name": "aws", "connector_type": "aws", "description": "", "auth_method": "secret-key",
+                 "resource_types": ["s3-bucket"], "supports_instances": False, "labels": {},
+                 "configuration": {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                                   "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "region": "eu-west-1"}}
+    response = post(gate, "/api/v1/service_connectors", connector)
+    assert response.status_code == 403
+    assert "credential.write" in marker_id(response)
+    component = {"name": "store", "type": "artifact_store", "flavor": "s3",
+                 "configuration": {"path": "s3://ml-bucket/", "secret": "{{aws.secret_access_key}}"}}
+    response = post(gate, "/api/v1/components", component)
+    assert response.status_code == 200, response.text
+    component["configuration"]["aws_secret_access_key"] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    response = post(gate, "/api/v1/components", component)
+    assert response.status_code == 403
+    assert "$.configuration.aws_secret_access_key" in marker_id(response)
+    trail = gate.trail_bytes()
+    assert secret_value.encode() not in trail and b"wJalrXUtnFEMI" not in trail and not arrived(upstream, secret_value.encode())
+
+
+def test_inspection_over_its_time_budget_fails_closed(tmp_path, upstream):
+    slow = start_gate(tmp_path, upstream.url, config="inspection_timeout: 0.001\n")
+    try:
+        before = len(upstream.received())
+        response = post(slow, "/api/v1/run-metadata", run_metadata({"accuracy": 0.5}))
+        assert response.status_code == 403
+        assert "inspection.timeout" in marker_id(response)
+        assert len(upstream.received()) == before
+        assert slow.records()[-1]["enforced"] == "block"
+    finally:
+        slow.process.stop()
