@@ -8,6 +8,8 @@ import os
 import secrets
 import signal
 import sys
+import uuid
+from importlib.metadata import version
 from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -92,6 +94,39 @@ def mitmproxy_options(config: Config, upstream: str) -> dict[str, object]:
     return settings
 
 
+def config_summary(config: Config, upstream: str) -> dict[str, object]:
+    """What a reviewer needs to know about how the gate ran; no secrets (the config has none,
+    and URLs are reduced to scheme, host and port)."""
+    parts = urlsplit(upstream)
+    return {
+        "mode": config.mode,
+        "upstream": f"{parts.scheme}://{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}",
+        "upstream_verify": config.upstream_verify,
+        "enforcement": config.enforcement,
+        "on_error": config.on_error,
+        "inspection_timeout": config.inspection_timeout,
+        "workers": config.workers,
+        "storage_prefixes": config.storage_prefixes,
+        "limits": config.limits.model_dump(),
+        "policy_engine": config.policy.engine,
+        "policy_extra_dirs": [str(p) for p in config.policy.extra_dirs],
+        "allow_uninspected": config.egress.allow_uninspected,
+    }
+
+
+def lifecycle_record(kind: str, config: Config, upstream: str, policy_hash: str) -> dict[str, object]:
+    from metagate.proxy.addon import now_iso
+
+    return {
+        "id": str(uuid.uuid4()),
+        "time": now_iso(),
+        "kind": kind,
+        "version": version("metagate"),
+        "config": config_summary(config, upstream),
+        "policy_hash": policy_hash,
+    }
+
+
 class ServingAnnouncer:
     """Prints the `metagate: serving` line once the listening socket accepts connections."""
 
@@ -137,6 +172,7 @@ async def serve(config: Config) -> int:
         stack.callback(audit.close)
         pool = WorkerPool(inspector_settings(config, fingerprint_key(data_dir)), config.workers, config.inspection_timeout)
         await pool.start()
+        await audit.append(lifecycle_record("start", config, upstream, pool.policy_hash))
         try:
             master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
             addons: list[object] = []
@@ -157,5 +193,6 @@ async def serve(config: Config) -> int:
             await master.run()
         finally:
             await pool.close()
+            await audit.append(lifecycle_record("stop", config, upstream, pool.policy_hash))
     print("metagate: stopped", file=sys.stderr, flush=True)
     return 0
