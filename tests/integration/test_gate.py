@@ -252,3 +252,25 @@ def test_inspection_over_its_time_budget_fails_closed(tmp_path, upstream):
         assert slow.records()[-1]["enforced"] == "block"
     finally:
         slow.process.stop()
+
+
+def test_forward_mode_passes_allowed_storage_hosts_uninspected_and_refuses_the_rest(tmp_path, upstream):
+    port = upstream.url.rsplit(":", 1)[1]
+    config = "egress:\n  allow_uninspected: ['localhost']\n"
+    forward = start_gate(tmp_path, "https://zenml.invalid", "--mode", "forward", config=config)
+    try:
+        proxies = {"http": forward.url}
+        # In-VPC storage: passes without inspection (an e-mail in a stored object is the bucket's business).
+        response = requests.put(f"http://localhost:{port}/bucket/object", data=f"owner {EMAIL}".encode(),
+                                proxies=proxies, timeout=30)
+        assert response.status_code == 200
+        assert arrived(upstream, EMAIL.encode())
+        # Anything else is refused before a connection is made.
+        response = requests.get(f"http://127.0.0.1:{port}/exfiltrate", proxies=proxies, timeout=30)
+        assert response.status_code == 403
+        assert "egress.host_not_allowed" in marker_id(response)
+        assert not any(e["path"] == "/exfiltrate" for e in upstream.received())
+        rules = [r["rules"] for r in forward.records(kind="egress")]
+        assert ["egress.uninspected_host"] in rules and ["egress.host_not_allowed"] in rules
+    finally:
+        forward.process.stop()
