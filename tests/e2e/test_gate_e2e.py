@@ -201,3 +201,13 @@ def test_failing_step_sends_its_message_but_only_a_marker_for_the_traceback(meta
     assert "batch validation failed" in failed["message"]
     assert failed["traceback"].startswith(MARKER)
     assert any("redact.traceback" in r["rules"] for r in gate.records())
+
+
+def test_with_no_upstream_metagate_starts_an_embedded_zenml_server(metagate, run_sdk, zenml_python):
+    """What a newcomer sees after `make run`: the gate with a local ZenML server behind it."""
+    gate = metagate(None, mode="reverse")
+    assert "embedded ZenML server at http://127.0.0.1:" in gate.log
+    assert f"export ZENML_STORE_URL={gate.url}" in gate.log
+    result = run_sdk("clean_pipeline.py", env={"ZENML_STORE_URL": gate.url})
+    assert result.returncode == 0, result.describe() + gate.log[-3000:]
+    assert any(r.get("endpoint") == "/api/v1/steps" and "redact.code" in r["rules"] for r in gate.records())
