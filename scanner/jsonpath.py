@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 Part = str | int
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _TOKEN = re.compile(r'\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
 
 
@@ -20,7 +20,7 @@ def render(parts: tuple[Part, ...] | list[Part], root: str = "$") -> str:
     for part in parts:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif _PLAIN_KEY.match(part):
+        elif _PLAIN_KEY.fullmatch(part):
             out.append(f".{part}")
         else:
             out.append(f"[{json.dumps(part)}]")

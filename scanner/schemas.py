@@ -288,11 +288,11 @@ def proven(field_class: str, value: Any) -> bool:
     if not isinstance(value, str):
         return False
     if field_class == "id":
-        return bool(_UUID.match(value))
+        return bool(_UUID.fullmatch(value))
     if field_class == "timestamp":
-        return bool(_TS.match(value))
+        return bool(_TS.fullmatch(value))
     if field_class == "enum":
-        return bool(_ENUM_TEXT.match(value))
+        return bool(_ENUM_TEXT.fullmatch(value))
     if field_class == "hash":
-        return bool(_HASH_TEXT.match(value))
+        return bool(_HASH_TEXT.fullmatch(value))
     return False
