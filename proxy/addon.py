@@ -213,6 +213,12 @@ class MetadataGate:
             )
         else:
             record["policy_hash"] = self.pool.policy_hash
+        if enforced == "block":
+            record["bytes_forwarded"] = 0
+        elif enforced == "redact" and result is not None and result.new_body is not None:
+            record["bytes_forwarded"] = len(result.new_body)
+        else:
+            record["bytes_forwarded"] = record["bytes"]
         record["gate_ms"] = round((time.perf_counter() - started) * 1000, 3)
         try:
             await self.audit.append(record)
@@ -247,7 +253,9 @@ class MetadataGate:
             rules, reason = ["request.too_large"], "request.too_large: body over the size cap"
         else:
             rules, reason = ["upstream.error"], f"upstream.error: {message[:200]}"
-        self.audit.commit({
+        # Awaited: mitmproxy answers the client (e.g. 413) only after this hook, so the
+        # refusal is on record before the client hears of it.
+        record = {
             "id": str(uuid.uuid4()), "time": now_iso(), "kind": "error",
             "request_id": flow.metadata.get("metagate_audit_id"),
             "client": flow.client_conn.peername[0] if flow.client_conn.peername else "",
@@ -255,4 +263,8 @@ class MetadataGate:
             "path": flow.request.path.split("?", 1)[0],
             "decision": "block" if rules == ["request.too_large"] else "error",
             "rules": rules, "reasons": [reason],
-        })
+        }
+        try:
+            await self.audit.append(record)
+        except AuditError as exc:
+            log.error("could not record a %s error: %s", rules[0], exc)

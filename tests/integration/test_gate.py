@@ -274,3 +274,15 @@ def test_forward_mode_passes_allowed_storage_hosts_uninspected_and_refuses_the_r
         assert ["egress.uninspected_host"] in rules and ["egress.host_not_allowed"] in rules
     finally:
         forward.process.stop()
+
+
+def test_records_say_how_many_bytes_were_forwarded(gate, upstream):
+    records = gate.records()
+    blocked = [r for r in records if r.get("enforced") == "block"]
+    redacted = [r for r in records if r.get("enforced") == "redact"]
+    allowed = [r for r in records if r.get("enforced") == "allow"]
+    assert blocked and redacted and allowed
+    assert all(r["bytes_forwarded"] == 0 for r in blocked)
+    assert all(r["bytes_forwarded"] == r["bytes"] for r in allowed)
+    received = {e["headers"].get("X-Metagate-Audit-Id"): len(e["body"]) for e in upstream.received()}
+    assert all(r["bytes_forwarded"] == received[r["id"]] for r in redacted)
