@@ -6,15 +6,24 @@ Pure computation, no I/O: the proxy runs it in worker processes, `metagate scan`
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
-from metagate.scanner.fingerprint import fingerprint
+from metagate.scanner.detection import LeafDetection
 from metagate.scanner.detectors.base import Detector, TreeDetector
-from metagate.scanner.model import PROVEN_CLASSES, Finding, InspectionRequest, Leaf, Violation
+from metagate.scanner.evasion import expand_leaves
+from metagate.scanner.fingerprint import fingerprint
+from metagate.scanner.leaves import LeafWalker
+from metagate.scanner.model import (
+    PROVEN_CLASSES,
+    Finding,
+    InspectionRequest,
+    Leaf,
+    Violation,
+)
 from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normalize_body
 from metagate.scanner.schemas import SchemaSet, proven, validate
 
@@ -54,6 +63,7 @@ class Scanner:
         self.key = fingerprint_key
         self.limits = limits or Limits()
         self.storage_prefixes = storage_prefixes
+        self.walker = LeafWalker(catalog)
 
     def scan(self, request: InspectionRequest) -> ScanResult:
         endpoint = self.catalog.match(request.method, request.path)
@@ -83,6 +93,7 @@ class Scanner:
             self._collect_json(endpoint, body.document, result)
 
         self._collect_query(endpoint, request, result)
+        result.leaves = expand_leaves(result.leaves)  # decoded views of encoded values
         self._detect(result)
         return result
 
@@ -107,29 +118,8 @@ class Scanner:
             )
         elif endpoint is not None and endpoint.body_kind == "none":
             result.violations.append(Violation("$", "unexpected_body", "this endpoint takes no body"))
-        inventory: Counter[str] = Counter()
-        classify = self.catalog.classify if endpoint is not None else None
-        for parts, value in jsonpath.walk(document):
-            cls = classify(endpoint, parts, value) if classify else "unknown"
-            inventory[cls] += 1
-            self._add_keys(parts, cls, result)
-            if isinstance(value, str):
-                if cls in PROVEN_CLASSES and proven(cls, value):
-                    continue
-                result.leaves.append(Leaf(jsonpath.render(parts), value, "name" if cls in PROVEN_CLASSES else cls))
-            elif isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= _LONG_INT_DIGITS:
-                if cls not in ("numeric", "timestamp", "enum"):
-                    result.leaves.append(Leaf(jsonpath.render(parts), str(value), cls))
-        result.inventory = dict(inventory)
-
-    def _add_keys(self, parts: tuple[Any, ...], cls: str, result: ScanResult) -> None:
-        # Keys are user data too ({"jane@example.com": 1}, output and step names): every key
-        # that is not a field name the schema declares is scanned. Keys of containers above
-        # were seen with an earlier leaf and are deduplicated in _detect().
-        for depth, part in enumerate(parts):
-            if isinstance(part, str) and cls not in ("auth",):
-                prefix = parts[: depth + 1]
-                result.leaves.append(Leaf(jsonpath.render(prefix), part, "name" if cls in PROVEN_CLASSES else cls, is_key=True))
+        leaves, result.inventory = self.walker.collect(endpoint, document)
+        result.leaves.extend(leaves)
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
         for name, value in request.query:
@@ -152,27 +142,27 @@ class Scanner:
                 seen.add(marker)
                 leaves.append(leaf)
         result.leaves = leaves
+        # One detection run per scanner, holding the cache of results for repeated strings.
+        detection = self.__dict__.get("_detection")
+        if detection is None:
+            detection = self.__dict__["_detection"] = LeafDetection(self.detectors)
         findings: list[Finding] = []
-        for detector in self.detectors:
-            wanted = [i for i, leaf in enumerate(leaves) if detector.wants(leaf)]
-            if not wanted:
-                continue
-            subset = [leaves[i] for i in wanted]
-            for hit in detector.scan(subset):
-                leaf = subset[hit.leaf]
-                findings.append(
-                    Finding(
-                        entity=hit.entity,
-                        category=detector.category,
-                        path=leaf.path,
-                        start=hit.start,
-                        end=hit.end,
-                        score=round(float(hit.score), 3),
-                        detector=detector.name,
-                        fingerprint=fingerprint(self.key, leaf.text[hit.start : hit.end]),
-                        field_class=leaf.field_class,
-                    )
+        for hit in detection.scan(leaves):
+            leaf = leaves[hit.leaf]
+            detector = hit.detector
+            findings.append(
+                Finding(
+                    entity=hit.entity,
+                    category=detector.category,
+                    path=leaf.path,
+                    start=hit.start,
+                    end=hit.end,
+                    score=round(float(hit.score), 3),
+                    detector=detector.name,
+                    fingerprint=fingerprint(self.key, leaf.text[hit.start : hit.end]),
+                    field_class=leaf.field_class,
                 )
+            )
         body = result.body
         if body is not None and body.kind == "json":
             for detector in self.tree_detectors:

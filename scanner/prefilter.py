@@ -36,11 +36,11 @@ class Trigger:
     ignore_case: bool = False
 
     @classmethod
-    def text(cls, literal: str, ignore_case: bool = False) -> "Trigger":
+    def text(cls, literal: str, ignore_case: bool = False) -> Trigger:
         return cls(literal=literal.lower() if ignore_case else literal, ignore_case=ignore_case)
 
     @classmethod
-    def regex(cls, source: str, ignore_case: bool = False) -> "Trigger":
+    def regex(cls, source: str, ignore_case: bool = False) -> Trigger:
         flags = re.IGNORECASE if ignore_case else 0
         return cls(pattern=re.compile(source, flags), ignore_case=ignore_case)
 
@@ -48,7 +48,7 @@ class Trigger:
 class JoinedTexts:
     """The texts of one request joined by NUL, with where each one starts."""
 
-    __slots__ = ("texts", "text", "starts", "_lower")
+    __slots__ = ("_lower", "starts", "text", "texts")
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
@@ -66,6 +66,19 @@ class JoinedTexts:
             self._lower = self.text.lower() if self.text.isascii() else ""
         return self._lower or None
 
+    def contains(self, trigger: Trigger) -> bool:
+        """Whether `trigger` fires anywhere: one C-level search, no per-leaf work."""
+        text = self.text
+        if trigger.ignore_case:
+            lowered = self._caseless()
+            if lowered is None:
+                return self._caseless_pattern(trigger).search(text) is not None
+            text = lowered
+        if trigger.literal is not None:
+            return trigger.literal in text
+        assert trigger.pattern is not None
+        return trigger.pattern.search(text) is not None
+
     def members(self, trigger: Trigger) -> list[int]:
         """Indexes of the texts in which `trigger` fires, each once, in order."""
         text = self.text
@@ -73,9 +86,9 @@ class JoinedTexts:
             lowered = self._caseless()
             if lowered is not None:
                 text = lowered
-            elif trigger.literal is not None:
+            else:
                 # Non-ASCII text: `str.lower` may change lengths; a caseless regex does not.
-                trigger = Trigger(pattern=re.compile(re.escape(trigger.literal), re.IGNORECASE))
+                trigger = Trigger(pattern=self._caseless_pattern(trigger))
         found: list[int] = []
         starts = self.starts
         end = len(text)
@@ -102,11 +115,43 @@ class JoinedTexts:
             position = starts[index + 1]
         return found
 
-    def members_any(self, triggers: Iterable[Trigger]) -> set[int]:
-        found: set[int] = set()
+    def firing(self, triggers: Iterable[Trigger]) -> list[Trigger]:
+        """The triggers that fire anywhere, in order: `contains` for many, in one loop."""
+        text = self.text
+        lowered: str | None = None
+        found: list[Trigger] = []
         for trigger in triggers:
+            if trigger.ignore_case:
+                if lowered is None:
+                    lowered = self._caseless() or ""
+                if not lowered:
+                    if self.contains(trigger):
+                        found.append(trigger)
+                    continue
+                haystack = lowered
+            else:
+                haystack = text
+            literal = trigger.literal
+            if literal is not None:
+                if literal in haystack:
+                    found.append(trigger)
+            elif trigger.pattern.search(haystack) is not None:  # type: ignore[union-attr]
+                found.append(trigger)
+        return found
+
+    def members_any(self, triggers: Iterable[Trigger]) -> set[int]:
+        """Indexes of the texts in which any of `triggers` fires."""
+        found: set[int] = set()
+        for trigger in self.firing(triggers):
             found.update(self.members(trigger))
         return found
+
+    @staticmethod
+    def _caseless_pattern(trigger: Trigger) -> re.Pattern[str]:
+        if trigger.literal is not None:
+            return re.compile(re.escape(trigger.literal), re.IGNORECASE)
+        assert trigger.pattern is not None
+        return re.compile(trigger.pattern.pattern, trigger.pattern.flags | re.IGNORECASE)
 
 
 # --- where a leaf sits ------------------------------------------------------------------

@@ -128,19 +128,19 @@ def _entropy(text: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-def _char_class(char: str) -> int:
-    return 0 if char.islower() else 1 if char.isupper() else 2 if char.isdigit() else 3
+_CLASS_RUN = re.compile(r"[a-z]+|[A-Z]+|[0-9]+|[^a-zA-Z0-9]+")
+_LOWER, _UPPER, _DIGITS = re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]")
 
 
 def _looks_random(run: str, alphabet: str, threshold: float) -> bool:
     """High character entropy, and character classes that change as often as in encoded
-    bytes (about two pairs in three). Paths, CamelCase identifiers and prose fall short."""
+    bytes (about two pairs in three). Paths, CamelCase identifiers and prose fall short.
+    Runs are ASCII (see `_RUN`), so the classes are plain character ranges."""
     if alphabet == "hex":
         return _entropy(run) >= min(3.7, threshold - 1.0)
-    classes = [_char_class(c) for c in run]
-    if not {0, 1, 2} <= set(classes):
+    if not (_LOWER.search(run) and _UPPER.search(run) and _DIGITS.search(run)):
         return False
-    changes = sum(1 for a, b in zip(classes, classes[1:]) if a != b) / (len(classes) - 1)
+    changes = (len(_CLASS_RUN.findall(run)) - 1) / (len(run) - 1)
     return changes >= 0.4 and _entropy(run) >= threshold
 
 
@@ -152,6 +152,8 @@ def _mostly_text(data: bytes) -> bool:
 class BlobDetector(Detector):
     name = "blobs"
     category = "blob"
+    # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
+    leaf_local = True
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
 
     def __init__(

@@ -5,10 +5,15 @@ Why this shape:
   run by default, on Presidio's no-op NLP engine: nothing to download, nothing to tokenize.
   Context words ("phone", "ssn", ...) still raise scores, through an enhancer that reads
   the words just before a match within its own leaf.
-- One `analyze` call per request: the wanted leaves are joined into one text with a separator
-  no recognizer matches across, and hits are mapped back to (leaf, offset). Each leaf is
-  preceded by the words of its JSON key, so `{"ssn": "..."}` gets the same context boost as
-  "ssn: ..." in prose. Leaves with no digit and no '@' cannot match and are left out.
+- One `analyze` call per request, for the entities that can match at all and over the leaves
+  where they can. Leaves with no digit and no '@' are left out; the others are masked (below)
+  and then each entity's trigger, something every match contains ('@' for an email, seven
+  digits with phone separators between them for a phone number; see `prefilter`), is looked
+  for in one pass over them all. Entities whose scores cannot reach the threshold without a
+  context word also need one of their context words in the leaf or its key. The leaves left
+  are joined into one text with a separator no recognizer matches across, and hits are mapped
+  back to (leaf, offset). Each leaf is preceded by the words of its JSON key, so
+  `{"ssn": "..."}` gets the same context boost as "ssn: ..." in prose.
 - ZenML's own metadata (UUIDs, hashes, timestamps, versions, package pins) is masked before
   analysis with same-length filler, so offsets stay true and no recognizer can fire on it.
 - Optional NER (PERSON, LOCATION) runs an installed spaCy pipeline directly over the leaves
@@ -25,11 +30,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import spacy
-from metagate.scanner import jsonpath
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
 from presidio_analyzer.predefined_recognizers import (
@@ -101,7 +106,6 @@ _SEPARATOR = "\n" + _SEPARATOR_MARK + "\n"
 _CONTEXT_WORD = re.compile(r"[a-z][a-z0-9#]*")
 _LABEL_WORD = re.compile(r"[A-Za-z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_ROOT = re.compile(r"\$\w*")  # "$" for the body, "$query" for query parameters
 
 # Shapes ZenML writes into metadata. They are replaced by filler of the same length before
 # analysis so digits inside them never look like phone, bank or licence numbers.
@@ -128,14 +132,51 @@ def _context_label(leaf: Leaf) -> str:
     """Words of the nearest JSON key, e.g. `$.user.phoneNumber[0]` → "phone number"."""
     if leaf.is_key:
         return ""
-    root = _ROOT.match(leaf.path)
-    try:
-        parts = jsonpath.parse("$" + leaf.path[root.end() :]) if root else ()
-    except ValueError:
-        return ""
-    key = next((p for p in reversed(parts) if isinstance(p, str)), "")
-    words = _LABEL_WORD.findall(_CAMEL.sub(" ", key))
+    words = _LABEL_WORD.findall(_CAMEL.sub(" ", last_key(leaf.path)))
     return " ".join(w.lower() for w in words[:4])
+
+
+# --- triggers: what every match of an entity contains -----------------------------------
+# Each is a necessary condition on the masked text the analyzer sees, and so on the text as
+# sent too: `_mask_metadata` only replaces characters by '_', and no trigger below matches
+# '_' (the email trigger is '@', which masking never adds). No trigger matches NUL, so none
+# crosses from one leaf into the next.
+_ENTITY_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
+    "EMAIL_ADDRESS": (Trigger.text("@"),),
+    # `_PHONE_CANDIDATE` windows with at least seven digits.
+    "PHONE_NUMBER": (Trigger.regex(r"\d(?:[\x20\t().\-/]*\d){6}"),),
+    # 4+3+3+3 digits at least, groups split by at most one '-' or ' '.
+    "CREDIT_CARD": (Trigger.regex(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3}"),),
+    "IBAN_CODE": (Trigger.regex(r"[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2}"),),
+    # 5-4, 3-6, 3-2-4 and nine straight digits.
+    "US_SSN": (Trigger.regex(r"\d{3}[- .]?\d{2}[- .]?\d{4}|\d{3}-\d{6}"),),
+    "US_ITIN": (Trigger.regex(r"9\d{2}[- ]?\d{2}[- ]?\d{4}"),),
+    "US_PASSPORT": (Trigger.regex(r"\d{8}"),),
+    "US_DRIVER_LICENSE": (Trigger.regex(r"\d"),),
+    "US_BANK_NUMBER": (Trigger.regex(r"\d{8}"),),
+    "UK_NHS": (Trigger.regex(r"\d{3}[- ]?\d{3}[- ]?\d{4}"),),
+    # IPv4 (also inside the mapped and embedded forms); every IPv6 form has "::" or ":h:".
+    "IP_ADDRESS": (Trigger.regex(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"), Trigger.regex(r":[0-9A-Fa-f]{0,4}:")),
+    "MAC_ADDRESS": (Trigger.regex(r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\."),),
+    # (bc1|[13]) then 25 or more of a caseless alphanumeric alphabet: "1" or "3" then 25
+    # word characters that are not '_' (any letter: caseless matching folds some non-ASCII).
+    "CRYPTO": (Trigger.regex(r"[13][^\W_]{25}"),),
+}
+
+
+_ANY_DIGIT = Trigger.regex(r"\d")
+# Pattern triggers that can fire on text without a digit (hex letters around colons).
+_DIGITLESS_TRIGGERS = frozenset({_ENTITY_TRIGGERS["IP_ADDRESS"][1], _ENTITY_TRIGGERS["MAC_ADDRESS"][0]})
+
+
+def _max_score_without_context(recognizer: EntityRecognizer) -> float:
+    """The best score a recognizer gives with no context word: a passing validator (Luhn,
+    IBAN, NHS checksum, email domain) scores 1.0, else the best pattern's score."""
+    if not isinstance(recognizer, PatternRecognizer):
+        return float(getattr(recognizer, "SCORE", EntityRecognizer.MAX_SCORE))
+    if type(recognizer).validate_result is not PatternRecognizer.validate_result:
+        return EntityRecognizer.MAX_SCORE
+    return max((pattern.score for pattern in recognizer.patterns), default=EntityRecognizer.MAX_SCORE)
 
 
 class _Segments:
@@ -189,13 +230,16 @@ class _SegmentContextEnhancer(ContextAwareEnhancer):
 
     _WINDOW_CHARS = 120
 
-    def __init__(self) -> None:
+    def __init__(self, cues: Iterable[str] = ()) -> None:
         super().__init__(
             context_similarity_factor=0.35,
             min_score_with_context_similarity=0.4,
             context_prefix_count=5,
             context_suffix_count=0,
         )
+        # The context words of every configured recognizer, whichever of them one analyze
+        # call runs: they decide which stop words count towards the five-word window.
+        self.cues = frozenset(cue.lower() for cue in cues)
 
     def enhance_using_context(
         self,
@@ -207,7 +251,7 @@ class _SegmentContextEnhancer(ContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
         # spaCy lists some cues ("call") as stop words: keep those.
-        cues = {cue.lower() for recognizer in recognizers for cue in recognizer.context or ()}
+        cues = self.cues or {cue.lower() for recognizer in recognizers for cue in recognizer.context or ()}
         for result in raw_results:
             if result.recognition_metadata is None:
                 result.recognition_metadata = {}
@@ -226,7 +270,7 @@ class _SegmentContextEnhancer(ContextAwareEnhancer):
                 metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return raw_results
 
-    def _words_before(self, text: str, start: int, cues: set[str]) -> list[str]:
+    def _words_before(self, text: str, start: int, cues: frozenset[str] | set[str]) -> list[str]:
         window = text[max(0, start - self._WINDOW_CHARS) : start]
         window = window[window.rfind(_SEPARATOR_MARK) + 1 :]  # this leaf and its label only
         words = [w for w in _CONTEXT_WORD.findall(window.lower()) if w in cues or w not in STOP_WORDS]
@@ -331,6 +375,8 @@ def _is_benign_ip(match: str, before: str, after: str) -> bool:
 class PresidioPiiDetector(Detector):
     name = "presidio"
     category = "pii"
+    # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
+    leaf_local = True
     # A {{secret.key}} reference names a secret and holds no personal data.
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
 
@@ -351,15 +397,41 @@ class PresidioPiiDetector(Detector):
         self._needs_digit = any(e not in ("EMAIL_ADDRESS", "URL") for e in self.entities)
         self._needs_at = "EMAIL_ADDRESS" in self.entities
         self._url = "URL" in self.entities
-        registry = RecognizerRegistry(recognizers=_recognizers(self.entities), supported_languages=["en"])
+        recognizers = _recognizers(self.entities)
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self._analyzer = AnalyzerEngine(
             registry=registry,
             # Pattern recognizers need no tokens: context comes from the enhancer below.
             nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}]),
             supported_languages=["en"],
             default_score_threshold=score_threshold,
-            context_aware_enhancer=_SegmentContextEnhancer(),
+            context_aware_enhancer=_SegmentContextEnhancer(
+                cue for recognizer in recognizers for cue in recognizer.context or ()
+            ),
         )
+        # Trigger → entities it gates; entities that need a context word → their cues.
+        self._triggers: dict[Trigger, set[str]] = {}
+        for entity in self.entities:
+            for trigger in _ENTITY_TRIGGERS.get(entity, ()):
+                self._triggers.setdefault(trigger, set()).add(entity)
+        self._cues_needed: dict[str, tuple[str, ...]] = {
+            entity: tuple(cue.strip().lower() for cue in recognizer.context or ())
+            for entity, recognizer in zip(self.entities, recognizers)
+            if _max_score_without_context(recognizer) < score_threshold
+        }
+        self._rough_triggers: tuple[Trigger, ...] = (
+            *((_ANY_DIGIT,) if self._needs_digit else ()),
+            *((Trigger.text("@"),) if self._needs_at else ()),
+        )
+        self._digitless_triggers = {
+            trigger: entities
+            for trigger, entities in self._triggers.items()
+            if trigger.literal is not None or trigger in _DIGITLESS_TRIGGERS
+        }
+        self._cue_triggers = {
+            entity: tuple(Trigger.text(cue, ignore_case=True) for cue in cues if cue)
+            for entity, cues in self._cues_needed.items()
+        }
         self._lock = threading.Lock()  # presidio recognizers are not documented thread-safe
         self.ner_classes = frozenset(ner_classes)
         self.ner_score = ner_score
@@ -390,19 +462,77 @@ class PresidioPiiDetector(Detector):
             hits.extend(self._scan_ner(leaves))
         return hits
 
+    def _candidates(self, leaves: Sequence[Leaf], wanted: list[int], texts: Sequence[str]) -> dict[int, set[str]]:
+        """leaf index → the entities that can match in `texts` (the wanted leaves' texts)."""
+        if self._url or not self._triggers:
+            # URL has no narrow trigger (bare domains match): every leaf, every entity.
+            return {index: set(self.entities) for index in wanted}
+        joined = JoinedTexts(texts)
+        has_digit = joined.contains(_ANY_DIGIT)
+        with_cue: dict[str, set[int]] = {}
+        found: dict[int, set[str]] = {}
+        # Every pattern trigger but two needs a digit.
+        triggers = self._triggers if has_digit else self._digitless_triggers
+        for trigger in joined.firing(triggers):
+            entities = triggers[trigger]
+            members = joined.members(trigger)
+            for entity in entities:
+                if entity in self._cues_needed:
+                    if entity not in with_cue:
+                        with_cue[entity] = self._with_cue(leaves, wanted, joined, entity)
+                    hits = [m for m in members if m in with_cue[entity]]
+                else:
+                    hits = members
+                for member in hits:
+                    found.setdefault(wanted[member], set()).add(entity)
+        return found
+
+    def _with_cue(self, leaves: Sequence[Leaf], wanted: list[int], texts: JoinedTexts, entity: str) -> set[int]:
+        """Members whose text or path holds one of the entity's context words: the enhancer
+        only looks at the words of the leaf and of its nearest key, which the path holds."""
+        cues = self._cue_triggers[entity]
+        found = texts.members_any(cues)
+        if len(found) < len(wanted):
+            found |= JoinedTexts([leaves[i].path for i in wanted]).members_any(cues)
+        return found
+
     def _scan_patterns(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
+        if not wanted:
+            return
+        # Only leaves with a digit or an '@' can match (URL aside); those are masked in one
+        # pass over them joined (NUL stops every metadata shape as a string's ends do), and
+        # the triggers then run on what the analyzer will see.
+        if self._url:
+            rough = wanted
+        else:
+            texts = JoinedTexts([leaves[i].text for i in wanted])
+            rough = [wanted[m] for m in sorted(texts.members_any(self._rough_triggers))]
+        if not rough:
+            return
+        joined = JoinedTexts([leaves[i].text for i in rough])
+        all_masked = _mask_metadata(joined.text)
+        masked: dict[int, str] = {}
+        for position, index in enumerate(rough):
+            start = joined.starts[position]
+            text = all_masked[start : start + len(leaves[index].text)]
+            if self._pattern_candidate(text):
+                masked[index] = text
+        if not masked:
+            return
+        indexes = list(masked)
+        candidates = self._candidates(leaves, indexes, [masked[i] for i in indexes])
         segments = _Segments()
-        for index, leaf in enumerate(leaves):
-            if not self.wants(leaf) or not self._pattern_candidate(leaf.text):
-                continue
-            masked = _mask_metadata(leaf.text)
-            if self._pattern_candidate(masked):
-                segments.add(index, _context_label(leaf), masked)
+        entities: set[str] = set()
+        for index in indexes:
+            if index in candidates:
+                segments.add(index, _context_label(leaves[index]), masked[index])
+                entities |= candidates[index]
         if not segments.leaves:
             return
         text = segments.text()
         with self._lock:
-            results = self._analyzer.analyze(text, language="en", entities=list(self.entities))
+            results = self._analyzer.analyze(text, language="en", entities=sorted(entities))
         seen: set[tuple[int, str, int, int]] = set()
         for result in results:
             for seg, start, end in segments.locate(result.start, result.end):

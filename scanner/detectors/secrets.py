@@ -7,13 +7,17 @@ provider's API). A few tight rules cover formats it has no plugin for (Hugging F
 Anthropic tokens, GCP service-account JSON, Azure connection strings, database URLs).
 
 detect-secrets reports secret values, not places; this detector reports spans, so it runs the
-plugins' compiled patterns itself (once over all leaves joined by blank lines, with `^`/`$` per
-line, which is how detect-secrets applies them line by line).
+plugins' compiled patterns itself (leaf by leaf, with `^`/`$` per line, which is how
+detect-secrets applies them line by line).
+
+Speed: each rule has triggers, literals or short patterns every match of the rule contains
+("AKIA", "eyJ", "://"), found in one pass over all leaves joined (see `prefilter`); a rule
+runs only on the leaves where one of its triggers fired. Keyword rules are gated the same
+way, on the leaf text and on the JSON path.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,9 +50,9 @@ from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
-from metagate.scanner import jsonpath
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
+from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
 
 # detect-secrets plugin → entity name and score. Public IPs are left to the PII detector.
 _PLUGINS: tuple[tuple[type[RegexBasedDetector], str, float], ...] = (
@@ -77,32 +81,89 @@ _PLUGINS: tuple[tuple[type[RegexBasedDetector], str, float], ...] = (
     (CloudantDetector, "CLOUDANT_KEY", 0.85),
 )
 
+
+def _caseless(*literals: str) -> tuple[Trigger, ...]:
+    return tuple(Trigger.text(literal, ignore_case=True) for literal in literals)
+
+
+# Each plugin's triggers: every match of any of its patterns contains one of them. The
+# keyword-shaped plugins (IBM, Cloudant, Softlayer) all need key|pw|pass|token in the name.
+# Patterns start with a literal where they can (no alternation at the front), which lets
+# `re` skip to it as fast as `str.find`.
+_CREDENTIAL_WORDS = _caseless("key", "pw", "pass", "token")
+_PLUGIN_TRIGGERS: dict[type[RegexBasedDetector], tuple[Trigger, ...]] = {
+    AWSKeyDetector: (Trigger.regex(r"A(?:3T|BIA|CCA|KIA|SIA)"), *_caseless("aws")),
+    GitHubTokenDetector: (Trigger.regex(r"gh[pousr]_"),),
+    GitLabTokenDetector: (Trigger.regex(r"gl[a-z]{2,5}-"), Trigger.text("GR1348941")),
+    SlackDetector: _caseless("xox", "hooks.slack.com"),
+    StripeDetector: (Trigger.text("k_live_"),),
+    OpenAIDetector: (Trigger.text("T3BlbkFJ"),),
+    JwtTokenDetector: (Trigger.text("eyJ"),),
+    PrivateKeyDetector: (Trigger.text("PRIVATE KEY"), Trigger.text("PuTTY-User-Key-File-2")),
+    BasicAuthDetector: (Trigger.text("://"),),
+    AzureStorageKeyDetector: (Trigger.text("AccountKey="),),
+    PypiTokenDetector: (Trigger.text("pypi-AgE"),),
+    NpmDetector: (Trigger.text(":_authToken="),),
+    SendGridDetector: (Trigger.text("SG."),),
+    TwilioKeyDetector: (Trigger.regex(r"AC[a-z0-9]{32}"), Trigger.regex(r"SK[a-z0-9]{32}")),
+    MailchimpDetector: (Trigger.regex(r"-us\d"),),
+    DiscordBotTokenDetector: (Trigger.regex(r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}"),),
+    TelegramBotTokenDetector: (Trigger.regex(r":[0-9A-Za-z_-]{35}"),),
+    ArtifactoryDetector: (Trigger.text("AKC"), Trigger.regex(r"AP[\dABCDEF]")),
+    SquareOAuthDetector: (Trigger.text("sq0csp-"),),
+    SoftlayerDetector: _CREDENTIAL_WORDS + _caseless("softlayer"),
+    IbmCloudIamDetector: _CREDENTIAL_WORDS,
+    IbmCosHmacDetector: _caseless("key"),
+    CloudantDetector: _CREDENTIAL_WORDS + _caseless("cloudant"),
+}
+
 # Formats detect-secrets has no plugin for. The secret is group 1 when there is one.
 _DB_SCHEMES = (
     r"(?:postgres(?:ql)?|mysql|mariadb|mssql|sqlserver|oracle|redshift|snowflake|clickhouse"
     r"|mongodb(?:\+srv)?|rediss?|amqps?)"
 )
-_TIGHT_RULES: tuple[tuple[str, str, float], ...] = (
+_TIGHT_RULES: tuple[tuple[str, str, float, tuple[Trigger, ...]], ...] = (
     # The whole PEM block, not only its BEGIN line; also when pasted with escaped newlines.
     (
         "PRIVATE_KEY",
         r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=:,\-\s]|\\[nr]){20,20000}?"
         r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
         0.99,
+        (Trigger.text("PRIVATE KEY"),),
     ),
-    ("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z]{34,40}\b", 0.95),
-    ("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", 0.95),
-    ("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.9),
-    ("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", 0.95),
+    ("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z]{34,40}\b", 0.95, (Trigger.text("hf_"),)),
+    ("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", 0.95, (Trigger.text("sk-ant-"),)),
+    ("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.9, (Trigger.text("AIza"),)),
+    ("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", 0.95, (Trigger.text("KEY_"),)),
     # A service-account key file pasted as a string: the private key's value.
-    ("GCP_SERVICE_ACCOUNT_KEY", r"\"private_key\"\s*:\s*\"(-----BEGIN[^\"]{20,})\"", 0.99),
-    ("GCP_SERVICE_ACCOUNT_KEY", r"\"private_key_id\"\s*:\s*\"([0-9a-f]{40})\"", 0.9),
+    (
+        "GCP_SERVICE_ACCOUNT_KEY",
+        r"\"private_key\"\s*:\s*\"(-----BEGIN[^\"]{20,})\"",
+        0.99,
+        (Trigger.text('"private_key"'),),
+    ),
+    (
+        "GCP_SERVICE_ACCOUNT_KEY",
+        r"\"private_key_id\"\s*:\s*\"([0-9a-f]{40})\"",
+        0.9,
+        (Trigger.text('"private_key_id"'),),
+    ),
     # Azure storage, Service Bus and Event Hub connection strings, and SAS signatures.
-    ("AZURE_CONNECTION_STRING", r"(?:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})", 0.95),
-    ("AZURE_SAS_TOKEN", r"[?&]sig=([A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})", 0.9),
+    (
+        "AZURE_CONNECTION_STRING",
+        r"(?:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})",
+        0.95,
+        (Trigger.text("AccountKey"), Trigger.text("SharedAccessKey")),
+    ),
+    ("AZURE_SAS_TOKEN", r"[?&]sig=([A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})", 0.9, (Trigger.text("sig="),)),
     # scheme://user:password@host for databases and brokers; the password may hold any
     # character but whitespace (detect-secrets' basic-auth rule excludes RFC 3986 delimiters).
-    ("DATABASE_URL_PASSWORD", _DB_SCHEMES + r"(?:\+\w+)?://[^\s:/?#@]+:([^\s/?#]+)@[\w.\-\[\]]", 0.95),
+    (
+        "DATABASE_URL_PASSWORD",
+        _DB_SCHEMES + r"(?:\+\w+)?://[^\s:/?#@]+:([^\s/?#]+)@[\w.\-\[\]]",
+        0.95,
+        (Trigger.text("://"),),
+    ),
 )
 
 _KEYWORD_IN_KEY = re.compile(
@@ -120,6 +181,17 @@ _KEY_NOT_A_VALUE = re.compile(
 _KEYWORD_PREFILTER = re.compile(
     "|".join(ds_keyword.DENYLIST), re.IGNORECASE
 )
+# Every word of detect-secrets' DENYLIST contains one of these (contraseña: "contrase").
+_KEYWORD_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase")
+# Every key `_KEYWORD_IN_KEY` matches contains one of these; a path that JSON-escapes a
+# non-ASCII key is looked at too (a caseless match may fold, e.g. the Kelvin sign to "k").
+_KEY_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase", "token", "credential") + (
+    Trigger.text("\\u"),
+)
+_MIN_TOKEN_LENGTH = 20  # both high-entropy shapes need 20 token characters
+# Every keyword regex of detect-secrets needs one of these after the keyword (`:`, `=`,
+# `==`/`!=`, `=>`, or a quoted value and `;`): a line without any cannot match.
+_ASSIGNMENT = re.compile(r"[:=!;]")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\$\{.*?\}|^\$[A-Z_][A-Z0-9_]*$|^<[^<>]+>$")
 _PLACEHOLDER = re.compile(
     r"^(?:\*+|x+|\.+|-+|\?+|null|none|true|false|changeme|change_me|redacted|<redacted>|password|secret|\d{1,5})$",
@@ -135,8 +207,7 @@ _QUOTED = re.compile(r"""(['"])([A-Za-z0-9+/=_\-]{20,})\1""")
 _MIN_CLASS_CHANGES = 0.35  # misses under 1% of random 20-character tokens
 _WHOLE_TOKEN = re.compile(r"^\s*([A-Za-z0-9+/=_\-.~]{20,512})\s*$")
 _HEX_OR_UUID = re.compile(r"^(?:[0-9a-fA-F\-]+)$")
-_ROOT = re.compile(r"\$\w*")  # "$" for the body, "$query" for query parameters
-_SEPARATOR = "\n\n"
+_ASCII_DIGIT = re.compile(r"[0-9]")
 # Rule anchors such as `(?:\s|=|:|"|^)TOKEN(?:\s|"|$)` that are not part of the secret; a
 # trailing '=' is base64 padding and stays.
 _LEADING_DELIMITERS = " \t\r\n\"'=:`"
@@ -149,6 +220,7 @@ class _Rule:
     entity: str
     pattern: re.Pattern[str]
     score: float
+    triggers: tuple[Trigger, ...]
     validate: Callable[[str], bool] | None = None
 
 
@@ -156,11 +228,13 @@ def _compile_rules() -> list[_Rule]:
     rules: list[_Rule] = []
     for plugin, entity, score in _PLUGINS:
         validate = JwtTokenDetector.is_formally_valid if plugin is JwtTokenDetector else None
+        triggers = _PLUGIN_TRIGGERS[plugin]
         for pattern in plugin.denylist:  # type: ignore[attr-defined]
             # detect-secrets applies each pattern to one line: keep ^ and $ per line.
-            rules.append(_Rule(entity, re.compile(pattern.pattern, pattern.flags | re.MULTILINE), score, validate))
-    for entity, pattern, score in _TIGHT_RULES:
-        rules.append(_Rule(entity, re.compile(pattern, re.MULTILINE), score))
+            compiled = re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+            rules.append(_Rule(entity, compiled, score, triggers, validate))
+    for entity, pattern, score, triggers in _TIGHT_RULES:
+        rules.append(_Rule(entity, re.compile(pattern, re.MULTILINE), score, triggers))
     return rules
 
 
@@ -189,14 +263,15 @@ def _secret_span(match: re.Match[str]) -> tuple[int, int]:
     return start, end
 
 
-def _last_key(path: str) -> str:
-    """The nearest object key of a leaf path (`$query.name` → "name", `$.a.tokens[2]` → "tokens")."""
-    root = _ROOT.match(path)
-    try:
-        parts = jsonpath.parse("$" + path[root.end() :]) if root else ()
-    except ValueError:
-        return ""
-    return next((p for p in reversed(parts) if isinstance(p, str)), "")
+# detect-secrets' `is_indirect_reference` (`secret = get_secret()`, `key = headers["k"]`)
+# without its leading `([^\v=!:]*)\s*`: that prefix may match empty, so dropping it changes
+# no answer, and without it the search no longer retries every start position of a long
+# line (quadratic). `tests/unit/test_detectors_secrets.py` checks the two agree.
+_INDIRECT_REFERENCE = re.compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[\(][^\v]*[\]\)]")
+
+
+def _is_indirect_reference(line: str) -> bool:
+    return len(line) <= 1000 and _INDIRECT_REFERENCE.search(line) is not None
 
 
 def _is_reference(value: str) -> bool:
@@ -212,7 +287,7 @@ def _looks_like_value(value: str) -> bool:
         and not _PLACEHOLDER.match(value)
         and not heuristic.is_potential_uuid(value)
         and not heuristic.is_sequential_string(value)
-        and not heuristic.is_indirect_reference(f"x = {value}")
+        and not _is_indirect_reference(f"x = {value}")
     )
 
 
@@ -241,11 +316,14 @@ def _looks_like_literal_secret(value: str, identifier: str) -> bool:
     return has_digit or mixed_case or has_symbol
 
 
+_CLASS_RUN = re.compile(r"[a-z]+|[A-Z]+|[0-9]+|[^a-zA-Z0-9]+")
+
+
 def _class_change_ratio(value: str) -> float:
-    """How often neighbouring characters differ in class (lower, upper, digit, other): about
-    0.6 for random tokens, under 0.3 for words, paths and identifiers."""
-    classes = [0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else 3 for c in value]
-    return sum(a != b for a, b in zip(classes, classes[1:])) / max(len(classes) - 1, 1)
+    """How often neighbouring ASCII characters differ in class (lower, upper, digit, other):
+    about 0.6 for random tokens, under 0.3 for words, paths and identifiers."""
+    changes = len(_CLASS_RUN.findall(value)) - 1
+    return max(changes, 0) / max(len(value) - 1, 1)
 
 
 def _shannon_entropy(text: str) -> float:
@@ -260,6 +338,8 @@ def _shannon_entropy(text: str) -> float:
 class SecretDetector(Detector):
     name = "secrets"
     category = "secret"
+    # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
+    leaf_local = True
     # A {{secret.key}} reference is how ZenML keeps secrets out of configuration.
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
 
@@ -276,6 +356,12 @@ class SecretDetector(Detector):
         self.min_entropy_length = min_entropy_length
         # detect-secrets' own measure and limit for quoted base64-ish strings.
         self._entropy = Base64HighEntropyString(limit=entropy_limit)
+        # Trigger → the rules it gates, so each trigger is looked for once per request.
+        self._rules_by_trigger: dict[Trigger, list[int]] = {}
+        for index, rule in enumerate(self.rules):
+            for trigger in rule.triggers:
+                self._rules_by_trigger.setdefault(trigger, []).append(index)
+        self._secret_keys: dict[str, bool] = {}
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
@@ -288,46 +374,54 @@ class SecretDetector(Detector):
             if key not in hits or hits[key].score < hit.score:
                 hits[key] = hit
 
-        joined, starts = self._join(leaves, wanted)
-        for rule in self.rules:
-            for match in rule.pattern.finditer(joined):
-                start, end = _secret_span(match)
-                if rule.entity == "JWT":
-                    # detect-secrets' JWT pattern ends lazily, before the signature.
-                    end = _JWT_TAIL.match(joined, end).end()
-                value = joined[start:end]
-                if end <= start or _is_reference(value) or (rule.validate and not rule.validate(value)):
-                    continue
-                seg = bisect.bisect_right(starts, start) - 1
-                leaf_index = wanted[seg]
-                leaf_start = starts[seg]
-                leaf_end = leaf_start + len(leaves[leaf_index].text)
-                if end > leaf_end:  # crossed into the separator: keep the leaf's part
-                    end = leaf_end
-                add(Hit(leaf_index, rule.entity, start - leaf_start, end - leaf_start, rule.score))
+        texts = JoinedTexts([leaves[i].text for i in wanted])
+        rules_for: dict[int, set[int]] = {}
+        for trigger in texts.firing(self._rules_by_trigger):
+            rule_indexes = self._rules_by_trigger[trigger]
+            for member in texts.members(trigger):
+                rules_for.setdefault(member, set()).update(rule_indexes)
+        for member in sorted(rules_for):
+            index = wanted[member]
+            for rule_index in sorted(rules_for[member]):
+                for hit in self._rule_hits(index, leaves[index].text, self.rules[rule_index]):
+                    add(hit)
 
-        for index in wanted:
+        keyword_keys = set(JoinedTexts([leaves[i].path for i in wanted]).members_any(_KEY_TRIGGERS))
+        keyword_texts = texts.members_any(_KEYWORD_TRIGGERS)
+        for member, index in enumerate(wanted):
             leaf = leaves[index]
-            for hit in self._keyword_in_key(index, leaf):
-                add(hit)
-            for hit in self._keyword_in_text(index, leaf):
-                add(hit)
-            for hit in self._high_entropy(index, leaf):
-                add(hit)
+            if member in keyword_keys:
+                for hit in self._keyword_in_key(index, leaf):
+                    add(hit)
+            if member in keyword_texts:
+                for hit in self._keyword_in_text(index, leaf):
+                    add(hit)
+            if len(leaf.text) >= _MIN_TOKEN_LENGTH:
+                for hit in self._high_entropy(index, leaf):
+                    add(hit)
         return self._drop_contained(list(hits.values()))
 
     @staticmethod
-    def _join(leaves: Sequence[Leaf], wanted: list[int]) -> tuple[str, list[int]]:
-        chunks: list[str] = []
-        starts: list[int] = []
-        offset = 0
-        for index in wanted:
-            starts.append(offset)
-            text = leaves[index].text
-            chunks.append(text)
-            chunks.append(_SEPARATOR)
-            offset += len(text) + len(_SEPARATOR)
-        return "".join(chunks), starts
+    def _rule_hits(index: int, text: str, rule: _Rule) -> Iterator[Hit]:
+        for match in rule.pattern.finditer(text):
+            start, end = _secret_span(match)
+            if rule.entity == "JWT":
+                # detect-secrets' JWT pattern ends lazily, before the signature.
+                end = _JWT_TAIL.match(text, end).end()
+            value = text[start:end]
+            if end <= start or _is_reference(value) or (rule.validate and not rule.validate(value)):
+                continue
+            yield Hit(index, rule.entity, start, end, rule.score)
+
+    def _is_secret_key(self, key: str) -> bool:
+        """The key names a secret value (`db_password`), not a reference to one (`secret_name`)."""
+        known = self._secret_keys.get(key)
+        if known is None:
+            known = bool(key) and bool(_KEYWORD_IN_KEY.search(key)) and not _KEY_NOT_A_VALUE.search(key)
+            if len(self._secret_keys) >= 4096:
+                self._secret_keys.clear()
+            self._secret_keys[key] = known
+        return known
 
     # --- keyword rules -----------------------------------------------------------------
 
@@ -335,8 +429,7 @@ class SecretDetector(Detector):
         """{"db_password": "hunter22"}: the JSON key says the value is a secret."""
         if leaf.is_key or "\n" in leaf.text.strip():
             return
-        key = _last_key(leaf.path)
-        if not key or not _KEYWORD_IN_KEY.search(key) or _KEY_NOT_A_VALUE.search(key):
+        if not self._is_secret_key(last_key(leaf.path)):
             return
         value = leaf.text
         if not _looks_like_value(value):
@@ -353,7 +446,12 @@ class SecretDetector(Detector):
             return
         offset = 0
         for line in text.split("\n"):
-            if len(line) <= 1000 and _KEYWORD_PREFILTER.search(line) and not heuristic.is_indirect_reference(line):
+            if (
+                len(line) <= 1000
+                and _ASSIGNMENT.search(line)
+                and _KEYWORD_PREFILTER.search(line)
+                and not _is_indirect_reference(line)
+            ):
                 # Program code needs quotes round a literal (`password = var` is no secret);
                 # config text, env files and Dockerfile ENV lines do not.
                 quoted = leaf.field_class == "code" and not _ENV_STYLE_LINE.match(line)
@@ -398,9 +496,8 @@ class SecretDetector(Detector):
     def _is_random_token(self, value: str) -> bool:
         if len(value) < self.min_entropy_length or _HEX_OR_UUID.match(value):
             return False  # hashes and UUIDs are ZenML metadata
-        if not (any(c.isupper() for c in value) and any(c.islower() for c in value)):
-            return False
-        if not any(c.isdigit() for c in value):
+        # Token characters are ASCII, where these C-level tests equal isupper/islower/isdigit.
+        if value == value.lower() or value == value.upper() or _ASCII_DIGIT.search(value) is None:
             return False
         if _class_change_ratio(value) < _MIN_CLASS_CHANGES:
             return False  # paths and identifiers (projects/123/networks/myVPC) change class rarely

@@ -1,0 +1,470 @@
+"""Decode and normalise string leaves before detection, so encoded content is seen as meant.
+
+A client that wants data past the gate can wrap it: `jane%40example.com`, `jane&#64;…`,
+`jane\\u0040…`, a JSON document inside a string, full-width or zero-width-split digits,
+base64 of any of these, gzip inside the base64. `expand_leaves` peels such layers (bounded in
+depth and size) and appends what it finds to the leaf's own text, one view per line:
+
+    original ⏎ decoded view ⏎ decoded view …
+
+so every derived text keeps the leaf's JSON path (and field class) and a finding in it lands
+where the wrapped value sits. The pipeline dedupes leaves by path, which is why views are
+appended to the leaf rather than added as leaves of their own. A finding's span may point
+past the original text, into a view; spans are only ever used for fingerprints.
+
+It also joins values of one object that together make PII: a mailbox and a domain
+({"user": "jane.doe", "domain": "example.com"}), digit groups of a card or phone number split
+over fields, first and last name; the joined text is appended to every part.
+
+Cost on clean traffic: one regex over all leaf texts of the request joined by NUL finds the
+leaves with anything to decode; most requests have none and return unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+import re
+import unicodedata
+import zlib
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from itertools import accumulate
+from urllib.parse import unquote
+
+from metagate.scanner.model import Leaf
+
+# A line of its own between views: no base64 run, digit group or package pin (`==` then
+# whitespace then a word, which the PII detector masks) reaches across it.
+VIEW_SEPARATOR = "\n;\n"
+MAX_DEPTH = 4                        # layers peeled below the leaf as sent
+MAX_VIEW_CHARS_PER_LEAF = 512 * 1024
+MAX_VIEW_CHARS_PER_REQUEST = 4 * 1024 * 1024
+MAX_NESTED_JSON_CHARS = 1024 * 1024
+MIN_BASE64_RUN = 12                  # 9 bytes: an SSN without dashes
+MAX_BASE64_RUNS_PER_TEXT = 64
+_BINARY_VIEW_BYTES = 384             # re-encoded prefix of a decompressed binary (magic bytes)
+
+# --- triggers: a necessary condition of each decoder, searched once per request ---------
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_HTML = re.compile(r"&#[0-9xX]|&[A-Za-z][A-Za-z0-9]{1,31};")
+_ESCAPE_TRIGGER = re.compile(r"\\[uUx][0-9A-Fa-f]{2}")
+_BASE64_RUN = re.compile(rf"[A-Za-z0-9+/_\-]{{{MIN_BASE64_RUN},}}={{0,2}}")
+_TRIGGER = re.compile(
+    "|".join(p.pattern for p in (_PERCENT, _HTML, _ESCAPE_TRIGGER)) + f"|(?P<run>{_BASE64_RUN.pattern})"
+)
+# A leaf that opens like a JSON document (NUL precedes every leaf in the joined text).
+_JSON_START = re.compile(r"\x00[ \t\r\n]*[\[{\"]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+_ESCAPE = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # surrogate pair
+    r"|\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})|\\x([0-9a-fA-F]{2})"
+)
+_SIMPLE_ESCAPES = {"\\/": "/", '\\"': '"', "\\n": "\n", "\\t": "\t", "\\r": "\r"}
+_SIMPLE_ESCAPE = re.compile(r'\\[/"ntr]')
+
+# Characters that render as nothing (or as a blank) and so can split a value invisibly: the
+# Unicode format characters (category Cf), variation selectors, combining grapheme joiner,
+# Hangul and Braille fillers. test_evasion checks the Cf part against unicodedata.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+    "\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
+)
+_NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")  # `\d` is every Unicode decimal digit
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Characters of views still allowed (a decompression bomb stops here)."""
+
+    left: int
+
+    def take(self, size: int) -> bool:
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+
+# --- one leaf ----------------------------------------------------------------------------
+
+
+def decoded_views(text: str, max_chars: int = MAX_VIEW_CHARS_PER_LEAF) -> list[str]:
+    """The texts hidden in `text` under encoding layers, outermost first; [] when none.
+    Bounded: at most MAX_DEPTH layers and `max_chars` characters of views in all."""
+    views: list[str] = []
+    _peel(text, 0, views, {text}, _Budget(max_chars))
+    return views
+
+
+def _peel(text: str, depth: int, views: list[str], seen: set[str], budget: _Budget) -> None:
+    if depth >= MAX_DEPTH:
+        return
+    for view in _one_layer(text, budget):
+        if view in seen or not view.strip():
+            continue
+        if not budget.take(len(view)):
+            return
+        seen.add(view)
+        views.append(view)
+        _peel(view, depth + 1, views, seen, budget)
+
+
+def _one_layer(text: str, budget: _Budget) -> list[str]:
+    found: list[str] = []
+    normalised = normalise_text(text)
+    if normalised != text:
+        found.append(normalised)
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[", '"') and len(text) <= MAX_NESTED_JSON_CHARS:
+        nested = _nested_json(stripped)
+        if nested is not None:
+            found.append(nested)
+    if len(text) >= MIN_BASE64_RUN:
+        found.extend(_base64_views(text, budget))
+    return found
+
+
+def normalise_text(text: str) -> str:
+    """Undo percent-encoding, HTML entities and backslash escapes; NFKC, without invisible
+    characters, with every decimal digit as ASCII. One pass of each, in that order."""
+    if "%" in text and _PERCENT.search(text):
+        text = unquote(text, errors="replace")
+    if "&" in text and _HTML.search(text):
+        text = html.unescape(text)
+    if "\\" in text:
+        text = _unescape(text)
+    if not text.isascii():
+        text = _normalise_unicode(text)
+    return text
+
+
+def _unescape(text: str) -> str:
+    if _ESCAPE.search(text):
+        text = _ESCAPE.sub(_escape_char, text)
+        # Backslash escapes of one kind usually come with the others (a JSON string
+        # serialised twice); only then are \n, \" and \/ decoded as well.
+        text = _SIMPLE_ESCAPE.sub(lambda m: _SIMPLE_ESCAPES[m.group()], text)
+    return text
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    high, low, u4, u8, x2 = match.groups()
+    if high is not None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+    code = int(u4 or u8 or x2, 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return chr(code)
+
+
+def _normalise_unicode(text: str) -> str:
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii() and _NON_ASCII_DIGIT.search(text):
+        text = _NON_ASCII_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group(), 0)), text)
+    return text
+
+
+def _nested_json(text: str) -> str | None:
+    """A JSON document inside a string, as `key: value` lines (keys give detectors their
+    context words); a JSON string literal, as its content."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(document, str):
+        return document
+    if not isinstance(document, (dict, list)):
+        return None
+    lines: list[str] = []
+    _flatten(document, "", lines)
+    return VIEW_SEPARATOR.join(lines) if lines else None
+
+
+def _flatten(node: object, key: str, lines: list[str]) -> None:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if isinstance(value, (dict, list)):
+                lines.append(str(name))   # keys are data too: {"jane@example.com": 1}
+            _flatten(value, str(name), lines)
+    elif isinstance(node, list):
+        for value in node:
+            _flatten(value, key, lines)
+    elif node is not None and not isinstance(node, bool):
+        lines.append(f"{key}: {node}" if key else str(node))
+
+
+def _base64_views(text: str, budget: _Budget) -> list[str]:
+    views: list[str] = []
+    for count, match in enumerate(_BASE64_RUN.finditer(text)):
+        if count >= MAX_BASE64_RUNS_PER_TEXT:
+            break
+        run = match.group()
+        if not _may_be_base64(run):
+            continue
+        data = _b64decode(run)
+        if data is not None:
+            view = _bytes_view(data, budget, layers=2)
+            if view is not None:
+                views.append(view)
+    return views
+
+
+def _may_be_base64(run: str) -> bool:
+    # Encoded bytes mix upper and lower case; identifiers, hex digests and CONSTANTS (most
+    # runs in ZenML metadata) do not, and are never decoded.
+    return not (run.islower() or run.isupper())
+
+
+def _b64decode(run: str) -> bytes | None:
+    body = run.rstrip("=")
+    if len(body) % 4 == 1:
+        body = body[:-1]  # a stray character after the data (a run glued to a word)
+    padded = body + "=" * (-len(body) % 4)
+    altchars = b"-_" if ("-" in body or "_" in body) else b"+/"
+    if ("-" in body or "_" in body) and ("+" in body or "/" in body):
+        return None  # mixes both alphabets: not base64
+    try:
+        return base64.b64decode(padded, altchars=altchars, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _bytes_view(data: bytes, budget: _Budget, layers: int) -> str | None:
+    """Decoded bytes as text when they are text; gzip/zlib peeled first. A decompressed
+    binary is returned as base64 of its first bytes, so the blob detector can name it."""
+    if layers > 0 and len(data) >= 2:
+        inflated = None
+        if data[:2] == b"\x1f\x8b":
+            inflated = _inflate(data, 16 + zlib.MAX_WBITS, budget.left)
+        elif data[0] == 0x78 and (data[0] * 256 + data[1]) % 31 == 0:
+            inflated = _inflate(data, zlib.MAX_WBITS, budget.left)
+        if inflated is not None:
+            text = _bytes_view(inflated, budget, layers - 1)
+            if text is not None:
+                return text
+            return base64.b64encode(inflated[:_BINARY_VIEW_BYTES]).decode("ascii")
+    return _as_text(data)
+
+
+def _inflate(data: bytes, wbits: int, cap: int) -> bytes | None:
+    decoder = zlib.decompressobj(wbits)
+    try:
+        out = decoder.decompress(data, max(cap, 0) + 1)
+    except zlib.error:
+        return None
+    if not out:
+        return None
+    return out[:cap]  # over the budget: what fits is still inspected
+
+
+def _as_text(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.strip() or len(_CONTROL.findall(text)) > len(text) // 20:
+        return None
+    return text
+
+
+# --- values of one object that together are PII -------------------------------------------
+
+# Whole-leaf anchors, found in the joined text (each leaf sits between NULs).
+# They start with the NUL before the leaf, a literal, which lets `re` skip ahead fast.
+_DOMAIN_LEAF = re.compile(r"\x00@?(?:[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}(?=\x00)")
+_DIGIT_LEAF = re.compile(r"\x00\+?[0-9]{1,6}(?=\x00)")
+_FIRST_NAME_LEAF = re.compile(r"\x00(?:(?:[Ff]irst|FIRST|[Gg]iven|GIVEN|[Ff]ore)[_\- ]?(?:[Nn]ame|NAME)|f_?name|FIRST)(?=\x00)")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@?")
+_LAST_NAME_KEY = re.compile(r"(?:last|family|sur)[_\- ]?name|l_?name|surname", re.IGNORECASE)
+# Keys that say a field holds part of an address. Without one of them (or an explicit "@") a
+# mailbox-like and a domain-like neighbour are not joined: {"repository": "zenml",
+# "host": "github.com"} is a code repository, not an e-mail address.
+_EMAIL_KEY = re.compile(r"mail|domain|local|user|login|account|handle|recipient|sender|contact|addr", re.IGNORECASE)
+_LAST_PART = re.compile(r'(?:\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\])$')
+_MIN_SPLIT_DIGITS = 9       # an SSN; phone and card numbers are longer
+_MAX_SPLIT_DIGITS = 19
+
+
+def _parent_and_key(path: str) -> tuple[str, str]:
+    """(path of the containing object or array, key of this field or "" for an index)."""
+    match = _LAST_PART.search(path)
+    if match is None:
+        return path, ""
+    name, _, quoted = match.groups()
+    key = name if name is not None else json.loads(quoted) if quoted is not None else ""
+    return path[: match.start()], key
+
+
+def _split_joins(leaves: list[Leaf], joined: str) -> dict[int, list[str]]:
+    """leaf index → texts made of it and its neighbours in one object (to append to it).
+    `joined` holds the texts of `leaves` between NULs (each distinct text once)."""
+    domain_texts = {m.group()[1:] for m in _DOMAIN_LEAF.finditer(joined)}
+    digit_texts = {m.group()[1:] for m in _DIGIT_LEAF.finditer(joined)}
+    # Nine digits or more in groups: one group at least has three (no split in pairs).
+    if not any(len(t) >= 3 for t in digit_texts):
+        digit_texts = set()
+    name_keys = {m.group()[1:] for m in _FIRST_NAME_LEAF.finditer(joined)}
+    if not domain_texts and not digit_texts and not name_keys:
+        return {}
+    domains: list[int] = []
+    digits: list[int] = []
+    first_names: list[int] = []
+    for index, leaf in enumerate(leaves):
+        text = leaf.text
+        if text in domain_texts and not leaf.is_key:
+            domains.append(index)
+        elif text in digit_texts and not leaf.is_key:
+            digits.append(index)
+        elif text in name_keys and leaf.is_key:
+            first_names.append(index)
+    if not domains and len(digits) < 2 and not first_names:
+        return {}
+    order = _value_order(leaves)
+    rank = {index: n for n, index in enumerate(order)}
+    joins: dict[int, list[str]] = {}
+
+    def add(indexes: list[int], text: str) -> None:
+        for index in indexes:
+            joins.setdefault(index, []).append(text)
+
+    def neighbours(index: int) -> tuple[int, str, str] | None:
+        """The value leaf before `index` in the same object: (its index, its key, this key)."""
+        n = rank.get(index)
+        if not n:
+            return None
+        before = order[n - 1]
+        parent, key = _parent_and_key(leaves[index].path)
+        parent_before, key_before = _parent_and_key(leaves[before].path)
+        return (before, key_before, key) if parent == parent_before else None
+
+    for index in domains:
+        found = neighbours(index)
+        if found is None:
+            continue
+        before, key_before, key = found
+        local, domain = leaves[before].text, leaves[index].text
+        if (
+            _LOCAL_PART.fullmatch(local)
+            and not local.isdigit()
+            and (local.endswith("@") or domain.startswith("@") or _EMAIL_KEY.search(key_before) or _EMAIL_KEY.search(key))
+        ):
+            add([before, index], local.rstrip("@") + "@" + domain.lstrip("@"))
+
+    # Digit groups: a card, phone, SSN or account number spread over neighbouring fields.
+    group: list[int] = []
+    for index in sorted((i for i in set(digits) if i in rank), key=rank.__getitem__):
+        if group and (rank[index] != rank[group[-1]] + 1 or neighbours(index) is None):
+            _join_digits(leaves, group, add)
+            group = []
+        group.append(index)
+    _join_digits(leaves, group, add)
+
+    for key_index in first_names:
+        first = next((i for i in range(key_index + 1, min(key_index + 3, len(leaves)))
+                      if not leaves[i].is_key and leaves[i].path == leaves[key_index].path), None)
+        if first is None or first not in rank or rank[first] + 1 >= len(order):
+            continue
+        last = order[rank[first] + 1]
+        found = neighbours(last)
+        if (
+            found is not None and found[0] == first and _LAST_NAME_KEY.fullmatch(found[2])
+            and leaves[first].text.isalpha() and leaves[last].text.isalpha()
+        ):
+            add([first, last], f"{leaves[first].text} {leaves[last].text}")
+    return joins
+
+
+def _value_order(leaves: list[Leaf]) -> list[int]:
+    """Indexes of value leaves (not keys), in document order."""
+    return [index for index, leaf in enumerate(leaves) if not leaf.is_key]
+
+
+def _join_digits(leaves: list[Leaf], group: list[int], add: Callable[[list[int], str], None]) -> None:
+    if len(group) < 2:
+        return
+    texts = [leaves[i].text for i in group]
+    if _MIN_SPLIT_DIGITS <= sum(len(t.lstrip("+")) for t in texts) <= _MAX_SPLIT_DIGITS:
+        add(group, " ".join(texts))
+
+
+# --- one request ---------------------------------------------------------------------------
+
+
+# Large strings repeat across requests (pip freeze, source code, configuration): those found
+# to hold nothing to decode are remembered by two hashes of their text (never the text), so
+# the next request does not search them again.
+_MEMO_MIN_CHARS = 512
+_MEMO_MAX_ENTRIES = 8192
+_SALT = "\x1e"
+_clean_texts: set[tuple[int, int, int]] = set()
+
+
+def _memo_key(text: str) -> tuple[int, int, int]:
+    return (hash(text), hash(_SALT + text), len(text))
+
+
+def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
+    """`leaves` with decoded views and joined split values appended to the texts of the
+    leaves that hold them; the same list object when there is nothing to add."""
+    if not leaves:
+        return leaves
+    unique = list(dict.fromkeys([leaf.text for leaf in leaves]))
+    if _clean_texts:
+        unique = [t for t in unique if len(t) < _MEMO_MIN_CHARS or _memo_key(t) not in _clean_texts]
+    joined = "\x00" + "\x00".join(unique) + "\x00"
+    marked = _marked_texts(unique, joined)
+    views_of: dict[str, list[str]] = {}
+    if marked:
+        budget = _Budget(MAX_VIEW_CHARS_PER_REQUEST)
+        for text in marked:
+            views = decoded_views(text, min(MAX_VIEW_CHARS_PER_LEAF, budget.left))
+            if views:
+                budget.take(sum(len(v) for v in views))
+                views_of[text] = views
+    _remember_clean(unique, views_of)
+    joins = _split_joins(leaves, joined)
+    if not views_of and not joins:
+        return leaves
+
+    expanded = list(leaves)
+    for index, leaf in enumerate(leaves):
+        views = views_of.get(leaf.text)
+        extra = joins.get(index)
+        if views or extra:
+            expanded[index] = replace(leaf, text=VIEW_SEPARATOR.join([leaf.text, *(views or ()), *(extra or ())]))
+    return expanded
+
+
+def _marked_texts(unique: list[str], joined: str) -> set[str]:
+    """The texts a trigger fired on: something in them may decode."""
+    positions: list[int] = []
+    for match in _TRIGGER.finditer(joined):
+        run = match.group("run")
+        if run is None or _may_be_base64(run):
+            positions.append(match.start())
+    positions.extend(m.start() + 1 for m in _JSON_START.finditer(joined))
+    if not joined.isascii():
+        positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
+    if not positions:
+        return set()
+    starts = list(accumulate((len(t) + 1 for t in unique), initial=1))
+    return {unique[max(0, bisect_right(starts, p) - 1)] for p in positions}
+
+
+def _remember_clean(unique: list[str], views_of: dict[str, list[str]]) -> None:
+    if len(_clean_texts) >= _MEMO_MAX_ENTRIES:
+        _clean_texts.clear()
+    for text in unique:
+        if len(text) >= _MEMO_MIN_CHARS and text not in views_of:
+            _clean_texts.add(_memo_key(text))

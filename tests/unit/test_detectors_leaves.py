@@ -1,0 +1,109 @@
+"""LeafWalker (the scanner's leaf collection) produces exactly the leaves and inventory of the plain
+reference definition below, de-duplicated as `_detect` does it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from metagate.scanner import jsonpath
+from metagate.scanner.catalog import Catalog
+from metagate.scanner.leaves import LeafWalker
+from metagate.scanner.model import PROVEN_CLASSES, Leaf
+from metagate.scanner.pipeline import Scanner
+from metagate.scanner.schemas import SchemaSet, proven
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "captured"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+@pytest.fixture(scope="module")
+def scanner(catalog) -> Scanner:
+    return Scanner(catalog, SchemaSet(catalog), [], [], b"k" * 32)
+
+
+def reference_collect(catalog: Catalog, endpoint, document) -> tuple[list[Leaf], dict[str, int]]:
+    """The plain, slow definition of the leaves: classify every scalar from the root, render
+    each path from scratch, add every key above it (the pipeline's loop before LeafWalker)."""
+    leaves: list[Leaf] = []
+    inventory: Counter[str] = Counter()
+    for parts, value in jsonpath.walk(document):
+        cls = catalog.classify(endpoint, parts, value) if endpoint is not None else "unknown"
+        if value is not None:
+            inventory[cls] += 1
+        for depth, part in enumerate(parts):
+            if isinstance(part, str) and cls != "auth":
+                leaves.append(Leaf(jsonpath.render(parts[: depth + 1]), part, "name" if cls in PROVEN_CLASSES else cls, is_key=True))
+        if isinstance(value, str):
+            if cls in PROVEN_CLASSES and proven(cls, value):
+                continue
+            leaves.append(Leaf(jsonpath.render(parts), value, "name" if cls in PROVEN_CLASSES else cls))
+        elif isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 9:
+            if cls not in ("numeric", "timestamp", "enum"):
+                leaves.append(Leaf(jsonpath.render(parts), str(value), cls))
+    return leaves, dict(inventory)
+
+
+def expected(scanner: Scanner, method: str, path: str, body: bytes):
+    """What the reference collects, de-duplicated as `_detect` does it."""
+    endpoint = scanner.catalog.match(method, path)
+    document = json.loads(body)
+    collected, inventory = reference_collect(scanner.catalog, endpoint, document)
+    unique: dict[tuple[str, bool], Leaf] = {}
+    for leaf in collected:
+        unique.setdefault((leaf.path, leaf.is_key), leaf)
+    return endpoint, document, list(unique.values()), inventory
+
+
+def test_same_leaves_on_the_captured_corpus(catalog, scanner):
+    walker = LeafWalker(catalog)
+    compared = 0
+    for file in sorted(CORPUS.glob("*.jsonl")):
+        for line in file.read_text().splitlines():
+            record = json.loads(line)
+            if not record.get("body_text") or "json" not in record["headers"].get("Content-Type", ""):
+                continue
+            endpoint, document, leaves, inventory = expected(scanner, record["method"], record["path"], record["body_text"].encode())
+            assert walker.collect(endpoint, document) == (leaves, inventory)
+            compared += 1
+    assert compared > 50
+
+
+_KEYS = st.sampled_from(
+    ["values", "note", "password", "api_key", "name", "id", "tags", "metadata", "a.b", "jane@example.com", "x y",
+     "0", "parameters", "config", "settings", "uri", "source_code", "step_configurations", "docker", "environment"]
+) | st.text(max_size=6)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
+    st.sampled_from(["{{db.password}}", "{{ x }}", "2024-06-01T12:00:00", "3f1c2d4e-0b25-4c2e-a4a5-ef968005de4c", "hunter22"]),
+    st.integers(min_value=10**9, max_value=10**12),
+)
+_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=25)
+_TARGETS = [
+    ("POST", "/api/v1/run-metadata"),
+    ("POST", "/api/v1/pipeline_snapshots"),
+    ("POST", "/api/v1/artifact_versions/batch"),
+    ("PUT", "/api/v1/steps/3f1c2d4e-0b25-4c2e-a4a5-ef968005de4c"),
+    ("POST", "/api/v1/service_connectors"),
+    ("POST", "/api/v1/no/such/endpoint"),
+]
+
+
+@given(st.sampled_from(_TARGETS), _JSON)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_same_leaves_on_generated_documents(catalog, scanner, target, document):
+    walker = LeafWalker(catalog)  # a fresh memo each time, and one that has seen others
+    endpoint, parsed, leaves, inventory = expected(scanner, *target, json.dumps(document).encode())
+    assert walker.collect(endpoint, parsed) == (leaves, inventory)
+    assert _SHARED.collect(endpoint, parsed) == (leaves, inventory)
+
+
+_SHARED = LeafWalker(Catalog.load())
