@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from metagate.proxy.embedded import EmbeddedZenMLServer  # noqa: E402
+from metagate.reports.store import read_records  # noqa: E402
 from tests.support.processes import free_port, metagate_command, start, wait_for_port  # noqa: E402
 
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "authorization", "cookie"}
@@ -77,10 +78,9 @@ async def replay(base: str, mix: list[dict], total: int, concurrency: int) -> di
     }
 
 
-def gate_breakdown(trail: Path) -> dict[str, float]:
+def gate_breakdown(data_dir: Path) -> dict[str, float]:
     """Medians of where metagate's time went, from its own audit records."""
-    records = [json.loads(line) for line in trail.read_text().splitlines() if line.strip()]
-    records = [r for r in records if r.get("kind") == "request" and "inspection_ms" in r]
+    records = [r for r in read_records(data_dir, kind="request") if "inspection_ms" in r]
     out = {"gate_ms": statistics.median(r["gate_ms"] for r in records)}
     for stage in ("scan", "policy", "redact"):
         out[f"{stage}_ms"] = statistics.median(r["inspection_ms"][stage] for r in records)
@@ -114,7 +114,7 @@ def main() -> None:
             for name, base in targets.items():
                 asyncio.run(replay(base, mix, min(len(mix), 50), args.concurrency))  # warm-up
                 results[name] = asyncio.run(replay(base, mix, args.requests, args.concurrency))
-            breakdown = gate_breakdown(tmp / "gate" / "audit" / "trail.jsonl")
+            breakdown = gate_breakdown(tmp / "gate")
         finally:
             gate.stop()
             mitm.stop()

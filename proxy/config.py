@@ -47,6 +47,13 @@ class EgressConfig(_Section):
     zenml_hosts: list[str] = []             # further hosts inspected as ZenML servers
 
 
+class AuditConfig(_Section):
+    store: str | None = None                # sqlite:PATH or postgresql://…; default <data-dir>/audit/trail.db
+    replica_id: str | None = None           # one hash chain per replica; default "local" (SQLite) or host name
+    checkpoint_records: int = Field(1000, ge=1)     # sign the chain's head every N records …
+    checkpoint_seconds: float = Field(60.0, gt=0)   # … or T seconds, and at shutdown
+
+
 class Config(_Section):
     mode: Literal["reverse", "forward"] = "reverse"
     listen: str = "127.0.0.1:8080"
@@ -63,6 +70,7 @@ class Config(_Section):
     policy: PolicyConfig = PolicyConfig()
     scanner: ScannerConfig = ScannerConfig()
     egress: EgressConfig = EgressConfig()
+    audit: AuditConfig = AuditConfig()
 
     @field_validator("listen")
     @classmethod

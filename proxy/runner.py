@@ -21,7 +21,7 @@ from metagate.proxy.addon import EgressAllowList, MetadataGate
 from metagate.proxy.config import Config
 from metagate.proxy.inspection import InspectorSettings
 from metagate.proxy.workers import WorkerPool
-from metagate.reports.trail import JsonlAuditStore
+from metagate.reports.store import open_store
 
 log = logging.getLogger("metagate")
 
@@ -168,7 +168,7 @@ async def serve(config: Config) -> int:
             upstream = server.url
             print(f"metagate: embedded ZenML server at {upstream}", flush=True)
 
-        audit = JsonlAuditStore(data_dir / "audit" / "trail.jsonl")
+        audit = open_store(config.audit, data_dir)
         stack.callback(audit.close)
         pool = WorkerPool(inspector_settings(config, fingerprint_key(data_dir)), config.workers, config.inspection_timeout)
         await pool.start()

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# A private PostgreSQL cluster on loopback for the audit-store tests (session fixture).
+pytest_plugins = ["tests.support.postgres"]
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -313,11 +313,16 @@ class Metagate:
 
     def records(self, kind: str | None = "request") -> list[dict[str, Any]]:
         """Audit trail entries (``kind=None`` for all)."""
-        path = self.data_dir / "audit" / "trail.jsonl"
-        if not path.exists():
-            return []
-        entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [entry for entry in entries if kind is None or entry.get("kind") == kind]
+        from metagate.reports.store import read_records
+
+        return read_records(self.data_dir, kind=kind)
+
+    def trail_bytes(self) -> bytes:
+        """The store's files byte for byte, then every record as JSON."""
+        from metagate.reports.store import store_files
+
+        raw = b"".join(path.read_bytes() for path in store_files(self.data_dir))
+        return raw + b"\n" + json.dumps(self.records(kind=None), ensure_ascii=False).encode()
 
     def export_ca(self, destination: Path) -> Path:
         """Write metagate's interception CA certificate (forward mode) to ``destination``."""

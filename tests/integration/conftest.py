@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from metagate.reports.store import read_records, store_files
 
 from tests.support.processes import Running, free_port, metagate_command, start
 
@@ -34,15 +35,13 @@ class Gate:
     process: Running
 
     def records(self, kind: str | None = "request") -> list[dict]:
-        path = self.data_dir / "audit" / "trail.jsonl"
-        if not path.exists():
-            return []
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [r for r in records if kind is None or r.get("kind") == kind]
+        return read_records(self.data_dir, kind=kind)
 
     def trail_bytes(self) -> bytes:
-        path = self.data_dir / "audit" / "trail.jsonl"
-        return path.read_bytes() if path.exists() else b""
+        """Every byte of the store's files, then every record as JSON (a value split across
+        database pages would not show in the raw bytes)."""
+        raw = b"".join(path.read_bytes() for path in store_files(self.data_dir))
+        return raw + b"\n" + json.dumps(self.records(kind=None), ensure_ascii=False).encode()
 
 
 @pytest.fixture(scope="module")

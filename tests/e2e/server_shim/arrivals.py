@@ -10,6 +10,7 @@ test can prove write-ahead. Nothing else about the server changes.
 import glob
 import json
 import os
+import sqlite3
 import time
 
 from zenml.zen_server.zen_server_api import app as zenml_app
@@ -19,13 +20,18 @@ TRAILS = os.environ.get("METAGATE_E2E_TRAILS")
 
 
 def _committed(audit_id):
+    # metagate's store is SQLite (WAL): a reader sees exactly the committed transactions.
     if not audit_id or not TRAILS:
         return None
-    needle = f'"id":"{audit_id}"'.encode()
-    for path in glob.glob(os.path.join(TRAILS, "**", "audit", "trail.jsonl"), recursive=True):
-        with open(path, "rb") as handle:
-            if needle in handle.read():
+    for path in glob.glob(os.path.join(TRAILS, "**", "audit", "trail.db"), recursive=True):
+        connection = sqlite3.connect(path, timeout=10)
+        try:
+            if connection.execute("SELECT 1 FROM audit_records WHERE id = ?", (audit_id,)).fetchone():
                 return True
+        except sqlite3.Error:
+            pass
+        finally:
+            connection.close()
     return False
 
 
