@@ -65,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--config", type=Path)
     ca.add_argument("--data-dir", type=Path)
     ca.set_defaults(func=_ca)
+
+    from metagate.reports.report_cli import add_report_command
+
+    add_report_command(commands)
+
+    from metagate.reports.cli import add_commands
+
+    add_commands(commands)  # keys, audit
+
+    from metagate.proxy.scan_cli import add_scan_command
+
+    add_scan_command(commands)
     return parser
 
 
