@@ -365,7 +365,7 @@ def main() -> None:
     for each in (scanner, bare, walking, walking_bare):
         if each is not None:
             time_scanner(each, [warmup])
-    detection = scanner.__dict__["_detection"]
+    detection = scanner.detection
     detection.cache.clear()
     detection.cache.stats = CacheStats()
     if args.gc_freeze:

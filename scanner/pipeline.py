@@ -64,6 +64,8 @@ class Scanner:
         self.limits = limits or Limits()
         self.storage_prefixes = storage_prefixes
         self.walker = LeafWalker(catalog)
+        # Holds the cache of detector results for strings that repeat across requests.
+        self.detection = LeafDetection(self.detectors)
 
     def scan(self, request: InspectionRequest) -> ScanResult:
         endpoint = self.catalog.match(request.method, request.path)
@@ -133,21 +135,18 @@ class Scanner:
     # --- detection -------------------------------------------------------------------
 
     def _detect(self, result: ScanResult) -> None:
-        # Keys repeat across leaves of one container: dedupe leaves by (path, key flag).
-        seen: set[tuple[str, bool]] = set()
+        # The same text at the same place need not be scanned twice (repeated query names);
+        # decoded views of a value share its path but not its text, so they stay.
+        seen: set[tuple[str, bool, str]] = set()
         leaves: list[Leaf] = []
         for leaf in result.leaves:
-            marker = (leaf.path, leaf.is_key)
+            marker = (leaf.path, leaf.is_key, leaf.text)
             if marker not in seen:
                 seen.add(marker)
                 leaves.append(leaf)
         result.leaves = leaves
-        # One detection run per scanner, holding the cache of results for repeated strings.
-        detection = self.__dict__.get("_detection")
-        if detection is None:
-            detection = self.__dict__["_detection"] = LeafDetection(self.detectors)
         findings: list[Finding] = []
-        for hit in detection.scan(leaves):
+        for hit in self.detection.scan(leaves):
             leaf = leaves[hit.leaf]
             detector = hit.detector
             findings.append(

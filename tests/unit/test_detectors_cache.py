@@ -186,6 +186,6 @@ def test_findings_are_the_same_from_the_cache(scanner_parts):
     cold = [scanner.scan(r).findings for r in requests]
     warm = [scanner.scan(r).findings for r in requests]
     assert cold == warm
-    stats = scanner.__dict__["_detection"].cache.snapshot()
+    stats = scanner.detection.cache.snapshot()
     assert stats.hit_rate > 0.5
     assert any(f.entity == "EMAIL_ADDRESS" and f.path == "$.values.note" for findings in warm for f in findings)
