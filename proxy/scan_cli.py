@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metagate.proxy.config import Config, ConfigError, load_config
-from metagate.scanner.capture import CaptureError, CapturedRequest, parse_captures, read_captures
+from metagate.scanner.capture import (
+    CapturedRequest,
+    CaptureError,
+    parse_captures,
+    read_captures,
+)
 from metagate.scanner.model import Decision, InspectionRequest
 
 if TYPE_CHECKING:
@@ -37,7 +42,10 @@ def add_scan_command(subparsers: Any) -> None:
     scan = subparsers.add_parser(
         "scan",
         help="inspect captured requests offline with the gate's pipeline",
-        description=(__doc__ or "").split("\n\n")[0],
+        description="What the gate would decide for captured requests, without a proxy: the same "
+                    "normalise, catalog, schema, detector and policy pipeline as `metagate run`.",
+        epilog="exit status: 0 every request would be forwarded (redactions and warnings included), "
+               "1 any would be blocked, 2 an input or the configuration cannot be read",
     )
     scan.add_argument("inputs", nargs="+", metavar="CAPTURE",
                       help="request JSON, JSON lines, HAR or mitmproxy flow file; - for stdin")
@@ -65,7 +73,11 @@ def run_scan(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
 
     notes: list[str] = []
-    key = _key(args, config, notes)
+    try:
+        key = _key(args, config, notes)
+    except OSError as exc:
+        print(f"metagate scan: cannot read the fingerprint key in {config.data_dir}: {exc.strerror}", file=sys.stderr)
+        return EXIT_UNREADABLE
     from metagate.proxy.runner import inspector_settings
 
     settings = inspector_settings(config, key)
@@ -125,9 +137,8 @@ def mask_credentials(request: InspectionRequest, request_id: str) -> InspectionR
     the user attributed from a bearer token's subject."""
     from dataclasses import replace
 
-    from mitmproxy import http
-
     from metagate.proxy.addon import CREDENTIAL_HEADERS, MASK, bearer_subject
+    from mitmproxy import http
 
     headers = http.Headers([(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
                             for k, v in request.headers])
@@ -207,8 +218,8 @@ def report_record(index: int, capture: CapturedRequest, outcome: Any, on_error: 
             {k: f.get(k) for k in ("path", "entity", "category", "detector", "score", "field_class", "fingerprint")}
             for f in result.findings
         ],
-        # The paths the gate would replace by a marker (only when it forwards the request).
-        redactions=list(result.redacted_paths),
+        # The fields the policy replaces by a marker; applied when the decision is redact.
+        redactions=list(decision.redact),
         violations=result.violations,
         parse_error=result.parse_error,
     )

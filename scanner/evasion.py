@@ -3,9 +3,10 @@
 A client that wants data past the gate can wrap it: `jane%40example.com`, `jane&#64;…`,
 `jane\\u0040…`, a JSON document inside a string, full-width or zero-width-split digits,
 base64 of any of these, gzip inside the base64. `expand_leaves` peels such layers (bounded in
-depth and size) and appends what it finds to the leaf's own text, one view per line:
+depth and size) and appends what it finds to the leaf's own text, views separated by a
+line holding ";" (VIEW_SEPARATOR):
 
-    original ⏎ decoded view ⏎ decoded view …
+    original ⏎;⏎ decoded view ⏎;⏎ decoded view …
 
 so every derived text keeps the leaf's JSON path (and field class) and a finding in it lands
 where the wrapped value sits. The pipeline dedupes leaves by path, which is why views are
@@ -57,8 +58,6 @@ _BASE64_RUN = re.compile(rf"[A-Za-z0-9+/_\-]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _TRIGGER = re.compile(
     "|".join(p.pattern for p in (_PERCENT, _HTML, _ESCAPE_TRIGGER)) + f"|(?P<run>{_BASE64_RUN.pattern})"
 )
-# A leaf that opens like a JSON document (NUL precedes every leaf in the joined text).
-_JSON_START = re.compile(r"\x00[ \t\r\n]*[\[{\"]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 _ESCAPE = re.compile(
@@ -191,39 +190,51 @@ def _nested_json(text: str) -> str | None:
     return VIEW_SEPARATOR.join(lines) if lines else None
 
 
-def _flatten(node: object, key: str, lines: list[str]) -> None:
+def _flatten(node: object, key: str, lines: list[str], depth: int = 0) -> None:
     if isinstance(node, dict):
         for name, value in node.items():
             if isinstance(value, (dict, list)):
                 lines.append(str(name))   # keys are data too: {"jane@example.com": 1}
-            _flatten(value, str(name), lines)
+            _flatten(value, str(name), lines, depth)
     elif isinstance(node, list):
         for value in node:
-            _flatten(value, key, lines)
+            _flatten(value, key, lines, depth)
+    elif isinstance(node, str) and depth < MAX_DEPTH and node.lstrip()[:1] in ("{", "["):
+        try:
+            inner = json.loads(node)   # a document inside a value of the document
+        except (ValueError, RecursionError):
+            inner = None
+        if isinstance(inner, (dict, list)):
+            _flatten(inner, key, lines, depth + 1)
+        else:
+            lines.append(f"{key}: {node}" if key else node)
     elif node is not None and not isinstance(node, bool):
         lines.append(f"{key}: {node}" if key else str(node))
 
 
 def _base64_views(text: str, budget: _Budget) -> list[str]:
     views: list[str] = []
+    left = budget.left  # what all runs of this text may decode to, gzip included
     for count, match in enumerate(_BASE64_RUN.finditer(text)):
-        if count >= MAX_BASE64_RUNS_PER_TEXT:
+        if count >= MAX_BASE64_RUNS_PER_TEXT or left <= 0:
             break
         run = match.group()
         if not _may_be_base64(run):
             continue
         data = _b64decode(run)
         if data is not None:
-            view = _bytes_view(data, budget, layers=2)
+            view = _bytes_view(data, left, layers=2)
             if view is not None:
                 views.append(view)
+                left -= len(view)
     return views
 
 
 def _may_be_base64(run: str) -> bool:
-    # Encoded bytes mix upper and lower case; identifiers, hex digests and CONSTANTS (most
-    # runs in ZenML metadata) do not, and are never decoded.
-    return not (run.islower() or run.isupper())
+    # Encoded bytes are never all lower case, and never CONSTANT_NAMES or digits only; the
+    # identifiers, hex digests and numbers that make most runs in ZenML metadata are, and
+    # are not decoded.
+    return not (run.islower() or run.isdigit() or (run.isupper() and "_" in run))
 
 
 def _b64decode(run: str) -> bytes | None:
@@ -240,17 +251,18 @@ def _b64decode(run: str) -> bytes | None:
         return None
 
 
-def _bytes_view(data: bytes, budget: _Budget, layers: int) -> str | None:
-    """Decoded bytes as text when they are text; gzip/zlib peeled first. A decompressed
-    binary is returned as base64 of its first bytes, so the blob detector can name it."""
+def _bytes_view(data: bytes, cap: int, layers: int) -> str | None:
+    """Decoded bytes as text when they are text; gzip/zlib peeled first (at most `cap` bytes
+    out). A decompressed binary is returned as base64 of its first bytes, so the blob
+    detector can name it."""
     if layers > 0 and len(data) >= 2:
         inflated = None
         if data[:2] == b"\x1f\x8b":
-            inflated = _inflate(data, 16 + zlib.MAX_WBITS, budget.left)
+            inflated = _inflate(data, 16 + zlib.MAX_WBITS, cap)
         elif data[0] == 0x78 and (data[0] * 256 + data[1]) % 31 == 0:
-            inflated = _inflate(data, zlib.MAX_WBITS, budget.left)
+            inflated = _inflate(data, zlib.MAX_WBITS, cap)
         if inflated is not None:
-            text = _bytes_view(inflated, budget, layers - 1)
+            text = _bytes_view(inflated, cap, layers - 1)
             if text is not None:
                 return text
             return base64.b64encode(inflated[:_BINARY_VIEW_BYTES]).decode("ascii")
@@ -280,11 +292,11 @@ def _as_text(data: bytes) -> str | None:
 
 # --- values of one object that together are PII -------------------------------------------
 
-# Whole-leaf anchors, found in the joined text (each leaf sits between NULs).
-# They start with the NUL before the leaf, a literal, which lets `re` skip ahead fast.
-_DOMAIN_LEAF = re.compile(r"\x00@?(?:[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}(?=\x00)")
-_DIGIT_LEAF = re.compile(r"\x00\+?[0-9]{1,6}(?=\x00)")
-_FIRST_NAME_LEAF = re.compile(r"\x00(?:(?:[Ff]irst|FIRST|[Gg]iven|GIVEN|[Ff]ore)[_\- ]?(?:[Nn]ame|NAME)|f_?name|FIRST)(?=\x00)")
+# Whole leaves that can be part of split PII, found in the joined text (each leaf between NULs)
+# by `_AT_LEAF_START`: a domain, a digit group, a first-name key.
+_DOMAIN = r"@?(?:[A-Za-z0-9][A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}"
+_DIGITS = r"\+?[0-9]{1,8}"
+_FIRST_NAME = r"(?:[Ff]irst|FIRST|[Gg]iven|GIVEN|[Ff]ore)[_\- ]?(?:[Nn]ame|NAME)|f_?name|FIRST"
 _LOCAL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@?")
 _LAST_NAME_KEY = re.compile(r"(?:last|family|sur)[_\- ]?name|l_?name|surname", re.IGNORECASE)
 # Keys that say a field holds part of an address. Without one of them (or an explicit "@") a
@@ -306,15 +318,26 @@ def _parent_and_key(path: str) -> tuple[str, str]:
     return path[: match.start()], key
 
 
-def _split_joins(leaves: list[Leaf], joined: str) -> dict[int, list[str]]:
-    """leaf index → texts made of it and its neighbours in one object (to append to it).
-    `joined` holds the texts of `leaves` between NULs (each distinct text once)."""
-    domain_texts = {m.group()[1:] for m in _DOMAIN_LEAF.finditer(joined)}
-    digit_texts = {m.group()[1:] for m in _DIGIT_LEAF.finditer(joined)}
+@dataclass(slots=True)
+class _Anchors:
+    """Texts of whole leaves that can be part of split PII."""
+
+    domains: set[str]
+    digits: set[str]
+    first_names: set[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.domains or self.digits or self.first_names)
+
+    def __contains__(self, text: str) -> bool:
+        return text in self.domains or text in self.digits or text in self.first_names
+
+
+def _split_joins(leaves: list[Leaf], anchors: _Anchors) -> dict[int, list[str]]:
+    """leaf index → texts made of it and its neighbours in one object (to append to it)."""
+    domain_texts, name_keys = anchors.domains, anchors.first_names
     # Nine digits or more in groups: one group at least has three (no split in pairs).
-    if not any(len(t) >= 3 for t in digit_texts):
-        digit_texts = set()
-    name_keys = {m.group()[1:] for m in _FIRST_NAME_LEAF.finditer(joined)}
+    digit_texts = anchors.digits if any(len(t.lstrip("+")) >= 3 for t in anchors.digits) else set()
     if not domain_texts and not digit_texts and not name_keys:
         return {}
     domains: list[int] = []
@@ -401,17 +424,19 @@ def _join_digits(leaves: list[Leaf], group: list[int], add: Callable[[list[int],
 # --- one request ---------------------------------------------------------------------------
 
 
-# Large strings repeat across requests (pip freeze, source code, configuration): those found
-# to hold nothing to decode are remembered by two hashes of their text (never the text), so
-# the next request does not search them again.
-_MEMO_MIN_CHARS = 512
-_MEMO_MAX_ENTRIES = 8192
-_SALT = "\x1e"
-_clean_texts: set[tuple[int, int, int]] = set()
+# A NUL starts every leaf in the joined text; these start there: a leaf that opens like a
+# JSON document, and the whole-leaf anchors of split PII.
+_AT_LEAF_START = re.compile(
+    rf"\x00(?:(?P<json>[ \t\r\n]*[\[{{\"])|(?P<domain>{_DOMAIN})(?=\x00)|(?P<digits>{_DIGITS})(?=\x00)"
+    rf"|(?P<first>{_FIRST_NAME})(?=\x00))"
+)
 
-
-def _memo_key(text: str) -> tuple[int, int, int]:
-    return (hash(text), hash(_SALT + text), len(text))
+# Strings repeat across requests (keys, names, pip freeze, source code, configuration): those
+# found to hold nothing to decode, and to be no part of split PII, are remembered by their
+# hash (the interpreter's SipHash, keyed per process; never the text), so later requests do
+# not search them again.
+_MEMO_MAX_ENTRIES = 16384
+_clean_texts: set[int] = set()
 
 
 def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
@@ -419,21 +444,42 @@ def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
     leaves that hold them; the same list object when there is nothing to add."""
     if not leaves:
         return leaves
-    unique = list(dict.fromkeys([leaf.text for leaf in leaves]))
-    if _clean_texts:
-        unique = [t for t in unique if len(t) < _MEMO_MIN_CHARS or _memo_key(t) not in _clean_texts]
-    joined = "\x00" + "\x00".join(unique) + "\x00"
-    marked = _marked_texts(unique, joined)
+    texts = dict.fromkeys([leaf.text for leaf in leaves])
+    clean = _clean_texts
+    fresh = [t for t in texts if hash(t) not in clean] if clean else list(texts)
+    if not fresh:
+        return leaves
+    joined = "\x00" + "\x00".join(fresh) + "\x00"
+    positions: list[int] = []
+    anchors = _Anchors(set(), set(), set())
+    for match in _AT_LEAF_START.finditer(joined):
+        kind = match.lastgroup
+        if kind == "json":
+            positions.append(match.start() + 1)
+        elif kind == "domain":
+            anchors.domains.add(match.group(kind))
+        elif kind == "digits":
+            anchors.digits.add(match.group(kind))
+        else:
+            anchors.first_names.add(match.group(kind))
+    for match in _TRIGGER.finditer(joined):
+        run = match.group("run")
+        if run is None or _may_be_base64(run):
+            positions.append(match.start())
+    if not joined.isascii():
+        positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
+
     views_of: dict[str, list[str]] = {}
-    if marked:
+    if positions:
+        starts = list(accumulate((len(t) + 1 for t in fresh), initial=1))
         budget = _Budget(MAX_VIEW_CHARS_PER_REQUEST)
-        for text in marked:
+        for text in {fresh[max(0, bisect_right(starts, p) - 1)] for p in positions}:
             views = decoded_views(text, min(MAX_VIEW_CHARS_PER_LEAF, budget.left))
             if views:
                 budget.take(sum(len(v) for v in views))
                 views_of[text] = views
-    _remember_clean(unique, views_of)
-    joins = _split_joins(leaves, joined)
+    _remember_clean(fresh, views_of, anchors)
+    joins = _split_joins(leaves, anchors) if anchors else {}
     if not views_of and not joins:
         return leaves
 
@@ -446,25 +492,10 @@ def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
     return expanded
 
 
-def _marked_texts(unique: list[str], joined: str) -> set[str]:
-    """The texts a trigger fired on: something in them may decode."""
-    positions: list[int] = []
-    for match in _TRIGGER.finditer(joined):
-        run = match.group("run")
-        if run is None or _may_be_base64(run):
-            positions.append(match.start())
-    positions.extend(m.start() + 1 for m in _JSON_START.finditer(joined))
-    if not joined.isascii():
-        positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
-    if not positions:
-        return set()
-    starts = list(accumulate((len(t) + 1 for t in unique), initial=1))
-    return {unique[max(0, bisect_right(starts, p) - 1)] for p in positions}
-
-
-def _remember_clean(unique: list[str], views_of: dict[str, list[str]]) -> None:
-    if len(_clean_texts) >= _MEMO_MAX_ENTRIES:
+def _remember_clean(fresh: list[str], views_of: dict[str, list[str]], anchors: _Anchors) -> None:
+    if len(_clean_texts) + len(fresh) > _MEMO_MAX_ENTRIES:
         _clean_texts.clear()
-    for text in unique:
-        if len(text) >= _MEMO_MIN_CHARS and text not in views_of:
-            _clean_texts.add(_memo_key(text))
+    if not views_of and not anchors:
+        _clean_texts.update(map(hash, fresh))
+        return
+    _clean_texts.update(hash(t) for t in fresh if t not in views_of and t not in anchors)

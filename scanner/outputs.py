@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 Record = dict[str, Any]
 
@@ -111,7 +112,7 @@ def sarif(records: Sequence[Record], notes: Sequence[str] = (), tool_version: st
     for record in records:
         source = str(record["source"])
         artifact = artifacts.setdefault(source, len(artifacts))
-        redacted = set(record.get("redactions") or ()) | set(record.get("redact") or ())
+        redacted = set(record.get("redactions") or ())
         for reason in record.get("reasons") or ():
             rule_id, path = _split_reason(reason)
             level = "note" if path in redacted else ("error" if record["decision"] == "block" else "warning")
@@ -132,10 +133,15 @@ def sarif(records: Sequence[Record], notes: Sequence[str] = (), tool_version: st
         "runs": [{
             "tool": {"driver": driver},
             "invocations": [invocation],
-            "artifacts": [{"location": {"uri": uri}} for uri in artifacts],
+            "artifacts": [{"location": {"uri": _uri(source)}} for source in artifacts],
             "results": results,
         }],
     }
+
+
+def _uri(source: str) -> str:
+    """A file name as the URI reference SARIF wants ("<stdin>" and spaces escaped)."""
+    return quote(source.replace("\\", "/"), safe="/:._-~")
 
 
 def _split_reason(reason: str) -> tuple[str, str]:
@@ -146,7 +152,7 @@ def _split_reason(reason: str) -> tuple[str, str]:
 
 
 def _result(record: Record, rule_id: str, index: int, level: str, text: str, path: str, artifact: int) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": str(record["source"]), "index": artifact}}
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(str(record["source"])), "index": artifact}}
     if record.get("line"):
         physical["region"] = {"startLine": int(record["line"])}
     findings = [f for f in record.get("findings") or () if f.get("path") == path]

@@ -105,15 +105,33 @@ def _bounded_scalar(limits: SchemaLimits, string_limit: int) -> Any:
     return Union[Annotated[str, StringConstraints(max_length=string_limit)], int, float, bool, None]
 
 
-def _container(type_repr: str) -> str:
-    inner = type_repr
-    while inner.startswith(("Optional[", "typing.Optional[")):
-        inner = inner[inner.index("[") + 1 :]
-    if inner.startswith(("List[", "list[", "Set[", "set[", "Tuple[", "tuple[", "Sequence[")):
-        return "list"
-    if inner.startswith(("Dict[", "dict[", "Mapping[")):
-        return "dict"
-    return "single"
+def _split_top(text: str, separators: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        if depth == 0 and char in separators:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def _parse_type(text: str) -> tuple[str, tuple]:
+    """`Optional[Dict[str, List[UUID | Tag]]]` → ("Optional", (("Dict", (("str", ()), ...)),)).
+    `A | B` at the top level is a Union."""
+    text = text.strip()
+    alternatives = _split_top(text, "|")
+    if len(alternatives) > 1:
+        return ("Union", tuple(_parse_type(a) for a in alternatives))
+    if "[" in text and text.endswith("]"):
+        head, _, inner = text.partition("[")
+        return (head.strip(), tuple(_parse_type(a) for a in _split_top(inner[:-1], ",")))
+    return (text, ())
 
 
 class _Base(BaseModel):
@@ -149,29 +167,42 @@ class SchemaSet:
         leaf = _leaf_type(spec, self.limits)
         if not spec.models:
             return leaf
-        nested = [self.model(m) for m in spec.models if self.catalog.model(m) is not None]
-        if not nested:
-            return leaf
-        # Models first, then bounded scalars: `List[str | Tag]`, `UUID | LogsRequest`.
-        # Objects must validate as one of the models; ZenML's server checks the rest of the shape.
+        # Objects must validate as one of the models; containers follow the declared type
+        # (`Dict[K, List[UUID | ComponentInfo]]`); scalars are bounded, and ZenML's server
+        # checks the rest of the shape.
         scalar = _bounded_scalar(self.limits, spec.max_length or self.limits.name_length)
-        member = Union[tuple(nested) + (scalar,)]
-        container = _container(spec.type_repr)
-        if container == "list":
-            return list[member]
-        if container == "dict":
-            return dict[str, member]
-        return member
+        return self._from_type(_parse_type(spec.type_repr), set(spec.models), scalar, leaf)
+
+    def _from_type(self, node: Any, models: set[str], scalar: Any, leaf: Any) -> Any:
+        head, args = node
+        if head in ("List", "list", "Set", "set", "Tuple", "tuple", "Sequence", "FrozenSet"):
+            inner = [a for a in args if a != ("...", ())]
+            members = [self._from_type(a, models, scalar, leaf) for a in inner] or [scalar]
+            return list[Union[tuple(members)]] if len(members) > 1 else list[members[0]]
+        if head in ("Dict", "dict", "Mapping", "MutableMapping") and len(args) == 2:
+            return dict[str, self._from_type(args[1], models, scalar, leaf)]
+        if head in ("Optional", "Union"):
+            members = [self._from_type(a, models, scalar, leaf) for a in args]
+            return Union[tuple(members)] if len(members) > 1 else members[0]
+        name = head.rsplit(".", 1)[-1]
+        if name in models and self.catalog.model(name) is not None:
+            return self.model(name)
+        if name == "NoneType":
+            return type(None)
+        return scalar
 
     def adapter(self, endpoint: Endpoint) -> TypeAdapter | None:
         key = (endpoint.body_kind, endpoint.body_model or "")
         if key in self._adapters:
             return self._adapters[key]
         adapter: TypeAdapter | None = None
-        if endpoint.body_kind == "model" and endpoint.body_model:
-            adapter = TypeAdapter(self.model(endpoint.body_model))
-        elif endpoint.body_kind == "list" and endpoint.body_model:
-            adapter = TypeAdapter(list[self.model(endpoint.body_model)])
+        # A union body (triggers) names its members in body_models.
+        names = endpoint.body_models or ((endpoint.body_model,) if endpoint.body_model else ())
+        body = Union[tuple(self.model(n) for n in names)] if names else None
+        if endpoint.body_kind == "model" and body is not None:
+            adapter = TypeAdapter(body)
+        elif endpoint.body_kind == "list" and body is not None:
+            adapter = TypeAdapter(list[body])
         elif endpoint.body_kind == "str_list":
             adapter = TypeAdapter(list[Annotated[str, StringConstraints(max_length=self.limits.name_length)]])
         self._adapters[key] = adapter
@@ -274,8 +305,11 @@ def _unknown_fields_raw(schemas: SchemaSet, endpoint: Endpoint, document: Any) -
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}:?\d{2})?)?$")
-_ENUM_TEXT = re.compile(r"^[A-Za-z0-9_\-.]{0,64}$")
-_HASH_TEXT = re.compile(r"^[A-Za-z0-9_\-:.]{0,256}$")
+# Enum values are words: CamelCase or snake/kebab/dotted segments of letters (digits only after a
+# separator, short segments), so key ids like AKIA… or ghp_… tokens never pass as one.
+_ENUM_TEXT = re.compile(r"[A-Za-z]{1,24}(?:[_\-.][A-Za-z0-9]{1,16}){0,6}")
+# Content hashes, cache keys and checksums are hex digests (optionally "algo:" prefixed).
+_HASH_TEXT = re.compile(r"(?:[a-z0-9]{2,10}:)?[0-9a-fA-F]{8,128}")
 
 
 def proven(field_class: str, value: Any) -> bool:

@@ -9,7 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from metagate.scanner.capture import CaptureError, parse_captures, read_captures, request_from_record
+from metagate.scanner.capture import (
+    CaptureError,
+    parse_captures,
+    read_captures,
+    request_from_record,
+)
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "captured"
 

@@ -381,3 +381,12 @@ def test_registry_takes_spacy_model_at_the_top_level_as_the_proxy_passes_it(ner_
 def test_registry_rejects_typos(config):
     with pytest.raises(ValueError):
         build_detectors(config)
+
+
+def test_a_package_pin_does_not_mask_a_card_number_on_the_next_line():
+    from metagate.scanner.detectors.pii import PresidioPiiDetector
+    from metagate.scanner.model import Leaf
+
+    detector = PresidioPiiDetector()
+    leaf = Leaf("$.x", "numpy==\n4111 1111 1111 1111", "user_dict")
+    assert any(hit.entity == "CREDIT_CARD" for hit in detector.scan([leaf]))

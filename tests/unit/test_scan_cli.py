@@ -68,7 +68,7 @@ def test_redactions_count_as_forwarded_and_list_their_paths(capsys):
     assert code == 0
     assert {r["decision"] for r in report} == {"allow", "redact"}
     snapshot = next(r for r in report if r["path"] == "/api/v1/pipeline_snapshots")
-    assert snapshot["redactions"] == ["$.source_code", "$.client_environment.python_packages"]
+    assert sorted(snapshot["redactions"]) == ["$.client_environment.python_packages", "$.source_code"]
     assert "fresh random key" in err  # JSON stays one array; the note goes to stderr
 
 
