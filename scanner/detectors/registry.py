@@ -8,6 +8,7 @@
       blobs:   {enabled: true, min_run_length: 64, min_hex_length: 96, entropy_threshold: 4.5,
                 min_data_uri_length: 16}
       arrays:  {enabled: true, min_numbers: 128, min_records: 20, min_record_keys: 2}
+      birthdate: {enabled: true, score: 0.85}
 
 Every key is optional; a missing section means that detector with its defaults. A top-level
 `spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. An
@@ -28,6 +29,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "secrets": frozenset({"enabled", "entropy_limit", "min_entropy_length", "keyword_score", "high_entropy_score"}),
     "blobs": frozenset({"enabled", "min_run_length", "min_hex_length", "entropy_threshold", "min_data_uri_length"}),
     "arrays": frozenset({"enabled", "min_numbers", "min_records", "min_record_keys"}),
+    "birthdate": frozenset({"enabled", "score"}),
 }
 
 
@@ -66,6 +68,12 @@ def _build_blobs(args: dict[str, Any]) -> Detector:
     return BlobDetector(**args)
 
 
+def _build_birthdate(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.birthdate import BirthDateDetector
+
+    return BirthDateDetector(**args)
+
+
 def _build_arrays(args: dict[str, Any]) -> TreeDetector:
     from metagate.scanner.detectors.blobs import NumericArrayDetector
 
@@ -76,6 +84,7 @@ _DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
     ("secrets", _build_secrets),
     ("pii", _build_pii),
     ("blobs", _build_blobs),
+    ("birthdate", _build_birthdate),
 )
 _TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (("arrays", _build_arrays),)
 

@@ -131,7 +131,11 @@ _TIGHT_RULES: tuple[tuple[str, str, float, tuple[Trigger, ...]], ...] = (
         0.99,
         (Trigger.text("PRIVATE KEY"),),
     ),
-    ("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z]{34,40}\b", 0.95, (Trigger.text("hf_"),)),
+    # Hugging Face user access tokens: hf_ and 34+ alphanumerics (gitleaks allows letters only;
+    # tokens with digits exist in the wild, so digits are accepted too).
+    ("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z0-9]{30,40}\b", 0.95, (Trigger.text("hf_"),)),
+    # OpenAI project, service-account and admin keys (detect-secrets knows only the legacy form).
+    ("OPENAI_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,200}", 0.95, (Trigger.text("sk-"),)),
     ("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", 0.95, (Trigger.text("sk-ant-"),)),
     ("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.9, (Trigger.text("AIza"),)),
     ("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", 0.95, (Trigger.text("KEY_"),)),

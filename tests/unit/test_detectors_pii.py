@@ -348,7 +348,7 @@ def test_detector_survives_pickling_into_a_worker(detector):
 
 def test_registry_builds_every_detector_by_default():
     detectors, tree_detectors = build_detectors(None)
-    assert sorted(d.name for d in detectors) == ["blobs", "presidio", "secrets"]
+    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "presidio", "secrets"]
     assert [d.name for d in tree_detectors] == ["arrays"]
 
 
@@ -361,7 +361,7 @@ def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
         }
     )
     by_name = {d.name: d for d in detectors}
-    assert set(by_name) == {"presidio", "blobs"}
+    assert set(by_name) == {"presidio", "blobs", "birthdate"}
     pii = by_name["presidio"]
     assert pii.score_threshold == 0.7
     assert found(pii, [user("$.d", "Jane Doe moved to Berlin", "free_text")]) == [(0, "PERSON", "Jane Doe")]
