@@ -178,15 +178,19 @@ class SchemaSet:
         if head in ("List", "list", "Set", "set", "Tuple", "tuple", "Sequence", "FrozenSet"):
             inner = [a for a in args if a != ("...", ())]
             members = [self._from_type(a, models, scalar, leaf) for a in inner] or [scalar]
-            return list[Union[tuple(members)]] if len(members) > 1 else list[members[0]]
+            # A bare member where a list is declared is ZenML's to refuse (or coerce); ours is
+            # to bound it, so both shapes validate here.
+            member = Union[tuple(members)] if len(members) > 1 else members[0]
+            return Union[list[member], member]
         if head in ("Dict", "dict", "Mapping", "MutableMapping") and len(args) == 2:
-            return dict[str, self._from_type(args[1], models, scalar, leaf)]
+            return Union[dict[str, self._from_type(args[1], models, scalar, leaf)], scalar]
         if head in ("Optional", "Union"):
             members = [self._from_type(a, models, scalar, leaf) for a in args]
             return Union[tuple(members)] if len(members) > 1 else members[0]
         name = head.rsplit(".", 1)[-1]
         if name in models and self.catalog.model(name) is not None:
-            return self.model(name)
+            # ZenML coerces some scalars into models (a Source from "module.attr"): allow both.
+            return Union[self.model(name), scalar]
         if name == "NoneType":
             return type(None)
         return scalar
