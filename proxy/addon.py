@@ -12,12 +12,14 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from mitmproxy import ctx, http
 
 from metagate.proxy.inspection import InspectionResult
+from metagate.proxy.upstream import UpstreamClient, UpstreamFailed
 from metagate.proxy.workers import InspectionFailed, WorkerPool
 from metagate.reports.trail import AuditError, AuditStore
 from metagate.scanner.model import Decision, InspectionRequest
@@ -59,6 +61,13 @@ def block_response(status: int, reason: str) -> http.Response:
     # The ZenML SDK raises this shape as IllegalOperationError and does not retry a 403.
     body = json.dumps({"detail": ["IllegalOperationError", reason]}).encode()
     return http.Response.make(status, body, {"Content-Type": "application/json", "X-Metagate": "blocked"})
+
+
+def gateway_error_response(status: int, reason: str) -> http.Response:
+    # The SDK's error shape; 502/504 are statuses the SDK retries with backoff.
+    kind = "GatewayTimeout" if status == 504 else "BadGateway"
+    body = json.dumps({"detail": [kind, reason]}).encode()
+    return http.Response.make(status, body, {"Content-Type": "application/json", "X-Metagate": "upstream-error"})
 
 
 def block_reason(method: str, path: str, decision: Decision) -> str:
@@ -131,6 +140,11 @@ class MetadataGate:
         self.pool = pool
         self.audit = audit
         self.default_role = upstream_role_default
+        # Set by the runner: allowed requests are sent by the gate itself (502/504 on upstream
+        # failure); None leaves forwarding to mitmproxy.
+        self.upstream: UpstreamClient | None = None
+        # Told of every final decision (metrics, decision logs); called with the record.
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     def load(self, loader: Any) -> None:
         loader.add_option("metagate_enforcement", str, "enforce", "enforce: block and redact; monitor: record only.")
@@ -157,15 +171,17 @@ class MetadataGate:
             upstream_role="zenml",
         )
         result: InspectionResult | None = None
+        # A policy reload may swap self.pool meanwhile: the record names the pool that decided.
+        pool = self.pool
         try:
-            result = await self.pool.inspect(inspection)
+            result = await pool.inspect(inspection)
             decision = result.decision
         except InspectionFailed as exc:
             if ctx.options.metagate_on_error == "allow":
                 decision = Decision("warn", [exc.rule], [f"{exc.rule}: {exc.reason} (forwarded: on_error is allow)"])
             else:
                 decision = Decision("block", [exc.rule], [f"{exc.rule}: {exc.reason}"])
-        await self._finish(flow, record, decision, result, started)
+        await self._finish(flow, record, decision, result, started, pool)
 
     def _base_record(self, flow: http.HTTPFlow) -> dict[str, Any]:
         request = flow.request
@@ -184,7 +200,7 @@ class MetadataGate:
 
     async def _finish(
         self, flow: http.HTTPFlow, record: dict[str, Any], decision: Decision,
-        result: InspectionResult | None, started: float,
+        result: InspectionResult | None, started: float, pool: WorkerPool,
     ) -> None:
         monitor = ctx.options.metagate_enforcement == "monitor"
         enforced = "allow" if monitor and decision.action in ("block", "redact") else decision.action
@@ -212,7 +228,8 @@ class MetadataGate:
                 inspection_ms=result.timings_ms,
             )
         else:
-            record["policy_hash"] = self.pool.policy_hash
+            record["policy_hash"] = pool.policy_hash
+        record["policy_revision"] = pool.policy_revision
         if enforced == "block":
             record["bytes_forwarded"] = 0
         elif enforced == "redact" and result is not None and result.new_body is not None:
@@ -225,7 +242,9 @@ class MetadataGate:
         except AuditError as exc:
             # Nothing is forwarded without a committed record.
             flow.response = block_response(403, f"metagate blocked {flow.request.method} {record['path']}: audit.unavailable ({exc})")
+            self._notify({**record, "enforced": "block", "bytes_forwarded": 0, "rules": [*record["rules"], "audit.unavailable"]})
             return
+        self._notify(record)
         flow.metadata["metagate_audit_id"] = record["id"]
         if enforced == "block":
             flow.response = block_response(403, block_reason(flow.request.method, record["path"], decision))
@@ -234,10 +253,40 @@ class MetadataGate:
             flow.request.headers.pop("content-encoding", None)
             flow.request.content = result.new_body
         flow.request.headers[AUDIT_ID_HEADER] = record["id"]
+        if self.upstream is not None:
+            await self._forward(flow, record)
+
+    async def _forward(self, flow: http.HTTPFlow, record: dict[str, Any]) -> None:
+        """Send the allowed request upstream; a failed delivery is recorded, then answered 502/504."""
+        assert self.upstream is not None
+        try:
+            flow.response = await self.upstream.send(flow.request, server_name=flow.client_conn.sni)
+            return
+        except UpstreamFailed as exc:
+            failure = exc
+        error = {
+            "id": str(uuid.uuid4()), "time": now_iso(), "kind": "error", "request_id": record["id"],
+            "client": record["client"], "method": record["method"], "host": record["host"], "path": record["path"],
+            "decision": "error", "rules": [failure.rule], "reasons": [f"{failure.rule}: {failure.reason}"],
+            "status": failure.status,
+        }
+        try:
+            await self.audit.append(error)
+        except AuditError as exc:
+            log.error("could not record %s: %s", failure.rule, exc)
+        flow.response = gateway_error_response(
+            failure.status, f"metagate could not deliver {record['method']} {record['path']}: {failure.rule}: {failure.reason}")
+
+    def _notify(self, record: dict[str, Any]) -> None:
+        for observe in self.observers:
+            try:
+                observe(record)
+            except Exception:   # observing must never change what is enforced
+                log.exception("decision observer %s failed", getattr(observe, "__qualname__", observe))
 
     async def response(self, flow: http.HTTPFlow) -> None:
         audit_id = flow.metadata.get("metagate_audit_id")
-        if audit_id is None or flow.response is None or flow.response.headers.get("X-Metagate") == "blocked":
+        if audit_id is None or flow.response is None or flow.response.headers.get("X-Metagate") in ("blocked", "upstream-error"):
             return
         # Outcome records are not write-ahead: queue them and move on.
         self.audit.commit({
@@ -262,7 +311,7 @@ class MetadataGate:
             "method": flow.request.method, "host": flow.request.pretty_host,
             "path": flow.request.path.split("?", 1)[0],
             "decision": "block" if rules == ["request.too_large"] else "error",
-            "rules": rules, "reasons": [reason],
+            "rules": rules, "reasons": [reason], "policy_revision": self.pool.policy_revision,
         }
         try:
             await self.audit.append(record)

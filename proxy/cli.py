@@ -17,13 +17,17 @@ def _run(args: argparse.Namespace) -> int:
         "listen": args.listen,
         "data_dir": args.data_dir,
         "enforcement": args.enforcement,
+        "admin": {"listen": args.admin} if args.admin else None,
     }
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
         print(f"metagate: {exc}", file=sys.stderr)
         return 2
+    from metagate.proxy.logs import configure_logging
     from metagate.proxy.runner import serve
+
+    configure_logging(config.log.level, config.log.format, config.log.proxy_level)
 
     try:
         return asyncio.run(serve(config))
@@ -53,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="start the gate")
     run.add_argument("--config", type=Path, help="metagate.yaml")
-    run.add_argument("--mode", choices=["reverse", "forward"])
+    run.add_argument("--mode", choices=["reverse", "forward", "transparent"])
     run.add_argument("--upstream", help="ZenML server URL; none: start the embedded local server")
     run.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8080)")
     run.add_argument("--data-dir", type=Path, help="where metagate keeps its trail, keys and CA")
     run.add_argument("--enforcement", choices=["enforce", "monitor"])
+    run.add_argument("--admin", metavar="HOST:PORT",
+                     help="serve /metrics, /healthz, /readyz here (token: METAGATE_ADMIN_TOKEN)")
     run.set_defaults(func=_run)
 
     ca = commands.add_parser("ca", help="metagate's interception CA")
@@ -77,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     from metagate.proxy.scan_cli import add_scan_command
 
     add_scan_command(commands)
+
+    from metagate.proxy.config_cli import add_config_command
+    from metagate.proxy.doctor import add_doctor_command
+
+    add_config_command(commands)  # config check
+    add_doctor_command(commands)
+
+    from metagate.proxy.policy_cli import add_policy_command
+
+    add_policy_command(commands)  # policy test, check, build
     return parser
 
 

@@ -18,8 +18,11 @@ from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
 from metagate.proxy.addon import EgressAllowList, MetadataGate
+from metagate.proxy.admin import admin_server
 from metagate.proxy.config import Config
 from metagate.proxy.inspection import InspectorSettings
+from metagate.proxy.upstream import UpstreamClient
+from metagate.proxy.logs import log_decision
 from metagate.proxy.workers import WorkerPool
 from metagate.reports.store import open_store
 
@@ -76,11 +79,15 @@ def inspector_settings(config: Config, key: bytes) -> InspectorSettings:
 
 def mitmproxy_options(config: Config, upstream: str) -> dict[str, object]:
     """Settings for mitmproxy's own addons (set once they are loaded)."""
-    mode = f"reverse:{upstream}" if config.mode == "reverse" else "regular"
+    mode = {"reverse": f"reverse:{upstream}", "forward": "regular", "transparent": "transparent"}[config.mode]
     settings: dict[str, object] = dict(
         listen_host=config.listen_host,
         listen_port=config.listen_port,
         mode=[mode],
+        # No server connection before the gate has decided (and, for ZenML traffic, ever: the
+        # gate sends it itself). Eager connecting would also drop clients unanswered and
+        # unrecorded whenever the upstream is down.
+        connection_strategy="lazy",
         confdir=str(ca_dir(config.data_dir)),
         body_size_limit=str(config.limits.max_body_bytes),
         ssl_insecure=not config.upstream_verify,
@@ -94,6 +101,15 @@ def mitmproxy_options(config: Config, upstream: str) -> dict[str, object]:
     return settings
 
 
+def upstream_client(config: Config) -> UpstreamClient:
+    """How the gate sends allowed requests: the same TLS trust as configured for mitmproxy,
+    and the response size cap mitmproxy applied (body_size_limit covers both directions)."""
+    return UpstreamClient(
+        connect_timeout=config.upstream_connect_timeout, response_timeout=config.upstream_timeout,
+        verify=config.upstream_verify, ca_file=config.upstream_ca, max_response_bytes=config.limits.max_body_bytes,
+    )
+
+
 def config_summary(config: Config, upstream: str) -> dict[str, object]:
     """What a reviewer needs to know about how the gate ran; no secrets (the config has none,
     and URLs are reduced to scheme, host and port)."""
@@ -105,16 +121,29 @@ def config_summary(config: Config, upstream: str) -> dict[str, object]:
         "enforcement": config.enforcement,
         "on_error": config.on_error,
         "inspection_timeout": config.inspection_timeout,
+        "upstream_timeout": config.upstream_timeout,
+        "upstream_connect_timeout": config.upstream_connect_timeout,
         "workers": config.workers,
         "storage_prefixes": config.storage_prefixes,
         "limits": config.limits.model_dump(),
         "policy_engine": config.policy.engine,
         "policy_extra_dirs": [str(p) for p in config.policy.extra_dirs],
+        "policy_bundle": _bundle_summary(config.policy.bundle),
         "allow_uninspected": config.egress.allow_uninspected,
     }
 
 
-def lifecycle_record(kind: str, config: Config, upstream: str, policy_hash: str) -> dict[str, object]:
+def _bundle_summary(bundle: str | None) -> str | None:
+    if bundle is None:
+        return None
+    from metagate.proxy.reload import bundle_source
+
+    return bundle_source(bundle).description    # a URL without credentials or query
+
+
+def lifecycle_record(
+    kind: str, config: Config, upstream: str, policy_hash: str, policy_revision: str | None = None,
+) -> dict[str, object]:
     from metagate.proxy.addon import now_iso
 
     return {
@@ -124,6 +153,7 @@ def lifecycle_record(kind: str, config: Config, upstream: str, policy_hash: str)
         "version": version("metagate"),
         "config": config_summary(config, upstream),
         "policy_hash": policy_hash,
+        "policy_revision": policy_revision,
     }
 
 
@@ -151,12 +181,16 @@ class ServingAnnouncer:
               f"enforcement {self.config.enforcement})", flush=True)
         if self.config.mode == "reverse":
             print(f"metagate: point the ZenML SDK here with: export ZENML_STORE_URL={address}", flush=True)
+        elif self.config.mode == "transparent":
+            print(f"metagate: redirect the SDK's TCP traffic to port {self.config.listen_port} "
+                  "(docs/transparent-mode.md); clients trust <metagate ca --export PATH>", flush=True)
         else:
             print(f"metagate: export HTTPS_PROXY={address} REQUESTS_CA_BUNDLE=<metagate ca --export PATH>", flush=True)
 
 
 async def serve(config: Config) -> int:
     data_dir = private_dir(config.data_dir)
+    admin = admin_server(config)      # None without --admin; refuses a public listener without a token
     with ExitStack() as stack:
         upstream = config.upstream
         if upstream is None:
@@ -170,16 +204,36 @@ async def serve(config: Config) -> int:
 
         audit = open_store(config.audit, data_dir)
         stack.callback(audit.close)
-        pool = WorkerPool(inspector_settings(config, fingerprint_key(data_dir)), config.workers, config.inspection_timeout)
-        await pool.start()
-        await audit.append(lifecycle_record("start", config, upstream, pool.policy_hash))
+        if admin is not None:
+            audit = admin.instrument(audit)    # audit write latency and failures, for /metrics and /readyz
+            await admin.start()                # /healthz answers while the workers start
+        settings = inspector_settings(config, fingerprint_key(data_dir))
+        reloader = None
+        if config.policy.bundle is not None:
+            from metagate.proxy.reload import PolicyReloader, bundle_source
+
+            reloader = PolicyReloader(bundle_source(config.policy.bundle), data_dir, settings, audit,
+                                      config.workers, config.inspection_timeout, config.policy.bundle_poll_seconds)
+            pool = await reloader.initial_pool()
+        else:
+            pool = WorkerPool(settings, config.workers, config.inspection_timeout)
+            await pool.start()
+        gate = MetadataGate(pool, audit)     # a policy reload swaps gate.pool
+        gate.upstream = upstream_client(config)
+        gate.observers.append(log_decision)
+        if admin is not None:
+            admin.attach(gate)
+        await audit.append(lifecycle_record("start", config, upstream, pool.policy_hash, pool.policy_revision))
         try:
             master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
             addons: list[object] = []
+            zenml_hosts = [urlsplit(upstream).hostname or "", *config.egress.zenml_hosts]
             if config.mode == "forward":
-                zenml_hosts = [urlsplit(upstream).hostname or "", *config.egress.zenml_hosts]
                 addons.append(EgressAllowList(zenml_hosts, config.egress.allow_uninspected, audit))
-            gate = MetadataGate(pool, audit)
+            elif config.mode == "transparent":
+                from metagate.proxy.transparent import TransparentEgress
+
+                addons.append(TransparentEgress(zenml_hosts, config.egress.allow_uninspected, audit))
             addons += [gate, ServingAnnouncer(config, upstream)]
             master.addons.add(*addons)
             master.options.update(
@@ -190,9 +244,18 @@ async def serve(config: Config) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, master.shutdown)
+            if reloader is not None:
+                reloader.attach(gate)
+                reloader.start()
             await master.run()
         finally:
-            await pool.close()
-            await audit.append(lifecycle_record("stop", config, upstream, pool.policy_hash))
-    print("metagate: stopped", file=sys.stderr, flush=True)
+            if reloader is not None:
+                await reloader.stop()
+            await gate.pool.close()
+            if gate.upstream is not None:
+                await gate.upstream.close()
+            await audit.append(lifecycle_record("stop", config, upstream, gate.pool.policy_hash, gate.pool.policy_revision))
+            if admin is not None:
+                await admin.stop()
+    print("metagate: stopped", flush=True)    # stdout, like "serving": stderr carries JSON logs only
     return 0

@@ -83,12 +83,18 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, settings: InspectorSettings, size: int = 2, timeout: float = 5.0) -> None:
+    def __init__(
+        self, settings: InspectorSettings, size: int = 2, timeout: float = 5.0, policy_revision: str | None = None,
+    ) -> None:
         self.settings = settings
         self.size = size
         self.timeout = timeout
         self.restarts = 0
         self.policy_hash = ""
+        self.policy_revision = policy_revision   # the policy bundle's revision; None without a bundle
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._ctx = multiprocessing.get_context("spawn")
         self._idle: asyncio.Queue[_Worker] | None = None
         self._threads = ThreadPoolExecutor(max_workers=size * 2 + 2, thread_name_prefix="metagate-worker")
@@ -161,6 +167,15 @@ class WorkerPool:
         self._workers.clear()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
+    async def drain(self, timeout: float) -> bool:
+        """Wait until no request is being inspected (a pool swapped out finishes its own);
+        False if some still are after `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
     @property
     def alive(self) -> int:
         return sum(1 for w in self._workers if w.process.is_alive())
@@ -168,6 +183,16 @@ class WorkerPool:
     # --- requests --------------------------------------------------------------------
 
     async def inspect(self, request: InspectionRequest) -> InspectionResult:
+        self._in_flight += 1
+        self._drained.clear()
+        try:
+            return await self._inspect(request)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._drained.set()
+
+    async def _inspect(self, request: InspectionRequest) -> InspectionResult:
         assert self._idle is not None, "WorkerPool.start() was not awaited"
         deadline = time.monotonic() + self.timeout
         try:
