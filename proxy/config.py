@@ -13,7 +13,14 @@ from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -41,7 +48,7 @@ class PolicyConfig(_Section):
     bundle_poll_seconds: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
-    def _bundle_alone(self) -> "PolicyConfig":
+    def _bundle_alone(self) -> PolicyConfig:
         if self.bundle is not None and self.extra_dirs:
             raise ValueError("bundle and extra_dirs exclude each other: build the extra dirs into the bundle")
         if self.bundle is not None and self.engine == "opa":
@@ -106,6 +113,7 @@ class Config(_Section):
     upstream_connect_timeout: float = Field(10.0, gt=0)   # no connection by then: 502 to the client
     upstream_timeout: float = Field(60.0, gt=0)           # no complete answer by then: 504
     workers: int = Field(2, ge=1, le=64)
+    worker_max_requests: int = Field(2000, ge=0)   # recycle a worker after this many (0: never)
     storage_prefixes: list[str] = []
     limits: LimitsConfig = LimitsConfig()
     policy: PolicyConfig = PolicyConfig()
@@ -121,13 +129,13 @@ class Config(_Section):
     _listen = field_validator("listen")(_host_port)
 
     @model_validator(mode="after")
-    def _transparent_needs_upstream(self) -> "Config":
+    def _transparent_needs_upstream(self) -> Config:
         if self.mode == "transparent" and self.upstream is None:
             raise ValueError("mode transparent needs an upstream: the ZenML server whose traffic is redirected here")
         return self
 
     @model_validator(mode="after")
-    def _upstream_required(self) -> "Config":
+    def _upstream_required(self) -> Config:
         if self.upstream is None and not self.embedded_upstream:
             raise ValueError("upstream is required when embedded_upstream is false")
         return self

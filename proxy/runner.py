@@ -7,24 +7,23 @@ import logging
 import os
 import secrets
 import signal
-import sys
 import uuid
-from importlib.metadata import version
 from contextlib import ExitStack
+from functools import partial
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
-
-from mitmproxy import options
-from mitmproxy.tools.dump import DumpMaster
 
 from metagate.proxy.addon import EgressAllowList, MetadataGate
 from metagate.proxy.admin import admin_server
 from metagate.proxy.config import Config
 from metagate.proxy.inspection import InspectorSettings
-from metagate.proxy.upstream import UpstreamClient
 from metagate.proxy.logs import log_decision
+from metagate.proxy.upstream import UpstreamClient
 from metagate.proxy.workers import WorkerPool
 from metagate.reports.store import open_store
+from mitmproxy import options
+from mitmproxy.tools.dump import DumpMaster
 
 log = logging.getLogger("metagate")
 
@@ -124,6 +123,7 @@ def config_summary(config: Config, upstream: str) -> dict[str, object]:
         "upstream_timeout": config.upstream_timeout,
         "upstream_connect_timeout": config.upstream_connect_timeout,
         "workers": config.workers,
+        "worker_max_requests": config.worker_max_requests,
         "storage_prefixes": config.storage_prefixes,
         "limits": config.limits.model_dump(),
         "policy_engine": config.policy.engine,
@@ -213,10 +213,12 @@ async def serve(config: Config) -> int:
             from metagate.proxy.reload import PolicyReloader, bundle_source
 
             reloader = PolicyReloader(bundle_source(config.policy.bundle), data_dir, settings, audit,
-                                      config.workers, config.inspection_timeout, config.policy.bundle_poll_seconds)
+                                      config.workers, config.inspection_timeout, config.policy.bundle_poll_seconds,
+                                      pool_factory=partial(WorkerPool, max_requests=config.worker_max_requests))
             pool = await reloader.initial_pool()
         else:
-            pool = WorkerPool(settings, config.workers, config.inspection_timeout)
+            pool = WorkerPool(settings, config.workers, config.inspection_timeout,
+                              max_requests=config.worker_max_requests)
             await pool.start()
         gate = MetadataGate(pool, audit)     # a policy reload swaps gate.pool
         gate.upstream = upstream_client(config)

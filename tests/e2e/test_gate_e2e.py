@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -207,6 +208,11 @@ def test_with_no_upstream_metagate_starts_an_embedded_zenml_server(metagate, run
     """What a newcomer sees after `make run`: the gate with a local ZenML server behind it."""
     gate = metagate(None, mode="reverse")
     assert "embedded ZenML server at http://127.0.0.1:" in gate.log
+    # The hint is printed right after the serving line the fixture waited for.
+    for _ in range(100):
+        if f"export ZENML_STORE_URL={gate.url}" in gate.log:
+            break
+        time.sleep(0.05)
     assert f"export ZENML_STORE_URL={gate.url}" in gate.log
     result = run_sdk("clean_pipeline.py", env={"ZENML_STORE_URL": gate.url})
     assert result.returncode == 0, result.describe() + gate.log[-3000:]

@@ -35,6 +35,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "upstream_connect_timeout": ("3", 3.0),
     "upstream_timeout": ("30.5", 30.5),
     "workers": ("3", 3),
+    "worker_max_requests": ("500", 500),
     "storage_prefixes": ("s3://a/, s3://b/", ["s3://a/", "s3://b/"]),
     "limits.max_body_bytes": ("1024", 1024),
     "limits.max_decoded_bytes": ("2048", 2048),

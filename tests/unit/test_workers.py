@@ -87,3 +87,26 @@ def test_a_worker_that_cannot_build_its_inspector_stops_the_start():
         await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_a_worker_is_recycled_after_its_request_budget_without_failing_a_request():
+    async def scenario():
+        pool = WorkerPool(SETTINGS, size=1, timeout=10, max_requests=3)
+        await pool.start()
+        try:
+            first = set(worker_pids(pool))
+            pids = [(await pool.inspect(request("/ok")))["pid"] for _ in range(3)]
+            assert set(pids) == first
+            for _ in range(600):  # the successor starts in the background
+                if pool.recycled:
+                    break
+                await asyncio.sleep(0.05)
+            assert pool.recycled == 1
+            later = [(await pool.inspect(request("/ok")))["pid"] for _ in range(4)]
+            assert later[-1] not in first
+            await _wait_for(pool, 1)
+            assert pool.restarts == 0
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
