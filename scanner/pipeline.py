@@ -30,6 +30,13 @@ from metagate.scanner.schemas import SchemaSet, proven, validate
 # Integers this long in user data can be card or account numbers: scan them as text.
 _LONG_INT_DIGITS = 9
 
+_UNSCANNED_HEADERS = frozenset({
+    "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection",
+    "keep-alive", "accept", "accept-encoding", "accept-language", "te", "expect", "via", "forwarded",
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "idempotency-key",
+    "source-context", "x-metagate-audit-id", "authorization", "proxy-authorization", "cookie",
+})
+
 
 @dataclass(slots=True)
 class ScanResult:
@@ -95,6 +102,7 @@ class Scanner:
             self._collect_json(endpoint, body.document, result)
 
         self._collect_query(endpoint, request, result)
+        self._collect_headers(request, result)
         result.leaves = expand_leaves(result.leaves)  # decoded views of encoded values
         self._detect(result)
         return result
@@ -131,6 +139,13 @@ class Scanner:
             if cls in PROVEN_CLASSES and proven(cls, value):
                 continue
             result.leaves.append(Leaf(jsonpath.render((name,), root="$query"), value, cls))
+
+    def _collect_headers(self, request: InspectionRequest, result: ScanResult) -> None:
+        # Transport and SDK bookkeeping headers carry no user data; credential headers are
+        # masked before they reach the worker. Anything else a client adds is scanned.
+        for name, value in request.headers:
+            if name.lower() not in _UNSCANNED_HEADERS and value != "<redacted>":
+                result.leaves.append(Leaf(jsonpath.render((name.lower(),), root="$headers"), value, "unknown"))
 
     # --- detection -------------------------------------------------------------------
 

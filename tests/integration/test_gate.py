@@ -286,3 +286,10 @@ def test_records_say_how_many_bytes_were_forwarded(gate, upstream):
     assert all(r["bytes_forwarded"] == r["bytes"] for r in allowed)
     received = {e["headers"].get("X-Metagate-Audit-Id"): len(e["body"]) for e in upstream.received()}
     assert all(r["bytes_forwarded"] == received[r["id"]] for r in redacted)
+
+
+def test_user_data_in_a_custom_header_is_found(gate, upstream):
+    response = requests.get(gate.url + "/api/v1/current-user", headers={"X-Run-Owner": EMAIL}, timeout=30)
+    assert response.status_code == 403
+    assert "$headers.x-run-owner" in marker_id(response)
+    assert not any(EMAIL in json.dumps(e["headers"]) for e in upstream.received())
