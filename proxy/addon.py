@@ -268,7 +268,7 @@ class MetadataGate:
             "id": str(uuid.uuid4()), "time": now_iso(), "kind": "error", "request_id": record["id"],
             "client": record["client"], "method": record["method"], "host": record["host"], "path": record["path"],
             "decision": "error", "rules": [failure.rule], "reasons": [f"{failure.rule}: {failure.reason}"],
-            "status": failure.status,
+            "status": failure.status, "policy_revision": record.get("policy_revision"),
         }
         try:
             await self.audit.append(error)
