@@ -21,7 +21,7 @@ import argparse
 import secrets
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +210,9 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"metagate policy check: {exc}", file=sys.stderr)
             return EXIT_BROKEN
         settings = _settings(config, project, secrets.token_bytes(32))
-        requests = [_as_proxy_sees_it(c.request, f"check-{n}") for n, c in enumerate(captures)]
+        from metagate.proxy.scan_cli import mask_credentials
+
+        requests = [mask_credentials(c.request, f"check-{n}") for n, c in enumerate(captures)]
         try:
             explanations = _explain(settings, requests, args.in_process)
         except Exception as exc:  # noqa: BLE001 - the policy or the engine failed: say which, no traceback
@@ -250,22 +252,6 @@ def unpack_bundle_from(spec: str, directory: Path) -> Any:
     if data is None:
         raise ConfigError(f"policy bundle: {spec}: nothing served")
     return unpack_bundle(data, directory)
-
-
-def _as_proxy_sees_it(request: Any, request_id: str) -> Any:
-    """Credential header values masked and the user taken from a bearer token's subject, as
-    MetadataGate hands requests to its workers."""
-    from metagate.proxy.addon import CREDENTIAL_HEADERS, MASK, bearer_subject
-    from mitmproxy import http
-
-    headers = http.Headers([(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
-                            for k, v in request.headers])
-    return replace(
-        request,
-        headers=tuple((k, MASK if k.lower() in CREDENTIAL_HEADERS else v) for k, v in request.headers),
-        user_id=bearer_subject(headers),
-        request_id=request_id,
-    )
 
 
 def _explain(settings: InspectorSettings, requests: Sequence[Any], in_process: bool) -> list[dict[str, Any]]:
