@@ -4,8 +4,6 @@ or the transfer reports built from it."""
 
 from __future__ import annotations
 
-import base64
-import json
 import socket
 import subprocess
 import uuid
@@ -13,21 +11,9 @@ import uuid
 import requests
 
 from tests.integration.conftest import start_gate
+from tests.support.payloads import jwt
+from tests.support.payloads import run_metadata as metadata
 from tests.support.processes import metagate_command
-
-PROJECT = str(uuid.uuid4())
-
-
-def jwt(subject: str, signature: str) -> str:
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': subject, 'iss': 'zenml'})}.{signature}"
-
-
-def metadata(values: dict) -> dict:
-    return {"project": PROJECT, "resources": [{"id": str(uuid.uuid4()), "type": "pipeline_run"}], "values": values,
-            "types": {k: "string" for k in values}}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from metagate.reports.store import read_records
+
 from tests.integration.conftest import Gate, Upstream, start_gate
 from tests.support.postgres import PostgresCluster, server_bindir
 from tests.support.processes import free_port, metagate_command

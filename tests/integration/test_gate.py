@@ -18,18 +18,9 @@ import requests
 import zstandard
 
 from tests.integration.conftest import start_gate
+from tests.support.payloads import PROJECT, run_metadata
 
-PROJECT = str(uuid.uuid4())
 EMAIL = "jane.doe@example.com"
-
-
-def run_metadata(values: dict) -> dict:
-    return {
-        "project": PROJECT,
-        "resources": [{"id": str(uuid.uuid4()), "type": "pipeline_run"}],
-        "values": values,
-        "types": {k: "string" if isinstance(v, str) else "float" for k, v in values.items()},
-    }
 
 
 def step_run(source_code: str) -> dict:

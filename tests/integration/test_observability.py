@@ -4,7 +4,6 @@ DEBUG level with secrets, PII and credentials driven through the gate."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -16,22 +15,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import start_gate
+from tests.support.payloads import jwt
+from tests.support.payloads import run_metadata as metadata
 from tests.support.processes import free_port
 
 TOKEN = "adm-" + uuid.uuid4().hex
-PROJECT = str(uuid.uuid4())
-
-
-def jwt(subject: str, signature: str) -> str:
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': subject, 'iss': 'zenml'})}.{signature}"
-
-
-def metadata(values: dict) -> dict:
-    return {"project": PROJECT, "resources": [{"id": str(uuid.uuid4()), "type": "pipeline_run"}], "values": values,
-            "types": {k: "string" for k in values}}
 
 
 def metric_values(text: str) -> dict[tuple[str, tuple], float]:
