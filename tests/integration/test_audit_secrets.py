@@ -11,7 +11,7 @@ import uuid
 import requests
 
 from tests.integration.conftest import start_gate
-from tests.support.payloads import jwt
+from tests.support.payloads import jwt, sensitive_values
 from tests.support.payloads import run_metadata as metadata
 from tests.support.processes import metagate_command
 
@@ -23,18 +23,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_no_sensitive_value_reaches_the_store_exports_or_reports(tmp_path, upstream):
     tag = uuid.uuid4().hex[:10]
     user = str(uuid.uuid4())
-    secrets = {
-        "jwt_signature": f"sig{tag}SignatureSecret",
-        "cookie": f"cookie-{tag}-value",
-        "api_key_header": f"ZENKEY-{tag}-header",
-        "password": f"pw-{tag}-Password!",
-        "query_token": f"qs-{tag}-token",
-        "email": f"jane.{tag}@example.com",
-        "phone": "+1 415 555 0123",
-        "secret_value": f"s3cr3t-{tag}",
-        "aws_secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "github_token": "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
-    }
+    secrets = sensitive_values(tag)
     token = jwt(user, secrets["jwt_signature"])
     gate = start_gate(tmp_path, upstream.url)
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

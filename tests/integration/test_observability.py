@@ -15,7 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import start_gate
-from tests.support.payloads import jwt
+from tests.support.payloads import jwt, sensitive_values
 from tests.support.payloads import run_metadata as metadata
 from tests.support.processes import free_port
 
@@ -58,19 +58,7 @@ def admin_env(monkeypatch):
 def test_metrics_probes_and_logs_of_a_running_gate(tmp_path, upstream, admin_env):
     tag = uuid.uuid4().hex[:10]
     user = str(uuid.uuid4())
-    secrets = {
-        "jwt_signature": f"sig{tag}SignatureSecret",
-        "cookie": f"cookie-{tag}-value",
-        "api_key_header": f"ZENKEY-{tag}-header",
-        "password": f"pw-{tag}-Password!",
-        "query_token": f"qs-{tag}-token",
-        "email": f"jane.{tag}@example.com",
-        "phone": "+1 415 555 0123",
-        "secret_value": f"s3cr3t-{tag}",
-        "aws_secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "github_token": "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
-        "admin_token": TOKEN,
-    }
+    secrets = {**sensitive_values(tag), "admin_token": TOKEN}
     token = jwt(user, secrets["jwt_signature"])
     admin = f"http://127.0.0.1:{free_port()}"
     gate = start_gate(tmp_path, upstream.url, "--admin", admin.removeprefix("http://"))

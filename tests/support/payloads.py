@@ -27,3 +27,20 @@ def jwt(subject: str, signature: str) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': subject, 'iss': 'zenml'})}.{signature}"
+
+
+def sensitive_values(tag: str) -> dict[str, str]:
+    """Values that must never show in the trail, exports, reports or logs; `tag` makes them
+    unique to one test so a match cannot come from elsewhere."""
+    return {
+        "jwt_signature": f"sig{tag}SignatureSecret",
+        "cookie": f"cookie-{tag}-value",
+        "api_key_header": f"ZENKEY-{tag}-header",
+        "password": f"pw-{tag}-Password!",
+        "query_token": f"qs-{tag}-token",
+        "email": f"jane.{tag}@example.com",
+        "phone": "+1 415 555 0123",
+        "secret_value": f"s3cr3t-{tag}",
+        "aws_secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "github_token": "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    }
