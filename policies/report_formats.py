@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from metagate.policies.testing import CaseResult, PolicyTestReport
+from metagate.scanner.outputs import sarif_log
 
 FORMATS = ("human", "junit", "sarif", "json")
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SUITE_TITLES = {"rego": "Rego unit tests", "fixtures": "policy fixtures"}
 
 
@@ -173,21 +173,8 @@ def render_sarif(report: PolicyTestReport, tool_version: str = "") -> dict[str, 
         add(rule, "error", f"{case.group}.{case.name}: {case.message}", case.file, case.line, case.details or None)
     for entry in report.uncovered:
         add("rule-coverage", "note", f"{entry.rule}: no {' and no '.join(entry.missing)} fixture", "", 0)
-    driver: dict[str, Any] = {
-        "name": "metagate-policy-test",
-        "rules": [{"id": rid, "name": rid, "shortDescription": {"text": text}} for rid, text in _SARIF_RULES.items()],
-    }
-    if tool_version:
-        driver["version"] = tool_version
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "invocations": [{"executionSuccessful": not report.problems}],
-            "results": results,
-        }],
-    }
+    rules = [{"id": rid, "name": rid, "shortDescription": {"text": text}} for rid, text in _SARIF_RULES.items()]
+    return sarif_log("metagate-policy-test", rules, results, {"executionSuccessful": not report.problems}, tool_version)
 
 
 # --- JSON ---------------------------------------------------------------------------------

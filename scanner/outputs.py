@@ -124,19 +124,23 @@ def sarif(records: Sequence[Record], notes: Sequence[str] = (), tool_version: st
     invocation: dict[str, Any] = {"executionSuccessful": True}
     if notes:
         invocation["toolExecutionNotifications"] = [{"level": "note", "message": {"text": n}} for n in notes]
-    driver: dict[str, Any] = {"name": "metagate", "rules": rules}
+    return sarif_log("metagate", rules, results, invocation, tool_version,
+                     artifacts=[{"location": {"uri": _uri(source)}} for source in artifacts])
+
+
+def sarif_log(
+    tool: str, rules: list[dict[str, Any]], results: list[dict[str, Any]], invocation: dict[str, Any],
+    tool_version: str = "", artifacts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One SARIF 2.1.0 log with a single run: the envelope `scan` and `policy test` share."""
+    driver: dict[str, Any] = {"name": tool, "rules": rules}
     if tool_version:
         driver["version"] = tool_version
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "invocations": [invocation],
-            "artifacts": [{"location": {"uri": _uri(source)}} for source in artifacts],
-            "results": results,
-        }],
-    }
+    run: dict[str, Any] = {"tool": {"driver": driver}, "invocations": [invocation]}
+    if artifacts is not None:
+        run["artifacts"] = artifacts
+    run["results"] = results
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
 def _uri(source: str) -> str:
