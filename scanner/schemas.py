@@ -49,7 +49,10 @@ class SchemaLimits:
 # an error here: the scanner simply scans it (see `proven`).
 
 
-def _bounded_json(limits: SchemaLimits, string_limit: int, uri: bool = False) -> Any:
+def _bounds_check(limits: SchemaLimits, string_limit: int, uri: bool = False) -> Any:
+    """The one Python check of a field's whole value: depth, entries, bytes, string lengths
+    and, for URIs, the storage prefixes given with the validation."""
+
     def check(value: Any, info: ValidationInfo) -> Any:
         prefixes: tuple[str, ...] = (info.context or {}).get("storage_prefixes", ()) if uri else ()
         items = 0
@@ -81,24 +84,40 @@ def _bounded_json(limits: SchemaLimits, string_limit: int, uri: bool = False) ->
             raise PydanticCustomError("too_large", "more than {limit} bytes", {"limit": limits.user_dict_bytes})
         return value
 
-    return Annotated[JsonValue, AfterValidator(check)]
+    return check
 
 
-def _leaf_type(spec: FieldSpec, limits: SchemaLimits) -> Any:
+def _bounded_json(limits: SchemaLimits, string_limit: int, uri: bool = False) -> Any:
+    return Annotated[JsonValue, AfterValidator(_bounds_check(limits, string_limit, uri))]
+
+
+def _native_first(limits: SchemaLimits, string_limit: int) -> Any:
+    """What `_bounded_json` accepts, with scalars checked by pydantic-core itself: only a
+    container value calls back into Python. For the strict schemas, which only answer
+    "clean or not": their errors are never reported (see `validate`)."""
+    # Parsed JSON holds only JSON types, so `Any` inside: JsonValue would call a Python
+    # discriminator on every node.
+    containers = Union[list[Any], dict[str, Any]]
+    bounded = Annotated[containers, AfterValidator(_bounds_check(limits, string_limit))]
+    return Union[Annotated[str, StringConstraints(max_length=string_limit)], int, float, bool, None, bounded]
+
+
+def _leaf_type(spec: FieldSpec, limits: SchemaLimits, strict: bool = False) -> Any:
     cls = spec.field_class
     declared = spec.max_length
-    if cls in ("id", "enum", "timestamp", "numeric", "hash", "name", "source_ref", "secret_ref"):
-        return _bounded_json(limits, declared or limits.name_length)
-    if cls == "uri":
+    if cls == "uri":  # storage prefixes come with each validation, so checked in Python
         return _bounded_json(limits, declared or limits.text_length, uri=True)
-    if cls == "free_text":
-        return _bounded_json(limits, declared or limits.text_length)
-    if cls == "code":
-        return _bounded_json(limits, limits.code_length)
-    if cls == "log":
-        return _bounded_json(limits, limits.log_length)
-    # user_dict, package_list, value_repr, credential, auth, unknown
-    return _bounded_json(limits, limits.user_dict_string)
+    if cls in ("id", "enum", "timestamp", "numeric", "hash", "name", "source_ref", "secret_ref"):
+        string_limit = declared or limits.name_length
+    elif cls == "free_text":
+        string_limit = declared or limits.text_length
+    elif cls == "code":
+        string_limit = limits.code_length
+    elif cls == "log":
+        string_limit = limits.log_length
+    else:  # user_dict, package_list, value_repr, credential, auth, unknown
+        string_limit = limits.user_dict_string
+    return _native_first(limits, string_limit) if strict else _bounded_json(limits, string_limit)
 
 
 def _bounded_scalar(limits: SchemaLimits, string_limit: int) -> Any:
@@ -138,71 +157,85 @@ class _Base(BaseModel):
     model_config = ConfigDict(extra="allow", protected_namespaces=(), arbitrary_types_allowed=True)
 
 
+class _StrictBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
+
+
 class SchemaSet:
-    """Pydantic models for every catalog model, built on first use and cached."""
+    """Pydantic models for every catalog model, built on first use and cached.
+
+    Two sets: the *reporting* models accept unknown fields and bound every field in one
+    Python check, so a failure names each violation and unknown field; the *strict* models
+    forbid unknown fields and leave scalars to pydantic-core. A body the strict models accept
+    has neither violations nor unknown fields under the reporting ones (they accept the same
+    values, and more), so clean traffic is answered by the strict models alone.
+    """
 
     def __init__(self, catalog: Catalog, limits: SchemaLimits | None = None) -> None:
         self.catalog = catalog
         self.limits = limits or SchemaLimits()
         self._models: dict[str, type[BaseModel]] = {}
-        self._adapters: dict[tuple[str, str], TypeAdapter] = {}
+        self._strict_models: dict[str, type[BaseModel]] = {}
+        self._adapters: dict[tuple[str, str, bool], TypeAdapter | None] = {}
 
-    def model(self, name: str) -> type[BaseModel]:
-        if name in self._models:
-            return self._models[name]
+    def model(self, name: str, strict: bool = False) -> type[BaseModel]:
+        models = self._strict_models if strict else self._models
+        if name in models:
+            return models[name]
         spec = self.catalog.model(name)
         if spec is None:
             raise KeyError(name)
+        base = _StrictBase if strict else _Base
         # Register a forward reference first so recursive models (Step in Step) resolve.
         fields: dict[str, Any] = {}
-        self._models[name] = create_model(name, __base__=_Base)  # placeholder for recursion
+        models[name] = create_model(name, __base__=base)  # placeholder for recursion
         for field_name, field_spec in spec.fields.items():
-            annotation = self._field_type(field_spec)
+            annotation = self._field_type(field_spec, strict)
             fields[field_name] = (Optional[annotation], Field(default=None))
-        model = create_model(name, __base__=_Base, **fields)
-        self._models[name] = model
+        model = create_model(name, __base__=base, **fields)
+        models[name] = model
         return model
 
-    def _field_type(self, spec: FieldSpec) -> Any:
-        leaf = _leaf_type(spec, self.limits)
+    def _field_type(self, spec: FieldSpec, strict: bool) -> Any:
+        leaf = _leaf_type(spec, self.limits, strict)
         if not spec.models:
             return leaf
         # Objects must validate as one of the models; containers follow the declared type
         # (`Dict[K, List[UUID | ComponentInfo]]`); scalars are bounded, and ZenML's server
         # checks the rest of the shape.
         scalar = _bounded_scalar(self.limits, spec.max_length or self.limits.name_length)
-        return self._from_type(_parse_type(spec.type_repr), set(spec.models), scalar, leaf)
+        return self._from_type(_parse_type(spec.type_repr), set(spec.models), scalar, strict)
 
-    def _from_type(self, node: Any, models: set[str], scalar: Any, leaf: Any) -> Any:
+    def _from_type(self, node: Any, models: set[str], scalar: Any, strict: bool) -> Any:
         head, args = node
         if head in ("List", "list", "Set", "set", "Tuple", "tuple", "Sequence", "FrozenSet"):
             inner = [a for a in args if a != ("...", ())]
-            members = [self._from_type(a, models, scalar, leaf) for a in inner] or [scalar]
+            members = [self._from_type(a, models, scalar, strict) for a in inner] or [scalar]
             # A bare member where a list is declared is ZenML's to refuse (or coerce); ours is
             # to bound it, so both shapes validate here.
             member = Union[tuple(members)] if len(members) > 1 else members[0]
             return Union[list[member], member]
         if head in ("Dict", "dict", "Mapping", "MutableMapping") and len(args) == 2:
-            return Union[dict[str, self._from_type(args[1], models, scalar, leaf)], scalar]
+            return Union[dict[str, self._from_type(args[1], models, scalar, strict)], scalar]
         if head in ("Optional", "Union"):
-            members = [self._from_type(a, models, scalar, leaf) for a in args]
+            members = [self._from_type(a, models, scalar, strict) for a in args]
             return Union[tuple(members)] if len(members) > 1 else members[0]
         name = head.rsplit(".", 1)[-1]
         if name in models and self.catalog.model(name) is not None:
             # ZenML coerces some scalars into models (a Source from "module.attr"): allow both.
-            return Union[self.model(name), scalar]
+            return Union[self.model(name, strict), scalar]
         if name == "NoneType":
             return type(None)
         return scalar
 
-    def adapter(self, endpoint: Endpoint) -> TypeAdapter | None:
-        key = (endpoint.body_kind, endpoint.body_model or "")
+    def adapter(self, endpoint: Endpoint, strict: bool = False) -> TypeAdapter | None:
+        key = (endpoint.body_kind, endpoint.body_model or "", strict)
         if key in self._adapters:
             return self._adapters[key]
         adapter: TypeAdapter | None = None
         # A union body (triggers) names its members in body_models.
         names = endpoint.body_models or ((endpoint.body_model,) if endpoint.body_model else ())
-        body = Union[tuple(self.model(n) for n in names)] if names else None
+        body = Union[tuple(self.model(n, strict) for n in names)] if names else None
         if endpoint.body_kind == "model" and body is not None:
             adapter = TypeAdapter(body)
         elif endpoint.body_kind == "list" and body is not None:
@@ -261,9 +294,15 @@ def validate(
     adapter = schemas.adapter(endpoint)
     if adapter is None:
         return [], []
+    context = {"storage_prefixes": storage_prefixes}
+    try:
+        schemas.adapter(endpoint, strict=True).validate_python(document, context=context)  # type: ignore[union-attr]
+        return [], []
+    except ValidationError:
+        pass  # something to report: the reporting models say what
     violations: dict[tuple[str, str], Violation] = {}
     try:
-        value = adapter.validate_python(document, context={"storage_prefixes": storage_prefixes})
+        value = adapter.validate_python(document, context=context)
     except ValidationError as exc:
         model_names = set(schemas._models)
         for error in exc.errors(include_url=False, include_input=False, include_context=True):
