@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import brotli
+import orjson
 import zstandard
 
 
@@ -117,16 +118,26 @@ def decode_content(body: bytes, content_encoding: str, limits: Limits) -> tuple[
     return body, layers
 
 
-def _check_depth(node: Any, limit: int) -> None:
-    stack = [(node, 1)]
+def _check_depth(node: Any, limit: int, decoded: bytes) -> None:
+    # Nesting deeper than `limit` needs more than `limit` brackets: most bodies have fewer.
+    if decoded.count(b"{") + decoded.count(b"[") <= limit:
+        return
+    stack = [(node, 1)]  # containers only: a scalar adds no depth
     while stack:
         current, depth = stack.pop()
         if depth > limit:
             raise BodyError("too_deep", f"JSON nested deeper than {limit} levels")
-        if isinstance(current, dict):
-            stack.extend((v, depth + 1) for v in current.values())
-        elif isinstance(current, list):
-            stack.extend((v, depth + 1) for v in current)
+        children = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _parse_json(decoded: bytes) -> Any:
+    # orjson accepts a subset of what json does (no integers beyond 64 bits, no lone
+    # surrogates, no NaN): what it refuses gets json's more lenient parser and its errors.
+    try:
+        return orjson.loads(decoded)
+    except orjson.JSONDecodeError:
+        return json.loads(decoded, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> None:
@@ -146,7 +157,7 @@ def normalize_body(body: bytes, content_type: str, content_encoding: str, limits
         return NormalizedBody("form", decoded, dict(parse_qsl(text, keep_blank_values=True)), encodings)
     if media == "application/json" or media.endswith("+json") or not media:
         try:
-            document = json.loads(decoded, parse_constant=_reject_constant)
+            document = _parse_json(decoded)
         except RecursionError:
             raise BodyError("too_deep", f"JSON nested deeper than {limits.max_json_depth} levels") from None
         except (UnicodeDecodeError, ValueError) as exc:
@@ -155,7 +166,8 @@ def normalize_body(body: bytes, content_type: str, content_encoding: str, limits
             if not media:
                 return NormalizedBody("binary", decoded, None, encodings)
             raise BodyError("malformed_json", f"malformed JSON ({type(exc).__name__} at offset {getattr(exc, 'pos', '?')})") from None
-        _check_depth(document, limits.max_json_depth)
+        if isinstance(document, (dict, list)):
+            _check_depth(document, limits.max_json_depth, decoded)
         return NormalizedBody("json", decoded, document, encodings)
     if media.startswith("text/"):
         return NormalizedBody("text", decoded, None, encodings)
