@@ -1,20 +1,18 @@
-"""The string leaves of a JSON body, in one walk: a faster `Scanner._collect_json` loop.
+"""The string leaves of a JSON body, in one walk.
 
-`Scanner._collect_json` classifies every scalar from the root of the catalog down, renders
-its path from scratch, and appends a key leaf for every key above it (deduplicated later),
-which is quadratic in depth and most of what a scan costs once detection is cached. This
-walk produces the same leaves, in the same order, as that loop followed by `_detect`'s
-de-duplication, and the same inventory:
+What a leaf is (tests/unit/test_detectors_leaves.py holds the plain definition): every string
+value, every integer long enough to be a card or account number, and every key above them,
+with its JSON path and field class; values of a proven class (ids, timestamps, enums...) that
+have the shape the class promises are left out, and so are keys the schema declares (field
+names of ZenML's models carry no user data). A key leaf is added the first time a scalar
+under it is reached, with that scalar's class; under `auth`, never.
 
-- paths are built as the walk goes down, each key segment rendered once;
-- a key leaf is added the first time a scalar under it is reached (with that scalar's class,
-  unless the scalar is `auth`), which is the one de-duplication keeps;
-- classes come from `Catalog.classify`, remembered per endpoint and path *shape*: list
-  indexes do not change a class, and of the value only three things do (None, a
-  `{{secret.key}}` reference, anything else).
-
-Not wired in: `Scanner._collect_json` belongs to the pipeline; `tests/unit/test_detectors_leaves.py`
-checks this walk against it on the captured corpus and on generated documents.
+The walk keeps, per endpoint, a trie of *plans* that follows the document's keys: what the
+catalog says about a position (the class of a scalar there, whether its key is declared) is
+worked out once, and every later request with the same shape only does one dict lookup per
+key. List indexes do not change a class, and of a value only three things do (None, a
+`{{secret.key}}` reference, anything else). Paths are built as the walk goes down, each key
+segment rendered once.
 """
 
 from __future__ import annotations
@@ -29,92 +27,130 @@ from metagate.scanner.schemas import proven
 
 _LONG_INT_DIGITS = 9
 _NOT_SCANNED_INTS = frozenset({"numeric", "timestamp", "enum"})
-_MAX_MEMO = 65536
+_MAX_PLANS = 65536     # user dicts have keys of their own choosing: the tries stay bounded
+_MAX_SEGMENTS = 65536
 
 # What of a value the catalog's classification reads.
 _NONE, _TEXT, _REFERENCE, _OTHER = 0, 1, 2, 3
 
 
+class _Plan:
+    """One position in an endpoint's bodies: `shape` is its path with list indexes as 0."""
+
+    __slots__ = ("children", "classes", "declared", "item", "shape")
+
+    def __init__(self, shape: tuple[Any, ...], declared: bool) -> None:
+        self.shape = shape
+        self.declared = declared
+        self.children: dict[str, _Plan] = {}
+        self.item: _Plan | None = None
+        self.classes: list[str | None] = [None, None, None, None]
+
+
 class LeafWalker:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._classes: dict[tuple[Any, ...], str] = {}
+        self._roots: dict[Endpoint | None, _Plan] = {}
+        self._plans = 0
         self._segments: dict[str, str] = {}
 
     def collect(self, endpoint: Endpoint | None, document: Any) -> tuple[list[Leaf], dict[str, int]]:
-        """(leaves, inventory) of `document`, as `_collect_json` then `_detect` would have them."""
+        """(leaves, inventory): the leaves in document order, and field class → scalar count."""
+        root = self._roots.get(endpoint)
+        if root is None:
+            if self._plans >= _MAX_PLANS:
+                self._roots.clear()
+                self._plans = 0
+            root = self._roots[endpoint] = _Plan((), False)
         leaves: list[Leaf] = []
         inventory: Counter[str] = Counter()
-        self._walk(endpoint, document, "$", (), (), [], leaves, inventory)
+        self._walk(endpoint, document, "$", root, [], [0], leaves, inventory)
         return leaves, dict(inventory)
 
-    # The open keys above the current node: [path, key text, emitted?] for each string key.
+    # `keys` holds (path, key) of the undeclared keys above the node; the first `emitted[0]`
+    # of them already have their leaf (the rest always follow them: a scalar emits them all).
     def _walk(
         self,
         endpoint: Endpoint | None,
         node: Any,
         path: str,
-        parts: tuple[Any, ...],
-        shape: tuple[Any, ...],
-        keys: list[list[Any]],
+        plan: _Plan,
+        keys: list[tuple[str, str]],
+        emitted: list[int],
         leaves: list[Leaf],
         inventory: Counter[str],
     ) -> None:
-        if isinstance(node, dict):
+        kind = type(node)
+        if kind is dict:
             segments = self._segments
+            children = plan.children
+            walk = self._walk
             for key, value in node.items():
-                segment = segments.get(key)
-                if segment is None:
-                    segment = self._segment(key)
-                child = path + segment
-                keys.append([child, key, False])
-                self._walk(endpoint, value, child, parts + (key,), shape + (key,), keys, leaves, inventory)
+                segment = segments.get(key) or self._segment(key)
+                child = children.get(key) or self._child(endpoint, plan, key)
+                child_path = path + segment
+                if child.declared:
+                    walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)
+                    continue
+                keys.append((child_path, key))
+                walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)
                 keys.pop()
+                if emitted[0] > len(keys):
+                    emitted[0] = len(keys)
             return
-        if isinstance(node, list):
+        if kind is list:
+            item = plan.item or self._item(plan)
             for index, value in enumerate(node):
-                self._walk(endpoint, value, f"{path}[{index}]", parts + (index,), shape + (0,), keys, leaves, inventory)
+                self._walk(endpoint, value, f"{path}[{index}]", item, keys, emitted, leaves, inventory)
             return
-        cls = self._classify(endpoint, parts, shape, node) if endpoint is not None else "unknown"
+        if node is None:
+            value_kind = _NONE
+        elif kind is str:
+            value_kind = _REFERENCE if node.startswith("{{") and self.catalog._secret_ref.fullmatch(node) else _TEXT
+        else:
+            value_kind = _OTHER
+        cls = plan.classes[value_kind] or self._classify(endpoint, plan, value_kind, node)
         if node is not None:  # an unset field sent nothing of its class
             inventory[cls] += 1
         proven_class = cls in PROVEN_CLASSES
-        if cls != "auth":
-            for entry in keys:
-                if not entry[2]:
-                    entry[2] = True
-                    leaves.append(Leaf(entry[0], entry[1], "name" if proven_class else cls, is_key=True))
-        if isinstance(node, str):
+        if cls != "auth" and emitted[0] < len(keys):
+            key_class = "name" if proven_class else cls
+            for key_path, key in keys[emitted[0]:]:
+                leaves.append(Leaf(key_path, key, key_class, True))
+            emitted[0] = len(keys)
+        if kind is str:
             if proven_class and proven(cls, node):
                 return
             leaves.append(Leaf(path, node, "name" if proven_class else cls))
         elif (
-            isinstance(node, int)
-            and not isinstance(node, bool)
-            and len(str(abs(node))) >= _LONG_INT_DIGITS
+            kind is int
             and cls not in _NOT_SCANNED_INTS
+            and len(str(abs(node))) >= _LONG_INT_DIGITS
         ):
             leaves.append(Leaf(path, str(node), cls))
 
-    def _classify(self, endpoint: Endpoint, parts: tuple[Any, ...], shape: tuple[Any, ...], value: Any) -> str:
-        if value is None:
-            kind = _NONE
-        elif isinstance(value, str):
-            kind = _REFERENCE if value.startswith("{{") and self.catalog._secret_ref.fullmatch(value) else _TEXT
-        else:
-            kind = _OTHER
-        memo = (id(endpoint), shape, kind)  # endpoints live as long as the catalog
-        cls = self._classes.get(memo)
-        if cls is None:
-            cls = self.catalog.classify(endpoint, parts, value)
-            if len(self._classes) >= _MAX_MEMO:
-                self._classes.clear()
-            self._classes[memo] = cls
+    # --- plans ---------------------------------------------------------------------------
+
+    def _child(self, endpoint: Endpoint | None, plan: _Plan, key: str) -> _Plan:
+        shape = plan.shape + (key,)
+        declared = endpoint is not None and self.catalog.declares(endpoint, shape)
+        child = plan.children[key] = _Plan(shape, declared)
+        self._plans += 1
+        return child
+
+    def _item(self, plan: _Plan) -> _Plan:
+        item = plan.item = _Plan(plan.shape + (0,), False)
+        self._plans += 1
+        return item
+
+    def _classify(self, endpoint: Endpoint | None, plan: _Plan, value_kind: int, value: Any) -> str:
+        cls = self.catalog.classify(endpoint, plan.shape, value) if endpoint is not None else "unknown"
+        plan.classes[value_kind] = cls
         return cls
 
     def _segment(self, key: str) -> str:
         segment = jsonpath.render((key,), root="")  # `.key` or `["odd key"]`, as paths are written
-        if len(self._segments) >= _MAX_MEMO:
+        if len(self._segments) >= _MAX_SEGMENTS:
             self._segments.clear()
         self._segments[key] = segment
         return segment

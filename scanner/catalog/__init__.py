@@ -217,6 +217,46 @@ class Catalog:
             return "enum" if value is None else "unknown"
         return self._refine(field, parts[len(parts) - below:], value)
 
+    def declares(self, endpoint: Endpoint, parts: tuple[str | int, ...]) -> bool:
+        """True when the last of `parts` is a field name of a body model at that place: a key
+        ZenML's schema fixes, which carries no user data. Keys of user dicts, and the
+        dict keys in front of nested models (step names), are not declared."""
+        if not parts or not isinstance(parts[-1], str):
+            return False
+        if endpoint.body_kind == "model":
+            return self._declared_in(endpoint.body_models, parts, 0)
+        if endpoint.body_kind == "list" and isinstance(parts[0], int) and len(parts) > 1:
+            return self._declared_in(endpoint.body_models, parts, 1)
+        return False
+
+    def _declared_in(self, models: tuple[str, ...], parts: tuple[str | int, ...], index: int) -> bool:
+        # Follows `_in_models`: the first model that declares the key is the one it is in.
+        key = parts[index]
+        if not isinstance(key, str):
+            return False
+        for name in models:
+            spec = self._models.get(name)
+            field = spec.fields.get(key) if spec is not None else None
+            if field is None:
+                continue
+            if index == len(parts) - 1:
+                return True
+            if not field.models:
+                return False            # below a leaf field: user-dict keys
+            index += 1
+            start = index
+            keys_to_skip = field.dict_depth
+            while index < len(parts) and (isinstance(parts[index], int) or keys_to_skip):
+                if not isinstance(parts[index], int):
+                    keys_to_skip -= 1
+                index += 1
+            if index == len(parts):
+                return False            # a dict key in front of the nested models
+            if field.max_depth is not None and index - start > field.max_depth:
+                return False            # deeper than the type allows: not the schema's shape
+            return self._declared_in(field.models, parts, index)
+        return False
+
     def _refine(self, field: FieldSpec, below: tuple[str | int, ...], value: object) -> str:
         """Key-based refinements inside user dicts and credential fields."""
         field_class = field.field_class

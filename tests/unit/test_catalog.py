@@ -244,6 +244,29 @@ def test_classify(catalog: Catalog, method: str, path: str, parts: tuple, value:
     assert catalog.classify(endpoint(catalog, method, path), parts, value) == expected
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "parts", "declared"),
+    [
+        ("POST", "/api/v1/run-metadata", ("values",), True),
+        ("POST", "/api/v1/run-metadata", ("values", "note"), False),             # user-dict key
+        ("POST", "/api/v1/run-metadata", ("resources", 0, "id"), True),
+        ("POST", "/api/v1/run-metadata", ("not_a_field",), False),               # unknown field
+        ("POST", "/api/v1/pipeline_snapshots", ("step_configurations", "train"), False),  # step name
+        ("POST", "/api/v1/pipeline_snapshots", ("step_configurations", "train", "config", "parameters"), True),
+        ("POST", "/api/v1/pipeline_snapshots", ("step_configurations", "train", "config", "parameters", "lr"), False),
+        ("POST", "/api/v1/pipeline_snapshots", ("client_environment", "python_packages"), False),
+        ("POST", "/api/v1/artifact_versions/batch", (0, "metadata"), True),
+        ("POST", "/api/v1/artifact_versions/batch", (0, "metadata", "rows"), False),
+        ("POST", "/api/v1/artifact_versions/batch", (0,), False),
+        ("GET", "/api/v1/steps", ("name",), False),                              # no body model
+    ],
+)
+def test_declares_only_field_names_of_the_body_models(catalog: Catalog, method: str, path: str,
+                                                      parts: tuple, declared: bool) -> None:
+    # Declared keys are not scanned: only ZenML's own field names may be declared.
+    assert catalog.declares(catalog.match(method, path), parts) is declared
+
+
 def test_classify_query(catalog: Catalog) -> None:
     runs = endpoint(catalog, "GET", "/api/v1/runs")
     assert catalog.classify_query(runs, "run_metadata") == "user_dict"

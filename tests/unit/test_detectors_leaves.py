@@ -32,7 +32,7 @@ def scanner(catalog) -> Scanner:
 
 def reference_collect(catalog: Catalog, endpoint, document) -> tuple[list[Leaf], dict[str, int]]:
     """The plain, slow definition of the leaves: classify every scalar from the root, render
-    each path from scratch, add every key above it (the pipeline's loop before LeafWalker)."""
+    each path from scratch, add every key above it that the schema does not declare."""
     leaves: list[Leaf] = []
     inventory: Counter[str] = Counter()
     for parts, value in jsonpath.walk(document):
@@ -40,7 +40,8 @@ def reference_collect(catalog: Catalog, endpoint, document) -> tuple[list[Leaf],
         if value is not None:
             inventory[cls] += 1
         for depth, part in enumerate(parts):
-            if isinstance(part, str) and cls != "auth":
+            declared = endpoint is not None and catalog.declares(endpoint, parts[: depth + 1])
+            if isinstance(part, str) and cls != "auth" and not declared:
                 leaves.append(Leaf(jsonpath.render(parts[: depth + 1]), part, "name" if cls in PROVEN_CLASSES else cls, is_key=True))
         if isinstance(value, str):
             if cls in PROVEN_CLASSES and proven(cls, value):
@@ -107,3 +108,21 @@ def test_same_leaves_on_generated_documents(catalog, scanner, target, document):
 
 
 _SHARED = LeafWalker(Catalog.load())
+
+
+def test_declared_keys_are_not_leaves_but_user_keys_are_scanned(catalog):
+    from metagate.scanner.detectors.registry import build_detectors
+    from metagate.scanner.model import InspectionRequest
+    from tests.support.payloads import run_metadata
+
+    full = Scanner(catalog, SchemaSet(catalog), *build_detectors({}), b"k" * 32)
+    body = run_metadata({"jane.doe@example.com": 1})
+    body["owner_jane.doe@example.com"] = "x"  # a field the model does not declare
+    result = full.scan(InspectionRequest("POST", "/api/v1/run-metadata", body=json.dumps(body).encode(),
+                                         headers=(("Content-Type", "application/json"),)))
+    keys = {leaf.path for leaf in result.leaves if leaf.is_key}
+    assert "$.values" not in keys and "$.resources" not in keys       # ZenML's own field names
+    assert {'$.values["jane.doe@example.com"]', '$["owner_jane.doe@example.com"]'} <= keys
+    found = {(f.path, f.entity) for f in result.findings}
+    assert ('$.values["jane.doe@example.com"]', "EMAIL_ADDRESS") in found
+    assert ('$["owner_jane.doe@example.com"]', "EMAIL_ADDRESS") in found
