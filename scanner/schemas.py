@@ -299,7 +299,17 @@ def validate(
         schemas.adapter(endpoint, strict=True).validate_python(document, context=context)  # type: ignore[union-attr]
         return [], []
     except ValidationError:
-        pass  # something to report: the reporting models say what
+        return report(schemas, endpoint, document, storage_prefixes)  # something to report
+
+
+def report(
+    schemas: SchemaSet, endpoint: Endpoint, document: Any, storage_prefixes: tuple[str, ...] = ()
+) -> tuple[list[Violation], list[str]]:
+    """`validate` without the strict models' shortcut: the reporting models alone."""
+    adapter = schemas.adapter(endpoint)
+    if adapter is None:
+        return [], []
+    context = {"storage_prefixes": storage_prefixes}
     violations: dict[tuple[str, str], Violation] = {}
     try:
         value = adapter.validate_python(document, context=context)

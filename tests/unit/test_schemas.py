@@ -1,11 +1,15 @@
 """Metadata-only schemas generated from the catalog: bounds, storage prefixes, unknown fields."""
 
+import json
 import uuid
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from metagate.scanner.catalog import Catalog
-from metagate.scanner.schemas import SchemaLimits, SchemaSet, proven, validate
+from metagate.scanner.schemas import SchemaLimits, SchemaSet, proven, report, validate
 
 CATALOG = Catalog.load()
 SCHEMAS = SchemaSet(CATALOG, SchemaLimits(user_dict_depth=4, user_dict_items=50))
@@ -74,3 +78,44 @@ def test_list_bodies_validate_each_item():
 ])
 def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, value, expected):
     assert proven(cls, value) is expected
+
+
+# --- the strict models' shortcut never changes an answer -------------------------------
+
+_CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "captured"
+_TARGETS = [("POST", "/api/v1/steps"), ("POST", "/api/v1/run-metadata"), ("POST", "/api/v1/pipeline_snapshots"),
+            ("POST", "/api/v1/artifact_versions/batch"), ("PUT", f"/api/v1/steps/{ID}"), ("POST", "/api/v1/service_connectors")]
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=300),
+                    st.sampled_from([ID, "s3://ml-bucket/a", "/home/jane/x", "running", "2026-11-26T05:00:00"]))
+_KEYS = st.sampled_from(["name", "project", "uri", "logs", "values", "config", "inputs", "source_code", "status",
+                         "metadata", "resources", "step_configurations", "zz"]) | st.text(max_size=4)
+_JSON = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_KEYS, inner, max_size=5),
+                     max_leaves=40)
+
+
+def test_shortcut_agrees_with_the_reporting_models_on_the_captured_corpus():
+    compared = 0
+    for file in sorted(_CORPUS.glob("*.jsonl")):
+        for line in file.read_text().splitlines():
+            record = json.loads(line)
+            endpoint = CATALOG.match(record["method"], record["path"])
+            if endpoint is None or not record.get("body_text") or endpoint.body_kind not in ("model", "list"):
+                continue
+            body = json.loads(record["body_text"])
+            assert validate(SCHEMAS, endpoint, body) == report(SCHEMAS, endpoint, body)
+            compared += 1
+    assert compared > 50
+
+
+@given(st.sampled_from(_TARGETS), _JSON, st.booleans())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_shortcut_agrees_with_the_reporting_models_on_generated_bodies(target, body, with_prefixes):
+    endpoint = CATALOG.match(*target)
+    prefixes = PREFIXES if with_prefixes else ()
+    assert validate(SCHEMAS, endpoint, body, prefixes) == report(SCHEMAS, endpoint, body, prefixes)
+
+
+@pytest.mark.parametrize("body", [step(), step(name="x" * 300), step(extra_blob="x"), step(inputs={"data": [[[[[ID]]]]]})])
+def test_shortcut_agrees_on_boundaries(body):
+    endpoint = CATALOG.match("POST", "/api/v1/steps")
+    assert validate(SCHEMAS, endpoint, body, PREFIXES) == report(SCHEMAS, endpoint, body, PREFIXES)
