@@ -99,7 +99,14 @@ def _native_first(limits: SchemaLimits, string_limit: int) -> Any:
     # discriminator on every node.
     containers = Union[list[Any], dict[str, Any]]
     bounded = Annotated[containers, AfterValidator(_bounds_check(limits, string_limit))]
-    return Union[Annotated[str, StringConstraints(max_length=string_limit)], int, float, bool, None, bounded]
+    return _first_fit(Union[Annotated[str, StringConstraints(max_length=string_limit)], int, float, bool, None, bounded])
+
+
+def _first_fit(union: Any) -> Any:
+    """A union the strict models try member by member, stopping at the first that fits: they
+    only answer pass or fail, which does not depend on the order (pydantic's default "smart"
+    mode tries every member to pick the best one, which the reporting models need)."""
+    return Annotated[union, Field(union_mode="left_to_right")]
 
 
 def _leaf_type(spec: FieldSpec, limits: SchemaLimits, strict: bool = False) -> Any:
@@ -213,20 +220,24 @@ class SchemaSet:
             members = [self._from_type(a, models, scalar, strict) for a in inner] or [scalar]
             # A bare member where a list is declared is ZenML's to refuse (or coerce); ours is
             # to bound it, so both shapes validate here.
-            member = Union[tuple(members)] if len(members) > 1 else members[0]
-            return Union[list[member], member]
+            member = self._union(tuple(members), strict) if len(members) > 1 else members[0]
+            return self._union((list[member], member), strict)
         if head in ("Dict", "dict", "Mapping", "MutableMapping") and len(args) == 2:
-            return Union[dict[str, self._from_type(args[1], models, scalar, strict)], scalar]
+            return self._union((dict[str, self._from_type(args[1], models, scalar, strict)], scalar), strict)
         if head in ("Optional", "Union"):
             members = [self._from_type(a, models, scalar, strict) for a in args]
-            return Union[tuple(members)] if len(members) > 1 else members[0]
+            return self._union(tuple(members), strict) if len(members) > 1 else members[0]
         name = head.rsplit(".", 1)[-1]
         if name in models and self.catalog.model(name) is not None:
             # ZenML coerces some scalars into models (a Source from "module.attr"): allow both.
-            return Union[self.model(name, strict), scalar]
+            return self._union((self.model(name, strict), scalar), strict)
         if name == "NoneType":
             return type(None)
         return scalar
+
+    @staticmethod
+    def _union(members: tuple[Any, ...], strict: bool) -> Any:
+        return _first_fit(Union[members]) if strict else Union[members]
 
     def adapter(self, endpoint: Endpoint, strict: bool = False) -> TypeAdapter | None:
         key = (endpoint.body_kind, endpoint.body_model or "", strict)
