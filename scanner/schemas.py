@@ -302,12 +302,11 @@ def validate(
     schemas: SchemaSet, endpoint: Endpoint, document: Any, storage_prefixes: tuple[str, ...] = ()
 ) -> tuple[list[Violation], list[str]]:
     """Violations and unknown-field paths of `document` against the endpoint's body model."""
-    adapter = schemas.adapter(endpoint)
-    if adapter is None:
+    strict = schemas.adapter(endpoint, strict=True)
+    if strict is None:
         return [], []
-    context = {"storage_prefixes": storage_prefixes}
     try:
-        schemas.adapter(endpoint, strict=True).validate_python(document, context=context)  # type: ignore[union-attr]
+        strict.validate_python(document, context={"storage_prefixes": storage_prefixes})
         return [], []
     except ValidationError:
         return report(schemas, endpoint, document, storage_prefixes)  # something to report
