@@ -196,21 +196,11 @@ class Catalog:
                   value: object) -> str:
         below = len(parts) - index
         if field.models:
-            # Step over the list indexes and dict keys in front of the nested model.
-            keys_to_skip = field.dict_depth
-            while index < len(parts):
-                part = parts[index]
-                if isinstance(part, int):
-                    index += 1
-                elif keys_to_skip:
-                    keys_to_skip -= 1
-                    index += 1
-                else:
-                    break
-            if index < len(parts):
-                if field.max_depth is not None and below - (len(parts) - index) > field.max_depth:
+            inside = _past_containers(field, parts, index)
+            if inside < len(parts):
+                if field.max_depth is not None and inside - index > field.max_depth:
                     return "unknown"
-                return self._in_models(field.models, parts, index, value)
+                return self._in_models(field.models, parts, inside, value)
         if field.max_depth is not None and below > field.max_depth:
             return "unknown"    # deeper than the type allows: not the proven shape
         if field.field_class == "unknown":
@@ -243,18 +233,12 @@ class Catalog:
                 return True
             if not field.models:
                 return False            # below a leaf field: user-dict keys
-            index += 1
-            start = index
-            keys_to_skip = field.dict_depth
-            while index < len(parts) and (isinstance(parts[index], int) or keys_to_skip):
-                if not isinstance(parts[index], int):
-                    keys_to_skip -= 1
-                index += 1
-            if index == len(parts):
+            inside = _past_containers(field, parts, index + 1)
+            if inside == len(parts):
                 return False            # a dict key in front of the nested models
-            if field.max_depth is not None and index - start > field.max_depth:
+            if field.max_depth is not None and inside - (index + 1) > field.max_depth:
                 return False            # deeper than the type allows: not the schema's shape
-            return self._declared_in(field.models, parts, index)
+            return self._declared_in(field.models, parts, inside)
         return False
 
     def _refine(self, field: FieldSpec, below: tuple[str | int, ...], value: object) -> str:
@@ -277,6 +261,21 @@ class Catalog:
             if len(self._credential_key_cache) < 4096:
                 self._credential_key_cache[key] = known
         return known
+
+
+def _past_containers(field: FieldSpec, parts: tuple[str | int, ...], index: int) -> int:
+    """Where the nested model of `field` starts in `parts`: past the list indexes and the
+    `dict_depth` arbitrary dict keys in front of it (== len(parts) when it is not reached)."""
+    keys_to_skip = field.dict_depth
+    while index < len(parts):
+        if isinstance(parts[index], int):
+            index += 1
+        elif keys_to_skip:
+            keys_to_skip -= 1
+            index += 1
+        else:
+            break
+    return index
 
 
 def _model_spec(name: str, spec: Mapping[str, Any]) -> ModelSpec:
