@@ -83,12 +83,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 @dataclass(slots=True)
 class _Budget:
-    """Characters of views still allowed (a decompression bomb stops here)."""
+    """Characters of views still allowed (a decompression bomb stops here). `short` says
+    that something was left undecoded for want of it."""
 
     left: int
+    short: bool = False
 
     def take(self, size: int) -> bool:
         if size > self.left:
+            self.short = True
             return False
         self.left -= size
         return True
@@ -100,9 +103,15 @@ class _Budget:
 def decoded_views(text: str, max_chars: int = MAX_VIEW_CHARS_PER_LEAF) -> list[str]:
     """The texts hidden in `text` under encoding layers, outermost first; [] when none.
     Bounded: at most MAX_DEPTH layers and `max_chars` characters of views in all."""
+    return _decode(text, max_chars)[0]
+
+
+def _decode(text: str, max_chars: int) -> tuple[list[str], bool]:
+    """(views, whether `max_chars` cut the decoding short)."""
     views: list[str] = []
-    _peel(text, 0, views, {text}, _Budget(max_chars))
-    return views
+    budget = _Budget(max_chars)
+    _peel(text, 0, views, {text}, budget)
+    return views, budget.short
 
 
 def _peel(text: str, depth: int, views: list[str], seen: set[str], budget: _Budget) -> None:
@@ -216,17 +225,22 @@ def _base64_views(text: str, budget: _Budget) -> list[str]:
     views: list[str] = []
     left = budget.left  # what all runs of this text may decode to, gzip included
     for count, match in enumerate(_BASE64_RUN.finditer(text)):
-        if count >= MAX_BASE64_RUNS_PER_TEXT or left <= 0:
+        if count >= MAX_BASE64_RUNS_PER_TEXT:
             break
         run = match.group()
         if not _may_be_base64(run):
             continue
+        if left <= 0:
+            budget.short = True
+            break
         data = _b64decode(run)
         if data is not None:
             view = _bytes_view(data, left, layers=2)
             if view is not None:
                 views.append(view)
                 left -= len(view)
+                if left <= 0:
+                    budget.short = True  # inflated up to the cap: there may be more
     return views
 
 
@@ -439,16 +453,29 @@ _MEMO_MAX_ENTRIES = 16384
 _clean_texts: set[int] = set()
 
 
-def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
+def forget_clean_texts() -> None:
+    _clean_texts.clear()
+
+
+@dataclass(slots=True)
+class Expansion:
+    leaves: list[Leaf]
+    # Paths of leaves with encoded content left undecoded because the request's budget
+    # (MAX_VIEW_CHARS_PER_REQUEST) ran out: not inspected, so the policy must hear of it.
+    undecoded: list[str]
+
+
+def expand_leaves(leaves: list[Leaf]) -> Expansion:
     """`leaves` with decoded views and joined split values appended to the texts of the
-    leaves that hold them; the same list object when there is nothing to add."""
+    leaves that hold them (the same list object when there is nothing to add), and the
+    leaves the request's decoding budget did not reach."""
     if not leaves:
-        return leaves
+        return Expansion(leaves, [])
     texts = dict.fromkeys([leaf.text for leaf in leaves])
     clean = _clean_texts
     fresh = [t for t in texts if hash(t) not in clean] if clean else list(texts)
     if not fresh:
-        return leaves
+        return Expansion(leaves, [])
     joined = "\x00" + "\x00".join(fresh) + "\x00"
     positions: list[int] = []
     anchors = _Anchors(set(), set(), set())
@@ -470,18 +497,25 @@ def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
         positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
 
     views_of: dict[str, list[str]] = {}
+    undecoded: set[str] = set()
     if positions:
         starts = list(accumulate((len(t) + 1 for t in fresh), initial=1))
         budget = _Budget(MAX_VIEW_CHARS_PER_REQUEST)
-        for text in {fresh[max(0, bisect_right(starts, p) - 1)] for p in positions}:
-            views = decoded_views(text, min(MAX_VIEW_CHARS_PER_LEAF, budget.left))
+        # In the order sent: which texts the budget leaves out must not depend on hashing.
+        for order in sorted({max(0, bisect_right(starts, p) - 1) for p in positions}):
+            text = fresh[order]
+            limit = min(MAX_VIEW_CHARS_PER_LEAF, budget.left)
+            views, short = _decode(text, limit)
+            if short and limit < MAX_VIEW_CHARS_PER_LEAF:
+                undecoded.add(text)
             if views:
                 budget.take(sum(len(v) for v in views))
                 views_of[text] = views
-    _remember_clean(fresh, views_of, anchors)
+    _remember_clean(fresh, views_of, anchors, undecoded)
     joins = _split_joins(leaves, anchors) if anchors else {}
+    undecoded_paths = [leaf.path for leaf in leaves if leaf.text in undecoded] if undecoded else []
     if not views_of and not joins:
-        return leaves
+        return Expansion(leaves, undecoded_paths)
 
     expanded = list(leaves)
     for index, leaf in enumerate(leaves):
@@ -489,13 +523,14 @@ def expand_leaves(leaves: list[Leaf]) -> list[Leaf]:
         extra = joins.get(index)
         if views or extra:
             expanded[index] = replace(leaf, text=VIEW_SEPARATOR.join([leaf.text, *(views or ()), *(extra or ())]))
-    return expanded
+    return Expansion(expanded, undecoded_paths)
 
 
-def _remember_clean(fresh: list[str], views_of: dict[str, list[str]], anchors: _Anchors) -> None:
+def _remember_clean(fresh: list[str], views_of: dict[str, list[str]], anchors: _Anchors, undecoded: set[str]) -> None:
+    # A text the budget kept from being decoded is not known to be clean.
     if len(_clean_texts) + len(fresh) > _MEMO_MAX_ENTRIES:
         _clean_texts.clear()
-    if not views_of and not anchors:
+    if not views_of and not anchors and not undecoded:
         _clean_texts.update(map(hash, fresh))
         return
-    _clean_texts.update(hash(t) for t in fresh if t not in views_of and t not in anchors)
+    _clean_texts.update(hash(t) for t in fresh if t not in views_of and t not in anchors and t not in undecoded)

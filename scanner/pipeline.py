@@ -14,7 +14,7 @@ from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
 from metagate.scanner.detection import LeafDetection
 from metagate.scanner.detectors.base import Detector, TreeDetector
-from metagate.scanner.evasion import expand_leaves
+from metagate.scanner.evasion import expand_leaves, forget_clean_texts
 from metagate.scanner.fingerprint import fingerprint
 from metagate.scanner.leaves import LeafWalker
 from metagate.scanner.model import (
@@ -74,6 +74,11 @@ class Scanner:
         # Holds the cache of detector results for strings that repeat across requests.
         self.detection = LeafDetection(self.detectors)
 
+    def clear_caches(self) -> None:
+        """Forget every remembered result: the next scan starts cold."""
+        self.detection.cache.clear()
+        forget_clean_texts()
+
     def scan(self, request: InspectionRequest) -> ScanResult:
         endpoint = self.catalog.match(request.method, request.path)
         result = ScanResult(endpoint)
@@ -103,7 +108,10 @@ class Scanner:
 
         self._collect_query(endpoint, request, result)
         self._collect_headers(request, result)
-        result.leaves = expand_leaves(result.leaves)  # decoded views of encoded values
+        expansion = expand_leaves(result.leaves)  # decoded views of encoded values
+        result.leaves = expansion.leaves
+        for path in expansion.undecoded:
+            result.violations.append(Violation(path, "undecoded", "encoded content past the decoding budget"))
         self._detect(result)
         return result
 

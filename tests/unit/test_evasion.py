@@ -121,7 +121,7 @@ def _leaf(path: str, text: str, is_key: bool = False) -> Leaf:
 
 def test_views_are_appended_to_the_leaf_and_keep_its_path():
     leaves = [_leaf("$.values", "values", True), _leaf("$.values.note", "by jane.doe%40example.com"), _leaf("$.values.n", "3")]
-    expanded = expand_leaves(leaves)
+    expanded = expand_leaves(leaves).leaves
     assert [leaf.path for leaf in expanded] == [leaf.path for leaf in leaves]
     assert expanded[1].text == f"by jane.doe%40example.com{VIEW_SEPARATOR}by {EMAIL}"
     assert expanded[0] is leaves[0] and expanded[2] is leaves[2]
@@ -162,7 +162,7 @@ def test_pii_split_over_fields_of_one_object_is_joined_on_every_part(fields, joi
     leaves = []
     for key, value in fields.items():
         leaves += [_leaf("$.owner", "owner", True), _leaf(f"$.owner.{key}", key, True), _leaf(f"$.owner.{key}", value)]
-    expanded = [leaf for leaf in expand_leaves(leaves) if not leaf.is_key]
+    expanded = [leaf for leaf in expand_leaves(leaves).leaves if not leaf.is_key]
     assert all(leaf.text.endswith(VIEW_SEPARATOR + joined) for leaf in expanded)
 
 
@@ -180,7 +180,37 @@ def test_pii_split_over_fields_of_one_object_is_joined_on_every_part(fields, joi
     ],
 )
 def test_unrelated_neighbours_are_not_joined(leaves):
-    assert expand_leaves(leaves) is leaves
+    assert expand_leaves(leaves).leaves is leaves
+
+
+def _wrapped(sentence: str) -> str:
+    return base64.b64encode(sentence.encode()).decode()
+
+
+def test_leaves_past_the_request_budget_are_reported_and_not_remembered_as_clean(monkeypatch):
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    monkeypatch.setattr(evasion, "MAX_VIEW_CHARS_PER_REQUEST", 200)
+    first = _wrapped("release notes for the nightly training job " * 3)   # a 129-character view
+    second = _wrapped(f"contact {EMAIL} for access to the feature store and its exports")   # 80: more than is left
+    leaves = [_leaf("$.values.a", first), _leaf("$.values.b", second)]
+    expansion = expand_leaves(leaves)
+    assert expansion.undecoded == ["$.values.b"]
+    assert EMAIL not in expansion.leaves[1].text
+    # Alone, with the budget to spare, the same text is decoded: it was not taken for clean.
+    alone = expand_leaves([_leaf("$.values.b", second)])
+    assert alone.undecoded == [] and EMAIL in alone.leaves[0].text
+
+
+def test_the_budget_goes_to_leaves_in_the_order_sent(monkeypatch):
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    monkeypatch.setattr(evasion, "MAX_VIEW_CHARS_PER_REQUEST", 100)
+    texts = [_wrapped(f"step {i} wrote its report to the shared bucket at noon") for i in range(6)]
+    expansion = expand_leaves([_leaf(f"$.values.s{i}", text) for i, text in enumerate(texts)])
+    assert expansion.undecoded == [f"$.values.s{i}" for i in range(1, 6)]
 
 
 # --- through the proxy's pipeline ----------------------------------------------------------------
@@ -221,3 +251,14 @@ def test_split_address_is_blocked_at_both_fields(inspector):
     result = inspector.inspect(_run_metadata({"user": "jane.doe", "domain": "example.com"}))
     assert result.decision.action == "block"
     assert {f["path"] for f in result.findings if f["entity"] == "EMAIL_ADDRESS"} == {"$.values.user", "$.values.domain"}
+
+
+def test_content_past_the_decoding_budget_blocks_the_request(inspector, monkeypatch):
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    monkeypatch.setattr(evasion, "MAX_VIEW_CHARS_PER_REQUEST", 100)
+    values = {"a": _wrapped("a harmless note that uses up the decoding budget " * 2), "b": _wrapped(f"mail {EMAIL}")}
+    result = inspector.inspect(_run_metadata(values))
+    assert result.decision.action == "block"
+    assert "schema.undecoded" in result.decision.rules
