@@ -272,7 +272,8 @@ def build() -> dict[str, list[dict[str, Any]]]:
     from metagate.scanner.schemas import SchemaSet
 
     catalog = Catalog.load()
-    bare = Scanner(catalog, SchemaSet(catalog), [], [], b"\x00" * 32)  # classes only, no detectors
+    # Classes only, no detectors; every leaf with its text.
+    bare = Scanner(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean_subtrees=False)
     records = list(captured())
 
     clean: list[dict[str, Any]] = []

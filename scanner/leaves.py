@@ -18,12 +18,15 @@ segment rendered once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.schemas import proven
+from metagate.scanner.subtrees import SubtreeMemo
 
 _LONG_INT_DIGITS = 9
 _NOT_SCANNED_INTS = frozenset({"numeric", "timestamp", "enum"})
@@ -47,6 +50,27 @@ class _Plan:
         self.classes: list[str | None] = [None, None, None, None]
 
 
+@dataclass(slots=True)
+class Unit:
+    """A subtree the memo did not know: its leaves are `leaves[start:end]` of the walk."""
+
+    key: Hashable
+    path: str
+    node: Any
+    start: int
+    end: int
+    inventory: Counter[str]
+
+
+@dataclass(slots=True)
+class Collected:
+    leaves: list[Leaf] = field(default_factory=list)       # to inspect, in document order
+    inventory: Counter[str] = field(default_factory=Counter)
+    settled: list[Leaf] = field(default_factory=list)      # of remembered clean units, no text
+    settled_nodes: set[int] = field(default_factory=set)   # id() of those units' values
+    units: list[Unit] = field(default_factory=list)        # fresh units, to remember if clean
+
+
 class LeafWalker:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -56,16 +80,62 @@ class LeafWalker:
 
     def collect(self, endpoint: Endpoint | None, document: Any) -> tuple[list[Leaf], dict[str, int]]:
         """(leaves, inventory): the leaves in document order, and field class → scalar count."""
-        root = self._roots.get(endpoint)
-        if root is None:
-            if self._plans >= _MAX_PLANS:
-                self._roots.clear()
-                self._plans = 0
-            root = self._roots[endpoint] = _Plan((), False)
+        root = self._root(endpoint)
         leaves: list[Leaf] = []
         inventory: Counter[str] = Counter()
         self._walk(endpoint, document, "$", root, [], [0], leaves, inventory)
         return leaves, dict(inventory)
+
+    def collect_units(self, endpoint: Endpoint | None, document: Any, memo: SubtreeMemo) -> Collected:
+        """`collect`, except that units (see `subtrees`) the memo holds are not walked: their
+        leaves come from the memo, without text, in `settled`."""
+        out = Collected()
+        root = self._root(endpoint)
+        if endpoint is not None and type(document) is dict:
+            self._walk_units(endpoint, document, "$", root, memo, out)
+        elif endpoint is not None and type(document) is list:
+            item = root.item or self._item(root)
+            for index, value in enumerate(document):
+                if type(value) is dict:
+                    self._walk_units(endpoint, value, f"$[{index}]", item, memo, out)
+                else:
+                    self._walk(endpoint, value, f"$[{index}]", item, [], [0], out.leaves, out.inventory)
+        else:
+            self._walk(endpoint, document, "$", root, [], [0], out.leaves, out.inventory)
+        return out
+
+    def _walk_units(self, endpoint: Endpoint, node: dict[str, Any], path: str, plan: _Plan, memo: SubtreeMemo, out: Collected) -> None:
+        # The fields between units are walked together, as one object in the order sent: no
+        # key leaf of one field depends on another.
+        rest: dict[str, Any] = {}
+        for key, value in node.items():
+            if type(value) is dict or type(value) is list:
+                child = plan.children.get(key) or self._child(endpoint, plan, key)
+                child_path = path + (self._segments.get(key) or self._segment(key))
+                unit_key = memo.key(endpoint, child_path, value) if child.declared else None
+                if unit_key is not None:
+                    if rest:
+                        self._walk(endpoint, rest, path, plan, [], [0], out.leaves, out.inventory)
+                        rest = {}
+                    self._unit(endpoint, unit_key, value, child_path, child, memo, out)
+                    continue
+            rest[key] = value
+        if rest:
+            self._walk(endpoint, rest, path, plan, [], [0], out.leaves, out.inventory)
+
+    def _unit(self, endpoint: Endpoint, key: Hashable, node: Any, path: str, plan: _Plan, memo: SubtreeMemo, out: Collected) -> None:
+        clean = memo.get(key)
+        if clean is not None:
+            out.settled.extend(clean.leaves)
+            for cls, count in clean.inventory:
+                out.inventory[cls] += count
+            out.settled_nodes.add(id(node))
+            return
+        start = len(out.leaves)
+        inventory: Counter[str] = Counter()
+        self._walk(endpoint, node, path, plan, [], [0], out.leaves, inventory)
+        out.inventory.update(inventory)
+        out.units.append(Unit(key, path, node, start, len(out.leaves), inventory))
 
     # `keys` holds (path, key) of the undeclared keys above the node; the first `emitted[0]`
     # of them already have their leaf (the rest always follow them: a scalar emits them all).
@@ -130,6 +200,15 @@ class LeafWalker:
             leaves.append(Leaf(path, str(node), cls))
 
     # --- plans ---------------------------------------------------------------------------
+
+    def _root(self, endpoint: Endpoint | None) -> _Plan:
+        root = self._roots.get(endpoint)
+        if root is None:
+            if self._plans >= _MAX_PLANS:
+                self._roots.clear()
+                self._plans = 0
+            root = self._roots[endpoint] = _Plan((), False)
+        return root
 
     def _child(self, endpoint: Endpoint | None, plan: _Plan, key: str) -> _Plan:
         shape = plan.shape + (key,)

@@ -6,7 +6,7 @@ Pure computation, no I/O: the proxy runs it in worker processes, `metagate scan`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from metagate.scanner.detection import LeafDetection
 from metagate.scanner.detectors.base import Detector, TreeDetector
 from metagate.scanner.evasion import expand_leaves, forget_clean_texts
 from metagate.scanner.fingerprint import fingerprint
-from metagate.scanner.leaves import LeafWalker
+from metagate.scanner.leaves import Collected, LeafWalker
 from metagate.scanner.model import (
     PROVEN_CLASSES,
     Finding,
@@ -26,6 +26,7 @@ from metagate.scanner.model import (
 )
 from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normalize_body
 from metagate.scanner.schemas import SchemaSet, proven, validate
+from metagate.scanner.subtrees import SubtreeMemo
 
 # Integers this long in user data can be card or account numbers: scan them as text.
 _LONG_INT_DIGITS = 9
@@ -47,6 +48,9 @@ class ScanResult:
     violations: list[Violation] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)
     leaves: list[Leaf] = field(default_factory=list)      # what the detectors looked at
+    # Leaves of subtrees found clean by an earlier scan and not inspected again (see
+    # `subtrees`): path, class and key flag only, text "".
+    settled: list[Leaf] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     inventory: dict[str, int] = field(default_factory=dict)  # field class → leaf count
     top_fields: list[str] = field(default_factory=list)      # top-level field names
@@ -62,6 +66,7 @@ class Scanner:
         fingerprint_key: bytes,
         limits: Limits | None = None,
         storage_prefixes: tuple[str, ...] = (),
+        remember_clean_subtrees: bool = True,
     ) -> None:
         self.catalog = catalog
         self.schemas = schemas
@@ -73,11 +78,15 @@ class Scanner:
         self.walker = LeafWalker(catalog)
         # Holds the cache of detector results for strings that repeat across requests.
         self.detection = LeafDetection(self.detectors)
+        # Whole subtrees found clean before (off: every leaf is collected with its text).
+        self.subtrees = SubtreeMemo() if remember_clean_subtrees else None
 
     def clear_caches(self) -> None:
         """Forget every remembered result: the next scan starts cold."""
         self.detection.cache.clear()
         forget_clean_texts()
+        if self.subtrees is not None:
+            self.subtrees.clear()
 
     def scan(self, request: InspectionRequest) -> ScanResult:
         endpoint = self.catalog.match(request.method, request.path)
@@ -94,6 +103,7 @@ class Scanner:
             return result
 
         body = result.body
+        collected: Collected | None = None
         if body.kind in ("text", "binary"):
             result.parse_error = f"{body.kind} body where ZenML sends JSON"
             result.parse_error_code = f"{body.kind}_body"
@@ -104,15 +114,18 @@ class Scanner:
         elif body.kind == "form":
             self._collect_form(endpoint, body.document, result)
         elif body.kind == "json":
-            self._collect_json(endpoint, body.document, result)
+            collected = self._collect_json(endpoint, body.document, result)
 
         self._collect_query(endpoint, request, result)
         self._collect_headers(request, result)
-        expansion = expand_leaves(result.leaves)  # decoded views of encoded values
+        collected_leaves = result.leaves
+        expansion = expand_leaves(collected_leaves)  # decoded views of encoded values
         result.leaves = expansion.leaves
         for path in expansion.undecoded:
             result.violations.append(Violation(path, "undecoded", "encoded content past the decoding budget"))
-        self._detect(result)
+        self._detect(result, collected.settled_nodes if collected else frozenset())
+        if collected is not None and collected.units:
+            self._remember(collected, collected_leaves, result, expansion.undecoded)
         return result
 
     # --- collection ------------------------------------------------------------------
@@ -127,7 +140,7 @@ class Scanner:
             result.leaves.append(Leaf(jsonpath.render((name,)), value, "unknown"))
         result.inventory = {"unknown": len(form)}
 
-    def _collect_json(self, endpoint: Endpoint | None, document: Any, result: ScanResult) -> None:
+    def _collect_json(self, endpoint: Endpoint | None, document: Any, result: ScanResult) -> Collected | None:
         if isinstance(document, dict):
             result.top_fields = sorted(document)
         if endpoint is not None and endpoint.body_kind in ("model", "list", "str_list"):
@@ -136,14 +149,25 @@ class Scanner:
             )
         elif endpoint is not None and endpoint.body_kind == "none":
             result.violations.append(Violation("$", "unexpected_body", "this endpoint takes no body"))
-        leaves, result.inventory = self.walker.collect(endpoint, document)
-        result.leaves.extend(leaves)
+        if self.subtrees is None:
+            leaves, result.inventory = self.walker.collect(endpoint, document)
+            result.leaves.extend(leaves)
+            return None
+        collected = self.walker.collect_units(endpoint, document, self.subtrees)
+        result.leaves.extend(collected.leaves)
+        result.settled = collected.settled
+        result.inventory = dict(collected.inventory)
+        return collected
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
+        if endpoint is not None and endpoint.sdk_auth:
+            return
+        seen: set[tuple[str, str]] = set()  # a repeated name=value pair is scanned once
         for name, value in request.query:
-            cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
-            if endpoint is not None and endpoint.sdk_auth:
+            if (name, value) in seen:
                 continue
+            seen.add((name, value))
+            cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
             if cls in PROVEN_CLASSES and proven(cls, value):
                 continue
             result.leaves.append(Leaf(jsonpath.render((name,), root="$query"), value, cls))
@@ -151,23 +175,19 @@ class Scanner:
     def _collect_headers(self, request: InspectionRequest, result: ScanResult) -> None:
         # Transport and SDK bookkeeping headers carry no user data; credential headers are
         # masked before they reach the worker. Anything else a client adds is scanned.
+        seen: set[tuple[str, str]] = set()
         for name, value in request.headers:
-            if name.lower() not in _UNSCANNED_HEADERS and value != "<redacted>":
-                result.leaves.append(Leaf(jsonpath.render((name.lower(),), root="$headers"), value, "unknown"))
+            name = name.lower()
+            if name not in _UNSCANNED_HEADERS and value != "<redacted>" and (name, value) not in seen:
+                seen.add((name, value))
+                result.leaves.append(Leaf(jsonpath.render((name,), root="$headers"), value, "unknown"))
 
     # --- detection -------------------------------------------------------------------
 
-    def _detect(self, result: ScanResult) -> None:
-        # The same text at the same place need not be scanned twice (repeated query names);
-        # decoded views of a value share its path but not its text, so they stay.
-        seen: set[tuple[str, bool, str]] = set()
-        leaves: list[Leaf] = []
-        for leaf in result.leaves:
-            marker = (leaf.path, leaf.is_key, leaf.text)
-            if marker not in seen:
-                seen.add(marker)
-                leaves.append(leaf)
-        result.leaves = leaves
+    def _detect(self, result: ScanResult, settled_nodes: Collection[int]) -> None:
+        """Findings of the detectors on `result.leaves` and of the tree detectors on the body
+        outside the settled subtrees."""
+        leaves = result.leaves
         findings: list[Finding] = []
         for hit in self.detection.scan(leaves):
             leaf = leaves[hit.leaf]
@@ -188,11 +208,29 @@ class Scanner:
         body = result.body
         if body is not None and body.kind == "json":
             for detector in self.tree_detectors:
-                for path, entity, score in detector.scan_tree(body.document):
+                for path, entity, score in detector.scan_tree(body.document, settled_nodes):
                     findings.append(
                         Finding(entity, detector.category, path, 0, 0, round(float(score), 3), detector.name, "", "user_dict")
                     )
         result.findings = findings
+
+    def _remember(self, collected: Collected, leaves: list[Leaf], result: ScanResult, undecoded: list[str]) -> None:
+        """Remember the fresh units in which nothing at all was found. `leaves` are the
+        leaves as collected (before decoding), of which each unit holds a slice."""
+        assert self.subtrees is not None
+        expanded = result.leaves
+        # Every finding, of a leaf (key or value) or of a tree detector, has a path in its unit.
+        flagged = undecoded + [finding.path for finding in result.findings]
+        for unit in collected.units:
+            if expanded is not leaves and any(expanded[i] is not leaves[i] for i in range(unit.start, unit.end)):
+                continue  # a decoded view or a joined value
+            if any(_inside(path, unit.path) for path in flagged):
+                continue
+            self.subtrees.put(unit.key, leaves[unit.start : unit.end], unit.inventory)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or (path.startswith(root) and path[len(root)] in ".[")
 
 
 def policy_input(request: InspectionRequest, scan: ScanResult) -> dict[str, Any]:
@@ -225,6 +263,11 @@ def policy_input(request: InspectionRequest, scan: ScanResult) -> dict[str, Any]
             "violations": [{"path": v.path, "kind": v.kind, "message": v.message} for v in scan.violations],
             "unknown_fields": scan.unknown_fields,
         },
-        "fields": [{"path": leaf.path, "class": leaf.field_class} for leaf in scan.leaves if not leaf.is_key],
+        "fields": [
+            {"path": leaf.path, "class": leaf.field_class}
+            for leaves in (scan.leaves, scan.settled)
+            for leaf in leaves
+            if not leaf.is_key
+        ],
         "findings": [f.as_policy_input() for f in scan.findings],
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Collection, Iterable, Sequence
 
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 
@@ -47,5 +47,7 @@ class TreeDetector(ABC):
     category: ClassVar[str]
 
     @abstractmethod
-    def scan_tree(self, root: Any) -> Iterable[tuple[str, str, float]]:
-        """(JSON path, entity, score) for each structure that looks like data."""
+    def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[tuple[str, str, float]]:
+        """(JSON path, entity, score) for each structure that looks like data. Subtrees whose
+        id() is in `skip` were found clean before and are not looked into (what is found
+        inside a subtree must depend only on its content and path)."""

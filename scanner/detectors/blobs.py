@@ -17,7 +17,7 @@ import binascii
 import math
 import re
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import puremagic
@@ -227,16 +227,18 @@ class NumericArrayDetector(TreeDetector):
         self.min_records = min_records
         self.min_record_keys = min_record_keys
 
-    def scan_tree(self, root: Any) -> Iterable[tuple[str, str, float]]:
+    def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[tuple[str, str, float]]:
         found: list[tuple[str, str, float]] = []
-        self._visit(root, (), found)
+        self._visit(root, (), found, skip)
         return found
 
-    def _visit(self, node: Any, parts: tuple[jsonpath.Part, ...], found: list[tuple[str, str, float]]) -> None:
+    def _visit(
+        self, node: Any, parts: tuple[jsonpath.Part, ...], found: list[tuple[str, str, float]], skip: Collection[int]
+    ) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if isinstance(value, (dict, list)):
-                    self._visit(value, parts + (key,), found)
+                if isinstance(value, (dict, list)) and id(value) not in skip:
+                    self._visit(value, parts + (key,), found, skip)
             return
         if not isinstance(node, list):
             return
@@ -248,8 +250,8 @@ class NumericArrayDetector(TreeDetector):
             found.append((jsonpath.render(parts), "RECORD_TABLE", 0.8))
             return
         for position, value in enumerate(node):
-            if isinstance(value, (dict, list)):
-                self._visit(value, parts + (position,), found)
+            if isinstance(value, (dict, list)) and id(value) not in skip:
+                self._visit(value, parts + (position,), found, skip)
 
     def _is_record_table(self, node: list[Any]) -> bool:
         if len(node) < self.min_records or not all(isinstance(row, dict) for row in node):
