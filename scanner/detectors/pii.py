@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import spacy
+from metagate.scanner.cache import SECOND_HASH_PREFIX
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
@@ -124,10 +125,15 @@ _METADATA_SHAPES = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _NAME_LIKE = re.compile(r"[A-Z][a-z]")
+_MAX_EMPTY_SHAPES = 65536
 
 
 def _mask_metadata(text: str) -> str:
     return _METADATA_SHAPES.sub(lambda m: "_" * (m.end() - m.start()), text)
+
+
+def _shape(masked: str, label: str) -> tuple[int, int, int]:
+    return (hash(masked), hash(SECOND_HASH_PREFIX + masked), hash(label))
 
 
 def _context_label(leaf: Leaf) -> str:
@@ -435,6 +441,13 @@ class PresidioPiiDetector(Detector):
             for entity, cues in self._cues_needed.items()
         }
         self._lock = threading.Lock()  # presidio recognizers are not documented thread-safe
+        # Masked texts (with their key label) in which the pattern recognizers found nothing.
+        # What the analyzer reports for a leaf depends on exactly those two (triggers and
+        # recognizers read the masked text, context words the label; the original text is
+        # only read at a match), so a leaf that differs from one of them only in what masking
+        # hides (a log URI with a fresh UUID, a timestamp) is not analyzed again. Two string
+        # hashes each, as in the detector cache: never the text.
+        self._empty_shapes: set[tuple[int, int, int]] = set()
         self.ner_classes = frozenset(ner_classes)
         self.ner_score = ner_score
         self.deny_list = frozenset(w.lower() for w in deny_list)
@@ -522,19 +535,24 @@ class PresidioPiiDetector(Detector):
                 masked[index] = text
         if not masked:
             return
-        indexes = list(masked)
+        labels = {index: _context_label(leaves[index]) for index in masked}
+        shapes = {index: _shape(masked[index], labels[index]) for index in masked}
+        empty = self._empty_shapes
+        indexes = [index for index in masked if shapes[index] not in empty]
+        if not indexes:
+            return
         candidates = self._candidates(leaves, indexes, [masked[i] for i in indexes])
         segments = _Segments()
         entities: set[str] = set()
         for index in indexes:
             if index in candidates:
-                segments.add(index, _context_label(leaves[index]), masked[index])
+                segments.add(index, labels[index], masked[index])
                 entities |= candidates[index]
-        if not segments.leaves:
-            return
-        text = segments.text()
-        with self._lock:
-            results = self._analyzer.analyze(text, language="en", entities=sorted(entities))
+        results = []
+        if segments.leaves:
+            with self._lock:
+                results = self._analyzer.analyze(segments.text(), language="en", entities=sorted(entities))
+        self._remember_empty(shapes, indexes, segments, results)
         seen: set[tuple[int, str, int, int]] = set()
         for result in results:
             for seg, start, end in segments.locate(result.start, result.end):
@@ -547,6 +565,14 @@ class PresidioPiiDetector(Detector):
                 if key not in seen:
                     seen.add(key)
                     yield Hit(leaf_index, result.entity_type, start, end, float(result.score))
+
+    def _remember_empty(
+        self, shapes: dict[int, tuple[int, int, int]], indexes: list[int], segments: _Segments, results: list[RecognizerResult]
+    ) -> None:
+        found = {segments.leaves[seg] for result in results for seg, _, _ in segments.locate(result.start, result.end)}
+        if len(self._empty_shapes) + len(indexes) > _MAX_EMPTY_SHAPES:
+            self._empty_shapes.clear()
+        self._empty_shapes.update(shapes[index] for index in indexes if index not in found)
 
     def _scan_ner(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         wanted = [

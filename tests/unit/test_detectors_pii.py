@@ -406,3 +406,36 @@ def test_optional_ner_with_a_real_spacy_pipeline_finds_people_but_not_ml_vocabul
 
     assert people("Model trained by Jane Doe in Berlin") == ["Jane Doe"]
     assert people("Optimizer Adam with BERT base and ResNet-50, Gaussian noise") == []
+
+
+# --- texts that differ only in what masking hides -----------------------------------------
+
+
+def _log_uri(run: uuid.UUID) -> str:
+    return f"s3://ml-artifacts/prod/logs/{run}/step-{run.hex}.log"
+
+
+def test_a_text_differing_only_in_masked_metadata_is_not_analyzed_again(monkeypatch):
+    detector = PresidioPiiDetector()
+    looked_at: list[list[str]] = []   # texts that reach the triggers and the analyzer
+    candidates = detector._candidates
+    monkeypatch.setattr(
+        detector, "_candidates", lambda leaves, indexes, texts: looked_at.append([leaves[i].path for i in indexes]) or candidates(leaves, indexes, texts)
+    )
+    leaves = [Leaf("$.uri", _log_uri(uuid.uuid4()), "uri"), Leaf("$.note", "call 415-555-2671 at 2024-01-26", "user_dict")]
+    assert {(i, e) for i, e, _ in found(detector, leaves)} >= {(1, "PHONE_NUMBER")}
+    assert looked_at[-1] == ["$.uri", "$.note"]
+    # A fresh UUID in the URI, a fresh date in the note: only the note is looked at again (it had a hit).
+    again = [Leaf("$.uri", _log_uri(uuid.uuid4()), "uri"), Leaf("$.note", "call 415-555-2671 at 2025-03-02", "user_dict")]
+    assert {(i, e) for i, e, _ in found(detector, again)} >= {(1, "PHONE_NUMBER")}
+    assert looked_at[-1] == ["$.note"]
+    # The same masked text under another key (other context words) is another shape.
+    found(detector, [Leaf("$.phone", _log_uri(uuid.uuid4()), "uri")])
+    assert looked_at[-1] == ["$.phone"]
+
+
+def test_what_is_remembered_is_never_the_text():
+    detector = PresidioPiiDetector()
+    found(detector, [Leaf("$.uri", _log_uri(uuid.uuid4()), "uri")])
+    assert detector._empty_shapes
+    assert all(isinstance(part, int) for shape in detector._empty_shapes for part in shape)
