@@ -57,8 +57,9 @@ class InspectionRequest:
 
     def header(self, name: str, default: str = "") -> str:
         name = name.lower()
+        size = len(name)
         for key, value in self.headers:
-            if key.lower() == name:
+            if len(key) == size and key.lower() == name:  # lengths first: lower() only on a likely match
                 return value
         return default
 

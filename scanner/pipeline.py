@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from metagate.scanner import jsonpath
@@ -180,7 +181,7 @@ class Scanner:
             name = name.lower()
             if name not in _UNSCANNED_HEADERS and value != "<redacted>" and (name, value) not in seen:
                 seen.add((name, value))
-                result.leaves.append(Leaf(jsonpath.render((name,), root="$headers"), value, "unknown"))
+                result.leaves.append(Leaf(_header_path(name), value, "unknown"))
 
     # --- detection -------------------------------------------------------------------
 
@@ -227,6 +228,11 @@ class Scanner:
             if any(_inside(path, unit.path) for path in flagged):
                 continue
             self.subtrees.put(unit.key, leaves[unit.start : unit.end], unit.inventory)
+
+
+@lru_cache(maxsize=1024)
+def _header_path(name: str) -> str:
+    return jsonpath.render((name,), root="$headers")
 
 
 def _inside(path: str, root: str) -> bool:

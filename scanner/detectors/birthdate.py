@@ -7,6 +7,7 @@ A bare date is metadata (run times, data cut-offs), so only a date next to a bir
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
@@ -31,6 +32,7 @@ _KEY_CUE = re.compile(r"(?:^|[._\-\s])(?:dob|date[_\s\-]?of[_\s\-]?birth|birth[_
 _TRIGGER = re.compile(r"birth|born|dob|d\.o\.b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)  # paths repeat request after request
 def _key_of(path: str) -> str:
     try:
         parts = jsonpath.parse(path)

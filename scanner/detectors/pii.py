@@ -112,17 +112,19 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 # Shapes ZenML writes into metadata. They are replaced by filler of the same length before
 # analysis so digits inside them never look like phone, bank or licence numbers.
-_METADATA_SHAPES = re.compile(
-    r"""
+_SHAPES = r"""
       \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b   # UUID
     | \b[0-9a-f]{32,}\b                                                    # md5/sha1/sha256 hex
     | \b\d{4}-\d{2}-\d{2}(?:[T\x20]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b  # ISO date/time
     | (?:===|==|>=|<=|~=|!=)[ \t]*[\w.+!*-]+                                  # package pin
     | (?<![\w.])v?\d+\.\d+\.\d{1,3}(?!\d)(?:(?:rc|a|b|post|dev|\+|-)[\w.]*)?(?![\w.]*\.\d)  # x.y.z (not 415.555.2671)
     | (?<=[\w/])[Pp]y(?:thon)?\d\.\d+\b                                    # -py3.11 tags
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
+"""
+_SHAPE_FLAGS = re.IGNORECASE | re.VERBOSE
+# The first characters of all shapes: a position that starts none of them fails at once,
+# instead of trying every alternative (a third of the time on URIs and package lists).
+_SHAPE_START = r"(?=[\da-f=<>~!vp])"
+_METADATA_SHAPES = re.compile(f"{_SHAPE_START}(?:{_SHAPES})", _SHAPE_FLAGS)
 _DIGIT = re.compile(r"\d")
 _NAME_LIKE = re.compile(r"[A-Z][a-z]")
 _MAX_EMPTY_SHAPES = 65536

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import pickle
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import textwrap
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from metagate.scanner.detectors.pii import PresidioPiiDetector
 from metagate.scanner.detectors.registry import build_detectors
 from metagate.scanner.model import Leaf
@@ -439,3 +442,23 @@ def test_what_is_remembered_is_never_the_text():
     found(detector, [Leaf("$.uri", _log_uri(uuid.uuid4()), "uri")])
     assert detector._empty_shapes
     assert all(isinstance(part, int) for shape in detector._empty_shapes for part in shape)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABCDEFvVpPyYthonTZ-_.=<>~!+/: \t\n\u0662\u0664", max_size=90))
+def test_the_first_character_gate_masks_exactly_what_the_shapes_do(text):
+    from metagate.scanner.detectors.pii import _SHAPE_FLAGS, _SHAPES, _mask_metadata
+
+    ungated = re.compile(_SHAPES, _SHAPE_FLAGS)
+    assert _mask_metadata(text) == ungated.sub(lambda m: "_" * (m.end() - m.start()), text)
+
+
+@pytest.mark.parametrize("text", [
+    "zenml==0.98.0 and numpy>=1.26.4", "wheel_py3.11 and torch/python3.10", "v1.2.3-rc1", "2024-01-26T10:00:00Z",
+    "3a170494b59a297ce59b54fa0c13b001", "logs/827ecca2-d8eb-432d-b0a3-e12180831248.log", "\u0662\u0660\u0662\u0664-01-26",
+])
+def test_the_first_character_gate_on_metadata(text):
+    from metagate.scanner.detectors.pii import _SHAPE_FLAGS, _SHAPES, _mask_metadata
+
+    assert _mask_metadata(text) == re.compile(_SHAPES, _SHAPE_FLAGS).sub(lambda m: "_" * (m.end() - m.start()), text)
+    assert "_" in _mask_metadata(text)
