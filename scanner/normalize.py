@@ -122,13 +122,20 @@ def _check_depth(node: Any, limit: int, decoded: bytes) -> None:
     # Nesting deeper than `limit` needs more than `limit` brackets: most bodies have fewer.
     if decoded.count(b"{") + decoded.count(b"[") <= limit:
         return
-    stack = [(node, 1)]  # containers only: a scalar adds no depth
-    while stack:
-        current, depth = stack.pop()
+    # Level by level, containers only (a scalar adds no depth): parsed JSON holds plain
+    # dicts and lists, so exact type tests do.
+    level = [node]
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             raise BodyError("too_deep", f"JSON nested deeper than {limit} levels")
-        children = current.values() if isinstance(current, dict) else current
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below = []
+        for current in level:
+            for child in current.values() if type(current) is dict else current:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
 
 
 def _parse_json(decoded: bytes) -> Any:

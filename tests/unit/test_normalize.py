@@ -6,6 +6,8 @@ import zlib
 
 import brotli
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import zstandard
 
 from metagate.scanner.normalize import BodyError, Limits, decode_content, normalize_body
@@ -91,3 +93,56 @@ def test_empty_text_form_and_binary_bodies_are_classified():
     # No content type: JSON if it parses, else binary.
     assert normalize_body(RAW, "", "", SMALL).kind == "json"
     assert normalize_body(b"\x80\x04K.", "", "", SMALL).kind == "binary"
+
+
+def _nested(depth: int, wide: bool) -> object:
+    """`depth` levels of containers, alternating objects and arrays, with scalar siblings at
+    every level and, when `wide`, two-level siblings that stay within `depth`."""
+    node: object = "leaf"
+    for level in range(depth):
+        siblings = {"n": level, "s": "x", **({"flat": [1, {"a": 2}]} if wide and level >= 2 else {})}
+        node = {"inner": node, **siblings} if level % 2 else [*siblings.values(), node]
+    return node
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_nesting_up_to_the_limit_parses_and_one_more_level_is_refused(wide):
+    limits = Limits(max_json_depth=12)
+    assert normalize_body(json.dumps(_nested(12, wide)).encode(), "application/json", "", limits).kind == "json"
+    with pytest.raises(BodyError) as refused:
+        normalize_body(json.dumps(_nested(13, wide)).encode(), "application/json", "", limits)
+    assert refused.value.code == "too_deep"
+
+
+def test_depth_counts_containers_not_brackets_inside_strings():
+    limits = Limits(max_json_depth=3)
+    body = json.dumps({"a": [{"b": "[[[[[[{{{{{{" * 5}]}).encode()
+    assert normalize_body(body, "application/json", "", limits).kind == "json"
+
+
+def _depth(node: object) -> int:
+    if isinstance(node, dict):
+        return 1 + max((_depth(v) for v in node.values()), default=0)
+    if isinstance(node, list):
+        return 1 + max((_depth(v) for v in node), default=0)
+    return 0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.text(alphabet="ab[]{}\"", max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet="xyz", max_size=2), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_JSON.filter(lambda d: isinstance(d, (dict, list))), limit=st.integers(1, 8))
+def test_too_deep_exactly_when_containers_nest_past_the_limit(document, limit):
+    body = json.dumps(document).encode()
+    try:
+        normalize_body(body, "application/json", "", Limits(max_json_depth=limit))
+        refused = False
+    except BodyError as error:
+        assert error.code == "too_deep"
+        refused = True
+    assert refused == (_depth(document) > limit)
