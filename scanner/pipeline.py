@@ -122,10 +122,11 @@ class Scanner:
         collected_leaves = result.leaves
         expansion = expand_leaves(collected_leaves)  # decoded views of encoded values
         result.leaves = expansion.leaves
+        schema_clean = not result.violations and not result.unknown_fields  # before `undecoded`
         for path in expansion.undecoded:
             result.violations.append(Violation(path, "undecoded", "encoded content past the decoding budget"))
         self._detect(result, collected.settled_nodes if collected else frozenset())
-        if collected is not None and collected.units:
+        if collected is not None and collected.units and schema_clean:
             self._remember(collected, collected_leaves, result, expansion.undecoded)
         return result
 
@@ -144,20 +145,26 @@ class Scanner:
     def _collect_json(self, endpoint: Endpoint | None, document: Any, result: ScanResult) -> Collected | None:
         if isinstance(document, dict):
             result.top_fields = sorted(document)
-        if endpoint is not None and endpoint.body_kind in ("model", "list", "str_list"):
-            result.violations, result.unknown_fields = validate(
-                self.schemas, endpoint, document, self.storage_prefixes
-            )
-        elif endpoint is not None and endpoint.body_kind == "none":
-            result.violations.append(Violation("$", "unexpected_body", "this endpoint takes no body"))
+        collected: Collected | None = None
         if self.subtrees is None:
             leaves, result.inventory = self.walker.collect(endpoint, document)
             result.leaves.extend(leaves)
-            return None
-        collected = self.walker.collect_units(endpoint, document, self.subtrees)
-        result.leaves.extend(collected.leaves)
-        result.settled = collected.settled
-        result.inventory = dict(collected.inventory)
+        else:
+            collected = self.walker.collect_units(endpoint, document, self.subtrees)
+            result.leaves.extend(collected.leaves)
+            result.settled = collected.settled
+            result.inventory = dict(collected.inventory)
+        if endpoint is not None and endpoint.body_kind in ("model", "list", "str_list"):
+            # A settled unit passed the strict schema when it was remembered (only units of
+            # bodies without violations are), and every field is validated on its own: it
+            # is validated as the null that every field accepts.
+            # (Not for a union of body models: another member may take the other fields.)
+            single_model = len(endpoint.body_models or ()) <= 1
+            settled = collected.settled_nodes if collected and single_model else ()
+            checked = _without(document, settled) if settled else document
+            result.violations, result.unknown_fields = validate(self.schemas, endpoint, checked, self.storage_prefixes)
+        elif endpoint is not None and endpoint.body_kind == "none":
+            result.violations.append(Violation("$", "unexpected_body", "this endpoint takes no body"))
         return collected
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
@@ -216,8 +223,9 @@ class Scanner:
         result.findings = findings
 
     def _remember(self, collected: Collected, leaves: list[Leaf], result: ScanResult, undecoded: list[str]) -> None:
-        """Remember the fresh units in which nothing at all was found. `leaves` are the
-        leaves as collected (before decoding), of which each unit holds a slice."""
+        """Remember the fresh units in which nothing at all was found, of a body the schema
+        found nothing in either. `leaves` are the leaves as collected (before decoding), of
+        which each unit holds a slice."""
         assert self.subtrees is not None
         expanded = result.leaves
         # Every finding, of a leaf (key or value) or of a tree detector, has a path in its unit.
@@ -228,6 +236,15 @@ class Scanner:
             if any(_inside(path, unit.path) for path in flagged):
                 continue
             self.subtrees.put(unit.key, leaves[unit.start : unit.end], unit.inventory)
+
+
+def _without(document: Any, settled: Collection[int]) -> Any:
+    """`document` with the settled units (by id) as null: a shallow copy of the top level."""
+    if type(document) is dict:
+        return {key: None if id(value) in settled else value for key, value in document.items()}
+    if type(document) is list:
+        return [_without(item, settled) for item in document]
+    return document
 
 
 @lru_cache(maxsize=1024)

@@ -15,7 +15,10 @@ and every object of a unit lies inside it), the detectors (leaf-local), and the 
 detectors (what they find inside a subtree depends on its content and path).
 
 A unit is remembered only when nothing was found in it: no decoded view or join, nothing
-left undecoded, no detector hit, no tree finding. What is kept is its leaves' paths, field
+left undecoded, no detector hit, no tree finding; and only from a body that the strict
+schema accepted, so a settled unit is not validated again either (each field of a model is
+validated on its own, and every field accepts null: the scanner validates a settled unit as
+null). What is kept is its leaves' paths, field
 classes and key flags, and its field-class counts, never a text: a remembered leaf comes
 back with text "" (a clean subtree can still hold a value that the policy blocks by its
 class, a password in a credential field, say). Bounded by an estimate of its memory use,

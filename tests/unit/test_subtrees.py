@@ -168,3 +168,25 @@ def test_integers_orjson_cannot_write_make_no_unit():
     assert SubtreeMemo.key("endpoint", "$.values", {"big": 2**70, "pad": "x" * MIN_UNIT_BYTES}) is None
     assert SubtreeMemo.key("endpoint", "$.values", {"small": 1}) is None
     assert SubtreeMemo.key("endpoint", "$.values", {"pad": "x" * MIN_UNIT_BYTES}) is not None
+
+
+def test_a_settled_unit_is_not_validated_again_but_the_rest_of_the_body_is(parts):
+    scanner = _scanner(parts)
+    clean = _run_metadata(_notes())
+    scanner.scan(clean)
+    body = json.loads(clean.body)
+    body["resources"][0]["type"] = "x" * 10_000           # too long, outside the settled unit
+    result = scanner.scan(InspectionRequest(clean.method, clean.path, json.dumps(body).encode(), clean.headers))
+    assert result.settled                                 # `values` came from the memo
+    assert ("$.resources[0].type", "too_long") in {(v.path, v.kind) for v in result.violations}
+
+
+def test_units_of_a_body_with_violations_are_not_remembered(parts):
+    scanner = _scanner(parts)
+    values = _notes(note_9="y" * 70_000)                  # too long: a violation inside the unit
+    request = _run_metadata(values)
+    for _ in range(2):
+        result = scanner.scan(request)
+        assert result.settled == []
+        assert ("$.values", "too_long") in {(v.path, v.kind) for v in result.violations}
+    assert len(scanner.subtrees) == 0
