@@ -6,6 +6,10 @@ the leaf's text, its field class, whether it is a JSON key, and the nearest JSON
 are kept in a `HitCache` under a hash of exactly those inputs, and a leaf seen before is not
 scanned again: `pip freeze` lists, step source code and configuration repeat on every run.
 Other detectors run on every leaf as before.
+
+Detectors see the canonical texts (`canonical`: UUIDs replaced by fixed stand-ins of the
+same length), so a URI that differs from an earlier one only in its ids is a cache hit. Hit
+spans are the same in both texts; the scanner reads matched values from the originals.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metagate.scanner.cache import SECOND_HASH_PREFIX, HitCache
+from metagate.scanner.canonical import canonical_leaves
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import Leaf
 from metagate.scanner.prefilter import last_key
@@ -50,6 +55,7 @@ class LeafDetection:
     def scan(self, leaves: Sequence[Leaf]) -> list[DetectorHit]:
         """Every detector's hits on `leaves`, grouped by detector in the order given, each
         detector's sorted by leaf, start, end and entity."""
+        leaves = canonical_leaves(leaves)
         found: dict[int, list[DetectorHit]] = {id(d): [] for d in self.detectors}
         for detector in self._uncached:
             found[id(detector)].extend(self._run(detector, leaves, range(len(leaves))))

@@ -1,0 +1,85 @@
+"""Texts as the detectors see them: every UUID in a leaf replaced by a fixed stand-in.
+
+ZenML puts fresh UUIDs into many strings of every run: log and artifact URIs embed the new
+log or artifact id, orchestrator run ids are UUIDs. A UUID is 122 random bits: no detector
+verdict should depend on which ones they are (PII masks them already; the secret and blob
+rules exclude a bare UUID), and a verdict that did would be noise, different from run to
+run. So before detection, each UUID in a text is replaced by a fixed, random-looking UUID of
+the same length (the first distinct UUID of the text by the first stand-in, the second by
+the second ...): spans stay true, and a URI that differs from one seen before only in its
+ids is a detector-cache hit instead of a fresh scan. Findings and fingerprints still come
+from the text as sent (the scanner reads the matched span from the original).
+
+Bounds, so that ids cannot smuggle data past a detector: only a UUID standing alone (no hex
+digit or '-' next to it, which would make it part of a longer run, such as hex chunks
+joined by dashes) is replaced, and a text with more than MAX_UUIDS_PER_TEXT distinct UUIDs
+is left as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import replace
+from itertools import accumulate
+
+from metagate.scanner.model import Leaf
+
+MAX_UUIDS_PER_TEXT = 8
+
+_UUID = re.compile(r"(?<![0-9A-Fa-f\-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9A-Fa-f\-])")
+
+# Random-looking (so entropy rules see what they would see on a real id) and fixed.
+STAND_INS: tuple[str, ...] = tuple(
+    str(uuid.UUID(bytes=hashlib.sha256(f"metagate uuid stand-in {i}".encode()).digest()[:16], version=4))
+    for i in range(MAX_UUIDS_PER_TEXT)
+)
+
+
+def canonical_text(text: str) -> str:
+    """`text` with its UUIDs replaced by the stand-ins; `text` itself when it has none or
+    more than MAX_UUIDS_PER_TEXT."""
+    order: dict[str, str] = {}
+
+    def stand_in(match: re.Match[str]) -> str:
+        found = match.group()
+        if found not in order:
+            order[found] = STAND_INS[len(order)] if len(order) < MAX_UUIDS_PER_TEXT else found
+        return order[found]
+
+    replaced = _UUID.sub(stand_in, text)
+    return text if len(order) > MAX_UUIDS_PER_TEXT else replaced
+
+
+def canonical_leaves(leaves: Sequence[Leaf]) -> Sequence[Leaf]:
+    """`leaves` with the texts that hold a UUID canonical; the same sequence when none does.
+    One search over all texts joined finds them."""
+    if not leaves:
+        return leaves
+    texts = [leaf.text for leaf in leaves]
+    joined = "\x00".join(texts)
+    if "-" not in joined:
+        return leaves
+    holders: set[int] = set()
+    starts: list[int] | None = None
+    position = 0
+    while True:
+        match = _UUID.search(joined, position)
+        if match is None:
+            break
+        if starts is None:
+            starts = list(accumulate((len(t) + 1 for t in texts), initial=0))
+        index = bisect_right(starts, match.start()) - 1
+        holders.add(index)
+        position = starts[index + 1]  # one match is enough to know the text holds one
+    if not holders:
+        return leaves
+    canonical = list(leaves)
+    for index in holders:
+        text = canonical_text(texts[index])
+        if text is not texts[index]:
+            canonical[index] = replace(leaves[index], text=text)
+    return canonical
