@@ -17,11 +17,11 @@ In one run, on the captured ZenML request mix (tests/corpus/captured/*.jsonl):
   at realistic paths; a case counts when the right entity is reported at the injected path.
 
 Each round replays the mix as another run of the same pipelines would send it: every UUID,
-32-digit hex value, timestamp and run name replaced by fresh ones, except the values that
-independent captures share (tests/corpus/captured holds one file per client run: a value
-in more than one of them is deployment configuration, such as the project, stack and
-artifact store, or derived from unchanged content, such as a materializer's source hash,
-and a re-run sends it again). So only what really repeats across runs (package lists,
+32-digit hex value, timestamp, run name and artifact URI subfolder replaced by fresh ones,
+except the values that independent captures share (tests/corpus/captured holds one file per
+client run: a value in more than one of them is deployment configuration, such as the
+project, stack and artifact store, or derived from unchanged content, such as a
+materializer's source hash, and a re-run sends it again) and the artifact store roots. So only what really repeats across runs (package lists,
 source code, configuration, names) can come from the caches. The same rounds with every
 value fresh, shared ones included, are measured too ("every id fresh", the stricter
 figure). The first round starts with empty caches and is reported on its own as "cold".
@@ -87,20 +87,26 @@ _HEX32 = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?")
 _RUN_TIME = re.compile(r"\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}_\d{6}")
 _TEMP_DIR = re.compile(r"metagate-capture-[a-z0-9_]{8}")
+# zenml's generate_artifact_uri ends an artifact URI in eight hex digits of a fresh UUID.
+_SUBFOLDER = re.compile(r"(?<=[0-9a-f]{12}/)[0-9a-f]{8}(?![0-9a-f])")
 
 
 _VARIED = (_UUID, _HEX32, _TEMP_DIR)
 
 
-def shared_values(captures: dict[str, list[dict[str, Any]]]) -> frozenset[str]:
-    """UUIDs, hex values and directories that more than one capture (client run) sends."""
+def rerun_constants(captures: dict[str, list[dict[str, Any]]]) -> frozenset[str]:
+    """What a re-run sends again: UUIDs and hex values that more than one capture (client
+    run) sends, and the artifact store roots (the capture harness's temporary directories:
+    stack configuration, the same for every run on a deployment)."""
     seen_in: dict[str, set[str]] = {}
+    roots: set[str] = set()
     for name, records in captures.items():
         text = json.dumps(records)
+        roots.update(_TEMP_DIR.findall(text))
         for pattern in _VARIED:
             for match in pattern.finditer(text):
                 seen_in.setdefault(match.group(), set()).add(name)
-    return frozenset(value for value, names in seen_in.items() if len(names) > 1)
+    return frozenset(roots | {value for value, names in seen_in.items() if len(names) > 1})
 
 
 def vary(records: list[dict[str, Any]], rng: random.Random, keep: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
@@ -118,6 +124,7 @@ def vary(records: list[dict[str, Any]], rng: random.Random, keep: frozenset[str]
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789_"
     replacers = [
         fresh(_UUID, lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))),
+        fresh(_SUBFOLDER, lambda: uuid.UUID(int=rng.getrandbits(128), version=4).hex[:8]),
         fresh(_HEX32, lambda: uuid.UUID(int=rng.getrandbits(128), version=4).hex),
         fresh(_ISO_TIME, lambda: moment("%Y-%m-%dT%H:%M:%S", ".")),
         fresh(_RUN_TIME, lambda: moment("%Y_%m_%d-%H_%M_%S", "_")),
@@ -404,7 +411,7 @@ def main() -> None:
 
     captures = load_captures()
     records = load_corpus()
-    shared = shared_values(captures)
+    shared = rerun_constants(captures)
     warmup = [to_request(r) for r in vary(records, rng, shared)]
     reruns = [[to_request(r) for r in vary(records, rng, shared)] for _ in range(args.rounds + 1)]
     all_fresh = [[to_request(r) for r in vary(records, rng)] for _ in range(args.rounds + 1)]
@@ -413,7 +420,7 @@ def main() -> None:
     print(f"gc.freeze() after start-up: {'yes' if args.gc_freeze else 'no'}")
     print(f"mix: {len(records)} captured requests from {len(captures)} client runs, {mix_bytes / 1024:.1f} KiB "
           f"per round (body + request line), {small_bodies} with a body ≤ 10 KB; {args.rounds} steady rounds + 1 cold; "
-          f"{len(shared)} values shared by captures kept in re-runs")
+          f"{len(shared)} values kept in re-runs")
 
     default_engine = presidio_engine("model")
     blank_engine = presidio_engine("blank")

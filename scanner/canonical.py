@@ -1,12 +1,14 @@
 """Texts as the detectors see them: every UUID in a leaf replaced by a fixed stand-in.
 
 ZenML puts fresh UUIDs into many strings of every run: log and artifact URIs embed the new
-log or artifact id, orchestrator run ids are UUIDs. A UUID is 122 random bits: no detector
+log or step run id, orchestrator run ids are UUIDs, and an artifact URI ends in a random
+subfolder, eight hex digits of a fresh UUID (`<step run id>/1a2b3c4d`, zenml's
+`generate_artifact_uri`). A UUID is 122 random bits: no detector
 verdict should depend on which ones they are (PII masks them already; the secret and blob
 rules exclude a bare UUID), and a verdict that did would be noise, different from run to
 run. So before detection, each UUID in a text is replaced by a fixed, random-looking UUID of
 the same length (the first distinct UUID of the text by the first stand-in, the second by
-the second ...): spans stay true, and a URI that differs from one seen before only in its
+the second ...), and such a subfolder after a UUID likewise: spans stay true, and a URI that differs from one seen before only in its
 ids is a detector-cache hit instead of a fresh scan. Findings and fingerprints still come
 from the text as sent (the scanner reads the matched span from the original).
 
@@ -30,7 +32,10 @@ from metagate.scanner.model import Leaf
 
 MAX_UUIDS_PER_TEXT = 8
 
-_UUID = re.compile(r"(?<![0-9A-Fa-f\-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9A-Fa-f\-])")
+_UUID = re.compile(
+    r"(?<![0-9A-Fa-f\-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9A-Fa-f\-])"
+    r"(?P<subfolder>/[0-9a-f]{8}(?![0-9A-Za-z_\-]))?"
+)
 
 # Random-looking (so entropy rules see what they would see on a real id) and fixed.
 STAND_INS: tuple[str, ...] = tuple(
@@ -43,12 +48,18 @@ def canonical_text(text: str) -> str:
     """`text` with its UUIDs replaced by the stand-ins; `text` itself when it has none or
     more than MAX_UUIDS_PER_TEXT."""
     order: dict[str, str] = {}
+    subfolders: dict[str, str] = {}
 
     def stand_in(match: re.Match[str]) -> str:
-        found = match.group()
+        found = match.group()[:36]
         if found not in order:
             order[found] = STAND_INS[len(order)] if len(order) < MAX_UUIDS_PER_TEXT else found
-        return order[found]
+        subfolder = match.group("subfolder")
+        if subfolder is None:
+            return order[found]
+        if subfolder not in subfolders:
+            subfolders[subfolder] = "/" + STAND_INS[len(subfolders) % MAX_UUIDS_PER_TEXT][-8:]
+        return order[found] + subfolders[subfolder]
 
     replaced = _UUID.sub(stand_in, text)
     return text if len(order) > MAX_UUIDS_PER_TEXT else replaced

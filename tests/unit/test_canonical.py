@@ -90,3 +90,13 @@ def test_findings_fingerprint_the_value_as_sent():
     text = f"token {token!r}"
     assert {f.fingerprint for f in findings} == {fingerprint(b"k" * 32, text[f.start : f.end]) for f in findings}
     assert any(token in text[f.start : f.end] for f in findings)
+
+
+def test_the_random_subfolder_of_an_artifact_uri_is_canonical_too():
+    def artifact_uri() -> str:  # zenml's generate_artifact_uri
+        return f"s3://ml-artifacts/train/model/{uuid.uuid4()}/{str(uuid.uuid4())[:8]}"
+
+    first, second = artifact_uri(), artifact_uri()
+    assert canonical_text(first) == canonical_text(second) and len(canonical_text(first)) == len(first)
+    # Eight hex digits that are not such a subfolder stay.
+    assert canonical_text(f"s3://b/{uuid.uuid4()}/deadbeefcafe").endswith("/deadbeefcafe")
