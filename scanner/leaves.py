@@ -160,7 +160,10 @@ class LeafWalker:
                 child = children.get(key) or self._child(endpoint, plan, key)
                 child_path = path + segment
                 if child.declared:
-                    walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)
+                    # A declared field sent as null adds no leaf, no count, and no key leaf
+                    # unless keys above it are still waiting for their first scalar.
+                    if value is not None or emitted[0] < len(keys):
+                        walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)
                     continue
                 keys.append((child_path, key))
                 walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)

@@ -100,3 +100,14 @@ def test_the_random_subfolder_of_an_artifact_uri_is_canonical_too():
     assert canonical_text(first) == canonical_text(second) and len(canonical_text(first)) == len(first)
     # Eight hex digits that are not such a subfolder stay.
     assert canonical_text(f"s3://b/{uuid.uuid4()}/deadbeefcafe").endswith("/deadbeefcafe")
+
+
+def test_the_start_time_in_a_default_run_name_is_canonical_too():
+    first, second = "clean_training-2024_01_26-23_01_33_119023", "clean_training-2025_11_02-08_14_59_000001"
+    assert canonical_text(first) == canonical_text(second) == "clean_training-2024_05_17-13_42_58_361947"
+    assert canonical_text("batch 2024_01_26 of 12") == "batch 2024_01_26 of 12"   # a date alone is not one
+
+
+def test_the_bound_counts_every_volatile_value():
+    many = " ".join(f"run-2024_01_26-23_01_33_{i:06d}" for i in range(MAX_UUIDS_PER_TEXT + 1))
+    assert canonical_text(many) == many
