@@ -55,6 +55,8 @@ class LeafDetection:
     def scan(self, leaves: Sequence[Leaf]) -> list[DetectorHit]:
         """Every detector's hits on `leaves`, grouped by detector in the order given, each
         detector's sorted by leaf, start, end and entity."""
+        if not self.detectors:
+            return []
         leaves = canonical_leaves(leaves)
         found: dict[int, list[DetectorHit]] = {id(d): [] for d in self.detectors}
         for detector in self._uncached:

@@ -92,13 +92,11 @@ class Scanner:
     def scan(self, request: InspectionRequest) -> ScanResult:
         endpoint = self.catalog.match(request.method, request.path)
         result = ScanResult(endpoint)
+        # An empty body is empty whatever its type (its encoding can still be refused).
+        content_type = request.header("content-type") if request.body else ""
+        content_encoding = request.header("content-encoding")
         try:
-            result.body = normalize_body(
-                request.body,
-                request.header("content-type"),
-                request.header("content-encoding"),
-                self.limits,
-            )
+            result.body = normalize_body(request.body, content_type, content_encoding, self.limits)
         except BodyError as exc:
             result.parse_error, result.parse_error_code = str(exc), exc.code
             return result
@@ -178,7 +176,7 @@ class Scanner:
             cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
             if cls in PROVEN_CLASSES and proven(cls, value):
                 continue
-            result.leaves.append(Leaf(jsonpath.render((name,), root="$query"), value, cls))
+            result.leaves.append(Leaf(_query_path(name), value, cls))
 
     def _collect_headers(self, request: InspectionRequest, result: ScanResult) -> None:
         # Transport and SDK bookkeeping headers carry no user data; credential headers are
@@ -250,6 +248,11 @@ def _without(document: Any, settled: Collection[int]) -> Any:
 @lru_cache(maxsize=1024)
 def _header_path(name: str) -> str:
     return jsonpath.render((name,), root="$headers")
+
+
+@lru_cache(maxsize=1024)
+def _query_path(name: str) -> str:
+    return jsonpath.render((name,), root="$query")
 
 
 def _inside(path: str, root: str) -> bool:
