@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from metagate.scanner import jsonpath
-from metagate.scanner.catalog import Catalog, Endpoint
+from metagate.scanner.catalog import Catalog, Endpoint, path_segments
 from metagate.scanner.detection import LeafDetection
 from metagate.scanner.detectors.base import Detector, TreeDetector
 from metagate.scanner.evasion import expand_leaves, forget_clean_texts
@@ -115,6 +115,7 @@ class Scanner:
         elif body.kind == "json":
             collected = self._collect_json(endpoint, body.document, result)
 
+        self._collect_path(endpoint, request.path, result)
         self._collect_query(endpoint, request, result)
         self._collect_headers(request, result)
         collected_leaves = result.leaves
@@ -164,6 +165,25 @@ class Scanner:
         elif endpoint is not None and endpoint.body_kind == "none":
             result.violations.append(Violation("$", "unexpected_body", "this endpoint takes no body"))
         return collected
+
+    def _collect_path(self, endpoint: Endpoint | None, path: str, result: ScanResult) -> None:
+        # A path parameter is a value the client chose (a run or model name, or anything at
+        # all on a route the catalog does not know): scanned like a query value. UUIDs in a
+        # parameter are ids.
+        if endpoint is not None and endpoint.sdk_auth:
+            return
+        parts = path_segments(path)
+        if parts is None:
+            result.leaves.append(Leaf("$path", path, "unknown"))
+            return
+        if endpoint is None:
+            for index, part in enumerate(parts):
+                if not proven("id", part):
+                    result.leaves.append(Leaf(f"$path[{index}]", part, "unknown"))
+            return
+        for name, part in zip(_template_parts(endpoint.template), parts):
+            if name is not None and not proven("id", part):
+                result.leaves.append(Leaf(_path_param(name), part, "name"))
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
         if endpoint is not None and endpoint.sdk_auth:
@@ -253,6 +273,19 @@ def _header_path(name: str) -> str:
 @lru_cache(maxsize=1024)
 def _query_path(name: str) -> str:
     return jsonpath.render((name,), root="$query")
+
+
+@lru_cache(maxsize=1024)
+def _path_param(name: str) -> str:
+    return jsonpath.render((name,), root="$path")
+
+
+@lru_cache(maxsize=4096)
+def _template_parts(template: str) -> tuple[str | None, ...]:
+    """Per segment of a route template: the parameter's name, or None for a literal."""
+    return tuple(
+        part[1:-1] if part.startswith("{") and part.endswith("}") else None for part in template.strip("/").split("/")
+    )
 
 
 def _inside(path: str, root: str) -> bool:

@@ -75,7 +75,7 @@ class _Node:
         self.endpoint: Endpoint | None = None
 
 
-def _segments(path: str) -> list[str] | None:
+def path_segments(path: str) -> list[str] | None:
     """Path segments as the server routes them (percent-decoded); None for a malformed path."""
     path = path.split("?", 1)[0].split("#", 1)[0]
     if "%" in path:
@@ -145,7 +145,7 @@ class Catalog:
         if method == "HEAD":
             method = "GET"
         trie = self._tries.get(method)
-        parts = _segments(path)
+        parts = path_segments(path)
         if trie is None or parts is None:
             return None
         return _find(trie, parts, 0)
