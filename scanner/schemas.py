@@ -373,6 +373,9 @@ _TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\
 _ENUM_TEXT = re.compile(r"[A-Za-z]{1,24}(?:[_\-.][A-Za-z0-9]{1,16}){0,6}")
 # Content hashes, cache keys and checksums are hex digests (optionally "algo:" prefixed).
 _HASH_TEXT = re.compile(r"(?:[a-z0-9]{2,10}:)?[0-9a-fA-F]{8,128}")
+# A number too short to be a card, account or phone number (longer ones are scanned, as are
+# integers of nine digits or more in a body).
+_SHORT_NUMBER = re.compile(r"-?[0-9]{1,8}(?:\.[0-9]{1,8})?")
 
 
 def proven(field_class: str, value: Any) -> bool:
@@ -392,4 +395,6 @@ def proven(field_class: str, value: Any) -> bool:
         return bool(_ENUM_TEXT.fullmatch(value))
     if field_class == "hash":
         return bool(_HASH_TEXT.fullmatch(value))
+    if field_class == "numeric":  # query values are strings: page=1, size=50
+        return bool(_SHORT_NUMBER.fullmatch(value))
     return False

@@ -74,6 +74,8 @@ def test_list_bodies_validate_each_item():
     ("timestamp", "2026-11-26T05:00:00.123456", True), ("timestamp", "gte:2026-01-01", False),
     ("enum", "running", True), ("enum", "call me at +1 555 0100", False),
     ("numeric", 3, True), ("hash", "a" * 64, True), ("hash", "not a hash!", False),
+    ("numeric", "50", True), ("numeric", "0.25", True), ("numeric", "4111111111111111", False),
+    ("numeric", "415-555-2671", False), ("numeric", "\u0661\u0662", False),
     ("name", "trainer", False),
 ])
 def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, value, expected):
