@@ -23,6 +23,9 @@ classes and key flags, and its field-class counts, never a text: a remembered le
 back with text "" (a clean subtree can still hold a value that the policy blocks by its
 class, a password in a credential field, say). Bounded by an estimate of its memory use,
 least recently used first out.
+
+The scanner keeps requests without a body in the same memo: one seen before (the same
+method, path, query and scanned headers, by digest) and found clean comes back as its fields.
 """
 
 from __future__ import annotations

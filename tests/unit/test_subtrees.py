@@ -190,3 +190,41 @@ def test_units_of_a_body_with_violations_are_not_remembered(parts):
         assert result.settled == []
         assert ("$.values", "too_long") in {(v.path, v.kind) for v in result.violations}
     assert len(scanner.subtrees) == 0
+
+
+# --- requests without a body ------------------------------------------------------------------
+
+
+def _read(query: tuple[tuple[str, str], ...]) -> InspectionRequest:
+    headers = (("User-Agent", "zenml/0.98.0"), ("X-Request-ID", "abc123"), ("Accept", "*/*"))
+    return InspectionRequest("GET", "/api/v1/pipelines", b"", headers, query)
+
+
+def test_a_clean_read_seen_before_is_answered_with_its_fields(parts):
+    scanner = _scanner(parts)
+    plain = _scanner(parts, remember=False)
+    query = (("name", "churn-model"), ("project", PROJECT), ("page", "1"))
+    first = scanner.scan(_read(query))
+    again = scanner.scan(_read(query))
+    assert again.settled and again.leaves == [] and not again.findings
+    assert _facts(_read(query), again) == _facts(_read(query), plain.scan(_read(query))) == _facts(_read(query), first)
+    # Another request id (an unscanned header) is the same read; another query value is not.
+    other = scanner.scan(InspectionRequest("GET", "/api/v1/pipelines", b"", (("User-Agent", "zenml/0.98.0"),), query))
+    assert other.settled
+    assert scanner.scan(_read((("name", "fraud-model"),))).settled == []
+
+
+def test_a_read_with_a_finding_is_inspected_every_time(parts):
+    scanner = _scanner(parts)
+    query = (("name", EMAIL),)
+    for _ in range(2):
+        result = scanner.scan(_read(query))
+        assert result.settled == [] and any(f.entity == "EMAIL_ADDRESS" for f in result.findings)
+
+
+def test_reads_are_remembered_by_digest_only(parts):
+    scanner = _scanner(parts)
+    scanner.scan(_read((("name", "churn-model"),)))
+    keys = [key for key in scanner.subtrees._entries if key[0] == "request"]
+    assert keys and all(isinstance(key[1], bytes) and len(key[1]) == 16 for key in keys)
+    assert "churn" not in repr(list(scanner.subtrees._entries.items()))
