@@ -58,25 +58,36 @@ def canonical_text(text: str) -> str:
     stand-ins; `text` itself when it has none, or more than MAX_UUIDS_PER_TEXT of them."""
     order: dict[str, str] = {}       # each distinct volatile value → its stand-in
     subfolders: dict[str, str] = {}
-
-    def stand_in(match: re.Match[str]) -> str:
+    pieces: list[str] = []
+    done = 0
+    # The gate finds candidates fast; `_VOLATILE` decides at the start each one implies
+    # (the gate's literal sits 8 characters into a UUID, 7 into a run time).
+    for gate in _GATE.finditer(text):
+        start = gate.start() - (8 if text[gate.start()] == "-" else 7)
+        match = _VOLATILE.match(text, start) if start >= done else None
+        if match is None:
+            continue
         found = match.group("uuid") or match.group("run_time")
         if found not in order:
             if len(order) >= MAX_UUIDS_PER_TEXT:
-                order[found] = found
-            elif match.group("run_time"):
+                return text  # more than ids would be: left as sent
+            if match.group("run_time"):
                 order[found] = RUN_TIME_STAND_IN
             else:
                 order[found] = STAND_INS[sum(1 for v in order.values() if v != RUN_TIME_STAND_IN)]
+        replacement = order[found]
         subfolder = match.group("subfolder")
-        if subfolder is None:
-            return order[found]
-        if subfolder not in subfolders:
-            subfolders[subfolder] = "/" + STAND_INS[len(subfolders) % MAX_UUIDS_PER_TEXT][-8:]
-        return order[found] + subfolders[subfolder]
-
-    replaced = _VOLATILE.sub(stand_in, text)
-    return text if len(order) > MAX_UUIDS_PER_TEXT else replaced
+        if subfolder is not None:
+            if subfolder not in subfolders:
+                subfolders[subfolder] = "/" + STAND_INS[len(subfolders) % MAX_UUIDS_PER_TEXT][-8:]
+            replacement += subfolders[subfolder]
+        pieces.append(text[done:start])
+        pieces.append(replacement)
+        done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def canonical_leaves(leaves: Sequence[Leaf]) -> Sequence[Leaf]:

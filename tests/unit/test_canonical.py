@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from metagate.scanner.canonical import MAX_UUIDS_PER_TEXT, STAND_INS, canonical_leaves, canonical_text
 from metagate.scanner.catalog import Catalog
 from metagate.scanner.detection import LeafDetection
@@ -111,3 +113,37 @@ def test_the_start_time_in_a_default_run_name_is_canonical_too():
 def test_the_bound_counts_every_volatile_value():
     many = " ".join(f"run-2024_01_26-23_01_33_{i:06d}" for i in range(MAX_UUIDS_PER_TEXT + 1))
     assert canonical_text(many) == many
+
+
+def _reference(text: str) -> str:
+    """The definition: every `_VOLATILE` match, left to right, by its stand-in."""
+    from metagate.scanner.canonical import _VOLATILE, RUN_TIME_STAND_IN
+
+    order: dict[str, str] = {}
+    subfolders: dict[str, str] = {}
+
+    def stand_in(match):
+        found = match.group("uuid") or match.group("run_time")
+        if found not in order:
+            order[found] = (RUN_TIME_STAND_IN if match.group("run_time") else
+                            STAND_INS[sum(1 for v in order.values() if v != RUN_TIME_STAND_IN) % MAX_UUIDS_PER_TEXT])
+        out = order[found]
+        if match.group("subfolder"):
+            subfolders.setdefault(match.group("subfolder"), "/" + STAND_INS[len(subfolders) % MAX_UUIDS_PER_TEXT][-8:])
+            out += subfolders[match.group("subfolder")]
+        return out
+
+    replaced = _VOLATILE.sub(stand_in, text)
+    return text if len(order) > MAX_UUIDS_PER_TEXT else replaced
+
+
+_PIECES = st.sampled_from([
+    "00000000-0000-4000-8000-000000000000", "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed", "/", "-", "_", "a", "G", "9",
+    "2024_01_26-23_01_33_119023", "/1a2b3c4d", "deadbeef", "-4b2d-9b5d-ab8dfbbd4bed", " ", "train",
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=14).map("".join))
+def test_the_gated_search_replaces_exactly_what_the_pattern_matches(text):
+    assert canonical_text(text) == _reference(text)
