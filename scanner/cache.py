@@ -23,6 +23,7 @@ from dataclasses import dataclass
 # A second, independent SipHash of each text: prefixing a character that JSON text rarely
 # starts with gives a different input for every text, so both hashes collide only by chance.
 SECOND_HASH_PREFIX = "\x1e"
+SECOND_HASH_PREFIX_BYTES = SECOND_HASH_PREFIX.encode()
 
 # Rough CPython sizes: the key tuple with its ints, the OrderedDict node, the value tuple,
 # and each hit tuple with its ints and float (entity strings are shared constants).

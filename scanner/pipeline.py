@@ -10,7 +10,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from collections import Counter
 from functools import lru_cache
-from hashlib import blake2b
 from typing import Any
 
 from metagate.scanner import jsonpath
@@ -29,7 +28,7 @@ from metagate.scanner.model import (
 )
 from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normalize_body
 from metagate.scanner.schemas import SchemaSet, proven, validate
-from metagate.scanner.subtrees import SubtreeMemo
+from metagate.scanner.subtrees import SubtreeMemo, digest
 
 # Integers this long in user data can be card or account numbers: scan them as text.
 _LONG_INT_DIGITS = 9
@@ -280,10 +279,10 @@ def _scanned_headers(request: InspectionRequest) -> list[tuple[str, str]]:
     ]
 
 
-def _request_key(request: InspectionRequest) -> tuple[str, bytes]:
+def _request_key(request: InspectionRequest) -> tuple[str, int, int, int]:
     """A digest of everything a scan of a request without a body reads (never the text)."""
     read = (request.method, request.path, request.query, request.header("content-encoding"), _scanned_headers(request))
-    return ("request", blake2b(repr(read).encode("utf-8", "surrogatepass"), digest_size=16).digest())
+    return ("request", *digest(repr(read).encode("utf-8", "surrogatepass")))
 
 
 def _without(document: Any, settled: Collection[int]) -> Any:

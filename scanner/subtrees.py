@@ -7,8 +7,10 @@ the evasion pass still cost per leaf. This memo spares all of it for a whole sub
 
 A *unit* is the value of a field that the schema declares, in the body's top-level object
 or in each object of a top-level array, when that value is an object or array of at least
-MIN_UNIT_BYTES. Its key is the endpoint, its JSON path and a BLAKE2b-128 digest of its JSON
-bytes (orjson, keys in the order sent: the same bytes mean the same subtree). Everything the
+MIN_UNIT_BYTES. Its key is the endpoint, its JSON path and two SipHash values of its JSON
+bytes (orjson, keys in the order sent: the same bytes mean the same subtree), as the detector
+cache keys texts: the interpreter's hash, keyed per process by a random secret, so no client
+can aim a subtree at another's key. Everything the
 scanner works out inside a unit depends on those alone: the walk (a declared key above it
 leaves no key leaf pending), decoded views (per text), split-PII joins (within one object,
 and every object of a unit lies inside it), the detectors (leaf-local), and the tree
@@ -33,17 +35,22 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from hashlib import blake2b
 from typing import Any
 
 import orjson
 
+from metagate.scanner.cache import SECOND_HASH_PREFIX_BYTES as SECOND_HASH_PREFIX
 from metagate.scanner.model import Leaf
 
 MIN_UNIT_BYTES = 256               # smaller subtrees cost less to walk than to remember
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 _ENTRY_BYTES = 400                 # key tuple, digest, OrderedDict node, value
 _LEAF_BYTES = 120                  # a Leaf without text, plus its share of the tuple
+
+
+def digest(data: bytes) -> tuple[int, int, int]:
+    """128 bits of keyed SipHash and the length: equal for equal bytes, and not to be aimed at."""
+    return hash(data), hash(SECOND_HASH_PREFIX + data), len(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,7 @@ class SubtreeMemo:
             return None
         if len(data) < MIN_UNIT_BYTES:
             return None
-        return (endpoint, path, blake2b(data, digest_size=16).digest())
+        return (endpoint, path, *digest(data))
 
     def get(self, key: Hashable) -> CleanSubtree | None:
         self.stats.lookups += 1

@@ -226,5 +226,5 @@ def test_reads_are_remembered_by_digest_only(parts):
     scanner = _scanner(parts)
     scanner.scan(_read((("name", "churn-model"),)))
     keys = [key for key in scanner.subtrees._entries if key[0] == "request"]
-    assert keys and all(isinstance(key[1], bytes) and len(key[1]) == 16 for key in keys)
+    assert keys and all(all(isinstance(part, int) for part in key[1:]) for key in keys)
     assert "churn" not in repr(list(scanner.subtrees._entries.items()))
