@@ -468,8 +468,9 @@ def main() -> None:
               f"max {max(small_ms):.3f} ms")
     for label, mix in (("re-runs", rerun), ("every id fresh", fresh)):
         stats, memo = mix.cache, mix.subtrees
-        print(f"{label}, steady: clean-subtree memo hit rate {memo.hit_rate:.1%} of {memo.lookups} units, "
-              f"{memo.leaves_spared / args.rounds:.0f} leaves per round not walked; detector cache hit rate "
+        print(f"{label}, steady: clean memo hit rate {memo.hit_rate:.1%} of {memo.lookups} lookups (subtrees and "
+              f"requests without a body), {memo.leaves_spared / args.rounds:.0f} leaves per round not inspected; "
+              f"detector cache hit rate "
               f"{stats.hit_rate:.1%} of {stats.lookups} leaf lookups, {stats.entries} entries, "
               f"~{stats.bytes / 1024:.0f} KiB, {stats.evictions} evictions")
 
