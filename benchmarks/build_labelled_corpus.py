@@ -273,7 +273,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
 
     catalog = Catalog.load()
     # Classes only, no detectors; every leaf with its text.
-    bare = Scanner(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean_subtrees=False)
+    bare = Scanner(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean=False)
     records = list(captured())
 
     clean: list[dict[str, Any]] = []

@@ -115,7 +115,7 @@ def run_presidio(engine: Any, cases: list[dict[str, Any]]) -> dict[str, list[tup
     from metagate.scanner.schemas import SchemaSet
 
     catalog = Catalog.load()
-    collector = Scanner(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean_subtrees=False)
+    collector = Scanner(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean=False)
     results: dict[str, list[tuple[str, float]]] = {}
     for case in cases:
         label = case["label"]

@@ -59,7 +59,7 @@ from metagate.scanner.model import InspectionRequest
 from metagate.scanner.offline import make_offline
 from metagate.scanner.pipeline import Scanner
 from metagate.scanner.schemas import SchemaSet
-from metagate.scanner.subtrees import MemoStats
+from metagate.scanner.memo import MemoStats
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_BODY = 10 * 1024
@@ -159,11 +159,11 @@ def request_bytes(request: InspectionRequest) -> int:
     return len(request.body) + len(line.encode())
 
 
-def build_scanner(with_detectors: bool = True, remember_clean_subtrees: bool = True) -> Scanner:
+def build_scanner(with_detectors: bool = True, remember_clean: bool = True) -> Scanner:
     catalog = Catalog.load()
     detectors, tree_detectors = build_detectors({}) if with_detectors else ([], [])
     return Scanner(catalog, SchemaSet(catalog), detectors, tree_detectors, b"k" * 32,
-                   remember_clean_subtrees=remember_clean_subtrees)
+                   remember_clean=remember_clean)
 
 
 # --- timing -----------------------------------------------------------------------------
@@ -366,7 +366,7 @@ class MixTimings:
     cold_small_ms: list[float]
     small_ms: list[float]
     cache: Any
-    subtrees: Any
+    clean_memo: Any
 
 
 def measure(mixes: list[list[InspectionRequest]], warmup: list[InspectionRequest], gc_freeze: bool) -> MixTimings:
@@ -388,12 +388,12 @@ def measure(mixes: list[list[InspectionRequest]], warmup: list[InspectionRequest
         gc.freeze()
     cold, cold_small_ms = time_scanner(scanner, mixes[:1])
     detection.cache.stats = CacheStats()  # steady-state hit rates only
-    scanner.subtrees.stats = MemoStats()
+    scanner.clean_memo.stats = MemoStats()
     steady, small_ms = time_scanner(scanner, mixes[1:])
     cache = detection.cache.snapshot()
     time_scanner(bare, mixes[:1])
     without_detectors, _ = time_scanner(bare, mixes[1:])
-    return MixTimings(cold, steady, without_detectors, cold_small_ms, small_ms, cache, scanner.subtrees.stats)
+    return MixTimings(cold, steady, without_detectors, cold_small_ms, small_ms, cache, scanner.clean_memo.stats)
 
 
 def main() -> None:
@@ -429,7 +429,7 @@ def main() -> None:
         each.analyze("warm up jane@example.com", language="en")
     rerun = measure(reruns, warmup, args.gc_freeze)
     fresh = measure(all_fresh, warmup, args.gc_freeze)
-    bare = build_scanner(with_detectors=False, remember_clean_subtrees=False)  # every leaf, with its text
+    bare = build_scanner(with_detectors=False, remember_clean=False)  # every leaf, with its text
     presidio_default = time_presidio(default_engine, bare, reruns[1 : 1 + args.presidio_rounds])
     presidio_blank = time_presidio(blank_engine, bare, reruns[1 : 1 + args.presidio_rounds])
     presidio_noop = time_presidio(noop_engine, bare, reruns[1 : 1 + args.presidio_rounds])
@@ -467,7 +467,7 @@ def main() -> None:
               f"p50 {statistics.median(small_ms):.3f} ms, p99 {percentile(small_ms, 0.99):.3f} ms, "
               f"max {max(small_ms):.3f} ms")
     for label, mix in (("re-runs", rerun), ("every id fresh", fresh)):
-        stats, memo = mix.cache, mix.subtrees
+        stats, memo = mix.cache, mix.clean_memo
         print(f"{label}, steady: clean memo hit rate {memo.hit_rate:.1%} of {memo.lookups} lookups (subtrees and "
               f"requests without a body), {memo.leaves_spared / args.rounds:.0f} leaves per round not inspected; "
               f"detector cache hit rate "

@@ -26,7 +26,7 @@ from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.schemas import proven
-from metagate.scanner.subtrees import SubtreeMemo
+from metagate.scanner.memo import CleanMemo
 
 _LONG_INT_DIGITS = 9
 _NOT_SCANNED_INTS = frozenset({"numeric", "timestamp", "enum"})
@@ -86,8 +86,8 @@ class LeafWalker:
         self._walk(endpoint, document, "$", root, [], [0], leaves, inventory)
         return leaves, dict(inventory)
 
-    def collect_units(self, endpoint: Endpoint | None, document: Any, memo: SubtreeMemo) -> Collected:
-        """`collect`, except that units (see `subtrees`) the memo holds are not walked: their
+    def collect_units(self, endpoint: Endpoint | None, document: Any, memo: CleanMemo) -> Collected:
+        """`collect`, except that units (see `memo`) the memo holds are not walked: their
         leaves come from the memo, without text, in `settled`."""
         out = Collected()
         root = self._root(endpoint)
@@ -104,7 +104,7 @@ class LeafWalker:
             self._walk(endpoint, document, "$", root, [], [0], out.leaves, out.inventory)
         return out
 
-    def _walk_units(self, endpoint: Endpoint, node: dict[str, Any], path: str, plan: _Plan, memo: SubtreeMemo, out: Collected) -> None:
+    def _walk_units(self, endpoint: Endpoint, node: dict[str, Any], path: str, plan: _Plan, memo: CleanMemo, out: Collected) -> None:
         # The fields between units are walked together, as one object in the order sent: no
         # key leaf of one field depends on another.
         rest: dict[str, Any] = {}
@@ -112,7 +112,7 @@ class LeafWalker:
             if type(value) is dict or type(value) is list:
                 child = plan.children.get(key) or self._child(endpoint, plan, key)
                 child_path = path + (self._segments.get(key) or self._segment(key))
-                unit_key = memo.key(endpoint, child_path, value) if child.declared else None
+                unit_key = memo.unit_key(endpoint, child_path, value) if child.declared else None
                 if unit_key is not None:
                     if rest:
                         self._walk(endpoint, rest, path, plan, [], [0], out.leaves, out.inventory)
@@ -123,7 +123,7 @@ class LeafWalker:
         if rest:
             self._walk(endpoint, rest, path, plan, [], [0], out.leaves, out.inventory)
 
-    def _unit(self, endpoint: Endpoint, key: Hashable, node: Any, path: str, plan: _Plan, memo: SubtreeMemo, out: Collected) -> None:
+    def _unit(self, endpoint: Endpoint, key: Hashable, node: Any, path: str, plan: _Plan, memo: CleanMemo, out: Collected) -> None:
         clean = memo.get(key)
         if clean is not None:
             out.settled.extend(clean.leaves)

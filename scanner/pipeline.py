@@ -6,9 +6,9 @@ Pure computation, no I/O: the proxy runs it in worker processes, `metagate scan`
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from collections import Counter
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +28,7 @@ from metagate.scanner.model import (
 )
 from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normalize_body
 from metagate.scanner.schemas import SchemaSet, proven, validate
-from metagate.scanner.subtrees import SubtreeMemo, digest
+from metagate.scanner.memo import CleanMemo, digest
 
 # Integers this long in user data can be card or account numbers: scan them as text.
 _LONG_INT_DIGITS = 9
@@ -50,8 +50,8 @@ class ScanResult:
     violations: list[Violation] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)
     leaves: list[Leaf] = field(default_factory=list)      # what the detectors looked at
-    # Leaves of subtrees found clean by an earlier scan and not inspected again (see
-    # `subtrees`): path, class and key flag only, text "".
+    # Leaves of subtrees (or of a whole request without a body) found clean by an earlier
+    # scan and not inspected again (see `memo`): path, class and key flag only, text "".
     settled: list[Leaf] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     inventory: dict[str, int] = field(default_factory=dict)  # field class → leaf count
@@ -68,7 +68,7 @@ class Scanner:
         fingerprint_key: bytes,
         limits: Limits | None = None,
         storage_prefixes: tuple[str, ...] = (),
-        remember_clean_subtrees: bool = True,
+        remember_clean: bool = True,
     ) -> None:
         self.catalog = catalog
         self.schemas = schemas
@@ -80,27 +80,28 @@ class Scanner:
         self.walker = LeafWalker(catalog)
         # Holds the cache of detector results for strings that repeat across requests.
         self.detection = LeafDetection(self.detectors)
-        # Whole subtrees found clean before (off: every leaf is collected with its text).
-        self.subtrees = SubtreeMemo() if remember_clean_subtrees else None
+        # Subtrees and body-less requests found clean before (off: every leaf is collected,
+        # with its text, on every scan).
+        self.clean_memo = CleanMemo() if remember_clean else None
 
     def clear_caches(self) -> None:
         """Forget every remembered result: the next scan starts cold."""
         self.detection.cache.clear()
         forget_clean_texts()
-        if self.subtrees is not None:
-            self.subtrees.clear()
+        if self.clean_memo is not None:
+            self.clean_memo.clear()
 
     def scan(self, request: InspectionRequest) -> ScanResult:
         # A request without a body that was seen before and found clean (the SDK's reads
         # repeat on every run) is answered from the memo: its fields, no text.
-        repeat_key = _request_key(request) if self.subtrees is not None and not request.body else None
+        repeat_key = _request_key(request) if self.clean_memo is not None and not request.body else None
         if repeat_key is not None:
-            clean = self.subtrees.get(repeat_key)  # type: ignore[union-attr]
+            clean = self.clean_memo.get(repeat_key)  # type: ignore[union-attr]
             if clean is not None:
                 return self._clean_repeat(request, clean.leaves)
         result = self._scan(request)
         if repeat_key is not None and not (result.findings or result.violations or result.parse_error):
-            self.subtrees.put(repeat_key, result.leaves, Counter())  # type: ignore[union-attr]
+            self.clean_memo.put(repeat_key, result.leaves, Counter())  # type: ignore[union-attr]
         return result
 
     def _clean_repeat(self, request: InspectionRequest, fields: tuple[Leaf, ...]) -> ScanResult:
@@ -164,11 +165,11 @@ class Scanner:
         if isinstance(document, dict):
             result.top_fields = sorted(document)
         collected: Collected | None = None
-        if self.subtrees is None:
+        if self.clean_memo is None:
             leaves, result.inventory = self.walker.collect(endpoint, document)
             result.leaves.extend(leaves)
         else:
-            collected = self.walker.collect_units(endpoint, document, self.subtrees)
+            collected = self.walker.collect_units(endpoint, document, self.clean_memo)
             result.leaves.extend(collected.leaves)
             result.settled = collected.settled
             result.inventory = dict(collected.inventory)
@@ -202,26 +203,22 @@ class Scanner:
             return
         for name, part in zip(_template_parts(endpoint.template), parts):
             if name is not None and not proven("id", part):
-                result.leaves.append(Leaf(_path_param(name), part, "name"))
+                result.leaves.append(Leaf(_rooted("$path", name), part, "name"))
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
         if endpoint is not None and endpoint.sdk_auth:
             return
-        seen: set[tuple[str, str]] = set()  # a repeated name=value pair is scanned once
-        for name, value in request.query:
-            if (name, value) in seen:
-                continue
-            seen.add((name, value))
+        for name, value in dict.fromkeys(request.query):  # a repeated name=value pair once
             cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
             if cls in PROVEN_CLASSES and proven(cls, value):
                 continue
-            result.leaves.append(Leaf(_query_path(name), value, cls))
+            result.leaves.append(Leaf(_rooted("$query", name), value, cls))
 
     def _collect_headers(self, request: InspectionRequest, result: ScanResult) -> None:
         # Transport and SDK bookkeeping headers carry no user data; credential headers are
         # masked before they reach the worker. Anything else a client adds is scanned.
         for name, value in dict.fromkeys(_scanned_headers(request)):  # a repeated pair once
-            result.leaves.append(Leaf(_header_path(name), value, "unknown"))
+            result.leaves.append(Leaf(_rooted("$headers", name), value, "unknown"))
 
     # --- detection -------------------------------------------------------------------
 
@@ -259,7 +256,7 @@ class Scanner:
         """Remember the fresh units in which nothing at all was found, of a body the schema
         found nothing in either. `leaves` are the leaves as collected (before decoding), of
         which each unit holds a slice."""
-        assert self.subtrees is not None
+        assert self.clean_memo is not None
         expanded = result.leaves
         # Every finding, of a leaf (key or value) or of a tree detector, has a path in its unit.
         flagged = undecoded + [finding.path for finding in result.findings]
@@ -268,7 +265,7 @@ class Scanner:
                 continue  # a decoded view or a joined value
             if any(_inside(path, unit.path) for path in flagged):
                 continue
-            self.subtrees.put(unit.key, leaves[unit.start : unit.end], unit.inventory)
+            self.clean_memo.put(unit.key, leaves[unit.start : unit.end], unit.inventory)
 
 
 def _scanned_headers(request: InspectionRequest) -> list[tuple[str, str]]:
@@ -294,19 +291,9 @@ def _without(document: Any, settled: Collection[int]) -> Any:
     return document
 
 
-@lru_cache(maxsize=1024)
-def _header_path(name: str) -> str:
-    return jsonpath.render((name,), root="$headers")
-
-
-@lru_cache(maxsize=1024)
-def _query_path(name: str) -> str:
-    return jsonpath.render((name,), root="$query")
-
-
-@lru_cache(maxsize=1024)
-def _path_param(name: str) -> str:
-    return jsonpath.render((name,), root="$path")
+@lru_cache(maxsize=4096)  # header, query and path parameter names repeat request after request
+def _rooted(root: str, name: str) -> str:
+    return jsonpath.render((name,), root=root)
 
 
 @lru_cache(maxsize=4096)

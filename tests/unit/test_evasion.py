@@ -141,7 +141,7 @@ def test_leaves_of_the_captured_corpus_are_returned_untouched():
             collected.append(result.leaves)
             return set()
 
-    scanner = Collecting(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean_subtrees=False)
+    scanner = Collecting(catalog, SchemaSet(catalog), [], [], b"\x00" * 32, remember_clean=False)
     for path in sorted((ROOT / "tests" / "corpus" / "captured").glob("*.jsonl")):
         for capture in read_captures(path):
             scanner.scan(capture.request)

@@ -1,33 +1,33 @@
-"""Subtrees of request bodies already found clean, so a repeat is not walked, decoded or scanned.
+"""What was found clean before, so a repeat is not walked, validated, decoded or scanned again.
 
 A re-run of a pipeline sends the same step configurations, client environment and pipeline
-spec as the run before. The per-text caches (detector hits, texts with nothing to decode)
-already spare the detectors those strings, but finding the leaves, looking each one up and
-the evasion pass still cost per leaf. This memo spares all of it for a whole subtree.
+spec as the run before, and the SDK's reads repeat on every run. The per-text caches
+(detector hits, texts with nothing to decode) already spare the detectors those strings, but
+finding the leaves, validating them, looking each one up and the evasion pass still cost
+per leaf. This memo spares all of it, for two kinds of entry.
 
-A *unit* is the value of a field that the schema declares, in the body's top-level object
-or in each object of a top-level array, when that value is an object or array of at least
-MIN_UNIT_BYTES. Its key is the endpoint, its JSON path and two SipHash values of its JSON
-bytes (orjson, keys in the order sent: the same bytes mean the same subtree), as the detector
-cache keys texts: the interpreter's hash, keyed per process by a random secret, so no client
-can aim a subtree at another's key. Everything the
+*Units.* A unit is the value of a field that the schema declares, in the body's top-level
+object or in each object of a top-level array, when that value is an object or array of at
+least MIN_UNIT_BYTES. Its key is the endpoint, its JSON path and a `digest` of its JSON
+bytes (orjson, keys in the order sent: the same bytes mean the same subtree). Everything the
 scanner works out inside a unit depends on those alone: the walk (a declared key above it
 leaves no key leaf pending), decoded views (per text), split-PII joins (within one object,
-and every object of a unit lies inside it), the detectors (leaf-local), and the tree
-detectors (what they find inside a subtree depends on its content and path).
+and every object of a unit lies inside it), the detectors (leaf-local), the tree detectors
+(what they find inside a subtree depends on its content and path) and the schema (each
+field of a model is validated on its own). A unit is remembered only when nothing was found
+in it (no decoded view or join, nothing left undecoded, no detector hit, no tree finding)
+and only from a body the strict schema accepted; the scanner then validates a settled unit
+as the null that every field accepts.
 
-A unit is remembered only when nothing was found in it: no decoded view or join, nothing
-left undecoded, no detector hit, no tree finding; and only from a body that the strict
-schema accepted, so a settled unit is not validated again either (each field of a model is
-validated on its own, and every field accepts null: the scanner validates a settled unit as
-null). What is kept is its leaves' paths, field
-classes and key flags, and its field-class counts, never a text: a remembered leaf comes
-back with text "" (a clean subtree can still hold a value that the policy blocks by its
-class, a password in a credential field, say). Bounded by an estimate of its memory use,
-least recently used first out.
+*Requests without a body*, keyed by a digest of what their scan reads (method, path, query,
+scanned headers), remembered when nothing at all was found in them.
 
-The scanner keeps requests without a body in the same memo: one seen before (the same
-method, path, query and scanned headers, by digest) and found clean comes back as its fields.
+A `digest` is two SipHash values and the length, as the detector cache keys texts: the
+interpreter's hash, keyed per process by a random secret, so no client can aim at another's
+key. What is kept is the leaves' paths, field classes and key flags and the field-class
+counts, never a text: a remembered leaf comes back with text "" (a clean subtree can still
+hold a value that the policy blocks by its class, a password in a credential field, say).
+Bounded by an estimate of its memory use, least recently used first out.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def digest(data: bytes) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class CleanSubtree:
+class CleanEntry:
+    """What a clean unit or request comes back as."""
+
     leaves: tuple[Leaf, ...]                 # texts not kept ("")
     inventory: tuple[tuple[str, int], ...]   # field class → scalar count
 
@@ -70,10 +72,10 @@ class MemoStats:
         return self.hits / self.lookups if self.lookups else 0.0
 
 
-class SubtreeMemo:
+class CleanMemo:
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, CleanSubtree] = OrderedDict()
+        self._entries: OrderedDict[Hashable, CleanEntry] = OrderedDict()
         self._bytes = 0
         self.stats = MemoStats()
 
@@ -81,7 +83,7 @@ class SubtreeMemo:
         return len(self._entries)
 
     @staticmethod
-    def key(endpoint: Hashable, path: str, node: Any) -> Hashable | None:
+    def unit_key(endpoint: Hashable, path: str, node: Any) -> Hashable | None:
         """The unit key of `node` at `path`, or None when it is too small to be worth one
         (or holds what orjson cannot write: integers past 64 bits)."""
         try:
@@ -92,7 +94,7 @@ class SubtreeMemo:
             return None
         return (endpoint, path, *digest(data))
 
-    def get(self, key: Hashable) -> CleanSubtree | None:
+    def get(self, key: Hashable) -> CleanEntry | None:
         self.stats.lookups += 1
         found = self._entries.get(key)
         if found is not None:
@@ -102,7 +104,7 @@ class SubtreeMemo:
         return found
 
     def put(self, key: Hashable, leaves: Sequence[Leaf], inventory: Counter[str]) -> None:
-        entry = CleanSubtree(
+        entry = CleanEntry(
             tuple(Leaf(leaf.path, "", leaf.field_class, leaf.is_key) for leaf in leaves), tuple(inventory.items())
         )
         size = self._size(entry)
@@ -122,5 +124,5 @@ class SubtreeMemo:
         self._bytes = 0
 
     @staticmethod
-    def _size(entry: CleanSubtree) -> int:
+    def _size(entry: CleanEntry) -> int:
         return _ENTRY_BYTES + sum(_LEAF_BYTES + len(leaf.path) for leaf in entry.leaves)

@@ -15,7 +15,7 @@ from metagate.scanner.detectors.registry import build_detectors
 from metagate.scanner.model import InspectionRequest, Leaf
 from metagate.scanner.pipeline import ScanResult, Scanner, policy_input
 from metagate.scanner.schemas import SchemaSet
-from metagate.scanner.subtrees import MIN_UNIT_BYTES, SubtreeMemo
+from metagate.scanner.memo import MIN_UNIT_BYTES, CleanMemo
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "captured"
 EMAIL = "jane.doe@example.com"
@@ -30,7 +30,7 @@ def parts():
 
 def _scanner(parts, remember: bool = True) -> Scanner:
     catalog, schemas, (detectors, trees) = parts
-    return Scanner(catalog, schemas, detectors, trees, b"k" * 32, remember_clean_subtrees=remember)
+    return Scanner(catalog, schemas, detectors, trees, b"k" * 32, remember_clean=remember)
 
 
 def _corpus() -> list[InspectionRequest]:
@@ -96,7 +96,7 @@ def test_a_subtree_with_a_finding_is_never_remembered(parts):
         result = scanner.scan(leaking)
         assert result.settled == []
         assert any(f.entity == "EMAIL_ADDRESS" for f in result.findings)
-    assert len(scanner.subtrees) == 0
+    assert len(scanner.clean_memo) == 0
 
 
 def test_a_subtree_with_a_tree_finding_is_never_remembered(parts):
@@ -105,7 +105,7 @@ def test_a_subtree_with_a_tree_finding_is_never_remembered(parts):
     for _ in range(2):
         result = scanner.scan(request)
         assert ("NUMERIC_ARRAY", "$.values.embedding") in {(f.entity, f.path) for f in result.findings}
-    assert len(scanner.subtrees) == 0
+    assert len(scanner.clean_memo) == 0
 
 
 def test_a_subtree_left_undecoded_is_never_remembered(parts, monkeypatch):
@@ -135,7 +135,7 @@ def test_the_memo_keeps_no_text(parts):
     warm = scanner.scan(request)
     assert warm.settled, "the values subtree should be remembered"
     assert {leaf.field_class for leaf in warm.settled if not leaf.is_key} == {"credential"}
-    entries = list(scanner.subtrees._entries.values())
+    entries = list(scanner.clean_memo._entries.values())
     assert entries and all(leaf.text == "" for entry in entries for leaf in entry.leaves)
     assert "correct horse" not in repr(entries)
     fields = {(f["path"], f["class"]) for f in policy_input(request, warm)["fields"]}
@@ -156,7 +156,7 @@ def test_the_same_subtree_at_another_path_is_another_unit(parts):
 
 
 def test_lru_evicts_by_estimated_size():
-    memo = SubtreeMemo(max_bytes=2000)
+    memo = CleanMemo(max_bytes=2000)
     leaves = [Leaf(f"$.a.k{i}", "text", "user_dict") for i in range(5)]
     for name in "abcdef":
         memo.put(name, leaves, Counter({"user_dict": 5}))
@@ -165,9 +165,9 @@ def test_lru_evicts_by_estimated_size():
 
 
 def test_integers_orjson_cannot_write_make_no_unit():
-    assert SubtreeMemo.key("endpoint", "$.values", {"big": 2**70, "pad": "x" * MIN_UNIT_BYTES}) is None
-    assert SubtreeMemo.key("endpoint", "$.values", {"small": 1}) is None
-    assert SubtreeMemo.key("endpoint", "$.values", {"pad": "x" * MIN_UNIT_BYTES}) is not None
+    assert CleanMemo.unit_key("endpoint", "$.values", {"big": 2**70, "pad": "x" * MIN_UNIT_BYTES}) is None
+    assert CleanMemo.unit_key("endpoint", "$.values", {"small": 1}) is None
+    assert CleanMemo.unit_key("endpoint", "$.values", {"pad": "x" * MIN_UNIT_BYTES}) is not None
 
 
 def test_a_settled_unit_is_not_validated_again_but_the_rest_of_the_body_is(parts):
@@ -189,7 +189,7 @@ def test_units_of_a_body_with_violations_are_not_remembered(parts):
         result = scanner.scan(request)
         assert result.settled == []
         assert ("$.values", "too_long") in {(v.path, v.kind) for v in result.violations}
-    assert len(scanner.subtrees) == 0
+    assert len(scanner.clean_memo) == 0
 
 
 # --- requests without a body ------------------------------------------------------------------
@@ -225,6 +225,6 @@ def test_a_read_with_a_finding_is_inspected_every_time(parts):
 def test_reads_are_remembered_by_digest_only(parts):
     scanner = _scanner(parts)
     scanner.scan(_read((("name", "churn-model"),)))
-    keys = [key for key in scanner.subtrees._entries if key[0] == "request"]
+    keys = [key for key in scanner.clean_memo._entries if key[0] == "request"]
     assert keys and all(all(isinstance(part, int) for part in key[1:]) for key in keys)
-    assert "churn" not in repr(list(scanner.subtrees._entries.items()))
+    assert "churn" not in repr(list(scanner.clean_memo._entries.items()))
