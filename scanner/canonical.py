@@ -58,6 +58,7 @@ def canonical_text(text: str) -> str:
     stand-ins; `text` itself when it has none, or more than MAX_UUIDS_PER_TEXT of them."""
     order: dict[str, str] = {}       # each distinct volatile value → its stand-in
     subfolders: dict[str, str] = {}
+    uuids = 0                        # distinct UUIDs so far: the next one's stand-in
     pieces: list[str] = []
     done = 0
     # The gate finds candidates fast; `_VOLATILE` decides at the start each one implies
@@ -74,7 +75,8 @@ def canonical_text(text: str) -> str:
             if match.group("run_time"):
                 order[found] = RUN_TIME_STAND_IN
             else:
-                order[found] = STAND_INS[sum(1 for v in order.values() if v != RUN_TIME_STAND_IN)]
+                order[found] = STAND_INS[uuids]
+                uuids += 1
         replacement = order[found]
         subfolder = match.group("subfolder")
         if subfolder is not None:

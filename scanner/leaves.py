@@ -24,9 +24,9 @@ from typing import Any
 
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
+from metagate.scanner.memo import CleanMemo
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.schemas import proven
-from metagate.scanner.memo import CleanMemo
 
 _LONG_INT_DIGITS = 9
 _NOT_SCANNED_INTS = frozenset({"numeric", "timestamp", "enum"})

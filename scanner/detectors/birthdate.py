@@ -7,8 +7,8 @@ A bare date is metadata (run times, data cut-offs), so only a date next to a bir
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import ClassVar
 
 from metagate.scanner import jsonpath

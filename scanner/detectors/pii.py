@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import spacy
-from metagate.scanner.cache import SECOND_HASH_PREFIX
+from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
@@ -132,10 +132,6 @@ _MAX_EMPTY_SHAPES = 65536
 
 def _mask_metadata(text: str) -> str:
     return _METADATA_SHAPES.sub(lambda m: "_" * (m.end() - m.start()), text)
-
-
-def _shape(masked: str, label: str) -> tuple[int, int, int]:
-    return (hash(masked), hash(SECOND_HASH_PREFIX + masked), hash(label))
 
 
 def _context_label(leaf: Leaf) -> str:
@@ -447,9 +443,9 @@ class PresidioPiiDetector(Detector):
         # What the analyzer reports for a leaf depends on exactly those two (triggers and
         # recognizers read the masked text, context words the label; the original text is
         # only read at a match), so a leaf that differs from one of them only in what masking
-        # hides (a log URI with a fresh UUID, a timestamp) is not analyzed again. Two string
-        # hashes each, as in the detector cache: never the text.
-        self._empty_shapes: set[tuple[int, int, int]] = set()
+        # hides (a timestamp, a content hash) is not analyzed again. Keyed as the detector
+        # cache keys texts (the label by its hash): never the text.
+        self._empty_shapes: set[tuple[int, int, int, int]] = set()
         self.ner_classes = frozenset(ner_classes)
         self.ner_score = ner_score
         self.deny_list = frozenset(w.lower() for w in deny_list)
@@ -538,7 +534,7 @@ class PresidioPiiDetector(Detector):
         if not masked:
             return
         labels = {index: _context_label(leaves[index]) for index in masked}
-        shapes = {index: _shape(masked[index], labels[index]) for index in masked}
+        shapes = {index: text_key(masked[index], hash(labels[index])) for index in masked}
         empty = self._empty_shapes
         indexes = [index for index in masked if shapes[index] not in empty]
         if not indexes:
@@ -569,7 +565,7 @@ class PresidioPiiDetector(Detector):
                     yield Hit(leaf_index, result.entity_type, start, end, float(result.score))
 
     def _remember_empty(
-        self, shapes: dict[int, tuple[int, int, int]], indexes: list[int], segments: _Segments, results: list[RecognizerResult]
+        self, shapes: dict[int, tuple[int, int, int, int]], indexes: list[int], segments: _Segments, results: list[RecognizerResult]
     ) -> None:
         found = {segments.leaves[seg] for result in results for seg, _, _ in segments.locate(result.start, result.end)}
         if len(self._empty_shapes) + len(indexes) > _MAX_EMPTY_SHAPES:
