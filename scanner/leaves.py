@@ -160,10 +160,21 @@ class LeafWalker:
                 child = children.get(key) or self._child(endpoint, plan, key)
                 child_path = path + segment
                 if child.declared:
-                    # A declared field sent as null adds no leaf, no count, and no key leaf
-                    # unless keys above it are still waiting for their first scalar.
-                    if value is not None or emitted[0] < len(keys):
-                        walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)
+                    if emitted[0] >= len(keys):
+                        # No key above waits for its first scalar. A null adds nothing; a
+                        # string whose class is known is handled here as `_walk` would.
+                        if value is None:
+                            continue
+                        if type(value) is str:
+                            cls = child.classes[_TEXT]
+                            if cls is not None and not value.startswith("{{"):
+                                inventory[cls] += 1
+                                if cls not in PROVEN_CLASSES:
+                                    leaves.append(Leaf(child_path, value, cls))
+                                elif not proven(cls, value):
+                                    leaves.append(Leaf(child_path, value, "name"))
+                                continue
+                    walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)
                     continue
                 keys.append((child_path, key))
                 walk(endpoint, value, child_path, child, keys, emitted, leaves, inventory)

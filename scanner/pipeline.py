@@ -190,8 +190,8 @@ class Scanner:
         # A path parameter is a value the client chose (a run or model name, or anything at
         # all on a route the catalog does not know): scanned like a query value. UUIDs in a
         # parameter are ids.
-        if endpoint is not None and endpoint.sdk_auth:
-            return
+        if endpoint is not None and (endpoint.sdk_auth or "{" not in endpoint.template):
+            return  # the SDK's own login, or a route of literal segments only
         parts = path_segments(path)
         if parts is None:
             result.leaves.append(Leaf("$path", path, "unknown"))
@@ -269,11 +269,19 @@ class Scanner:
 
 
 def _scanned_headers(request: InspectionRequest) -> list[tuple[str, str]]:
-    return [
-        (name, value)
-        for name, value in ((name.lower(), value) for name, value in request.headers)
-        if name not in _UNSCANNED_HEADERS and value != "<redacted>"
-    ]
+    scanned = []
+    for name, value in request.headers:
+        lowered = _lowered(name)
+        if lowered is not None and value != "<redacted>":
+            scanned.append((lowered, value))
+    return scanned
+
+
+@lru_cache(maxsize=1024)
+def _lowered(name: str) -> str | None:
+    """A header's name as scanned, or None for a transport or bookkeeping header."""
+    lowered = name.lower()
+    return None if lowered in _UNSCANNED_HEADERS else lowered
 
 
 def _request_key(request: InspectionRequest) -> tuple[str, int, int, int]:
