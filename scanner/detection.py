@@ -38,6 +38,10 @@ class DetectorHit:
     score: float
 
 
+def _hit_order(hit: DetectorHit) -> tuple[int, int, int, str]:
+    return (hit.leaf, hit.start, hit.end, hit.entity)
+
+
 class LeafDetection:
     def __init__(self, detectors: Sequence[Detector], cache: HitCache | None = None) -> None:
         self.detectors = list(detectors)
@@ -67,8 +71,9 @@ class LeafDetection:
         ordered: list[DetectorHit] = []
         for detector in self.detectors:
             hits = found[id(detector)]
-            hits.sort(key=lambda h: (h.leaf, h.start, h.end, h.entity))
-            ordered.extend(hits)
+            if hits:
+                hits.sort(key=_hit_order)
+                ordered.extend(hits)
         return ordered
 
     def _scan_cached(self, leaves: Sequence[Leaf], found: dict[int, list[DetectorHit]]) -> None:
