@@ -10,6 +10,9 @@ Other detectors run on every leaf as before.
 Detectors see the canonical texts (`canonical`: UUIDs replaced by fixed stand-ins of the
 same length), so a URI that differs from an earlier one only in its ids is a cache hit. Hit
 spans are the same in both texts; the scanner reads matched values from the originals.
+Results are kept under the canonical text's key. A leaf is looked up by its own text first:
+that key can only hold results if the text is a canonical form itself (stand-ins come in a
+fixed order), so only a miss costs the canonical text.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metagate.scanner.cache import SECOND_HASH_PREFIX, HitCache
-from metagate.scanner.canonical import canonical_leaves
+from metagate.scanner.canonical import canonical_leaves, canonical_text
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import Leaf
 from metagate.scanner.prefilter import last_key
@@ -61,10 +64,11 @@ class LeafDetection:
         detector's sorted by leaf, start, end and entity."""
         if not self.detectors:
             return []
-        leaves = canonical_leaves(leaves)
         found: dict[int, list[DetectorHit]] = {id(d): [] for d in self.detectors}
-        for detector in self._uncached:
-            found[id(detector)].extend(self._run(detector, leaves, range(len(leaves))))
+        if self._uncached:
+            canonical = canonical_leaves(leaves)
+            for detector in self._uncached:
+                found[id(detector)].extend(self._run(detector, canonical, range(len(canonical))))
         if self._cached:
             with self._lock:
                 self._scan_cached(leaves, found)
@@ -87,6 +91,7 @@ class LeafDetection:
         get, touch = entries.get, entries.move_to_end
         fresh: list[int] = []
         keys: dict[int, tuple[int, int, int, object]] = {}
+        scanned: list[Leaf] | None = None  # `leaves` with canonical texts, made on a first miss
         for index, leaf in enumerate(leaves):
             text = leaf.text
             if leaf.is_key:
@@ -99,6 +104,14 @@ class LeafDetection:
                 context = (leaf.field_class, near)
             key = (hash(text), hash(SECOND_HASH_PREFIX + text), len(text), context)
             hits = get(key)
+            if hits is None:
+                canonical = canonical_text(text)
+                if canonical is not text:
+                    if scanned is None:
+                        scanned = list(leaves)
+                    scanned[index] = Leaf(leaf.path, canonical, leaf.field_class, leaf.is_key)
+                    key = (hash(canonical), hash(SECOND_HASH_PREFIX + canonical), len(canonical), context)
+                    hits = get(key)
             if hits is None:
                 fresh.append(index)
                 keys[index] = key
@@ -114,7 +127,7 @@ class LeafDetection:
             return
         per_leaf: dict[int, list[tuple[int, str, int, int, float]]] = {}
         for slot, detector in enumerate(cached):
-            for hit in self._run(detector, leaves, fresh):
+            for hit in self._run(detector, scanned or leaves, fresh):
                 found[id(detector)].append(hit)
                 per_leaf.setdefault(hit.leaf, []).append((slot, hit.entity, hit.start, hit.end, hit.score))
         put = self.cache.put
