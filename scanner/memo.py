@@ -42,7 +42,7 @@ import orjson
 from metagate.scanner.cache import SECOND_HASH_PREFIX_BYTES as SECOND_HASH_PREFIX
 from metagate.scanner.model import Leaf
 
-MIN_UNIT_BYTES = 256               # smaller subtrees cost less to walk than to remember
+MIN_UNIT_BYTES = 64                # smaller subtrees cost less to walk than to remember
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 _ENTRY_BYTES = 400                 # key tuple, digest, OrderedDict node, value
 _LEAF_BYTES = 120                  # a Leaf without text, plus its share of the tuple
