@@ -153,7 +153,7 @@ def _reject_constant(name: str) -> None:
 
 def normalize_body(body: bytes, content_type: str, content_encoding: str, limits: Limits) -> NormalizedBody:
     decoded, encodings = decode_content(body, content_encoding, limits)
-    if not decoded.strip():
+    if not decoded or decoded.isspace():  # (no stripped copy of a large body)
         return NormalizedBody("empty", decoded, None, encodings)
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/x-www-form-urlencoded":

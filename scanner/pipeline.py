@@ -246,6 +246,8 @@ class Scanner:
         body = result.body
         if body is not None and body.kind == "json":
             for detector in self.tree_detectors:
+                if not detector.may_find(body.decoded):
+                    continue
                 for path, entity, score in detector.scan_tree(body.document, settled_nodes):
                     findings.append(
                         Finding(entity, detector.category, path, 0, 0, round(float(score), 3), detector.name, "", "user_dict")

@@ -46,6 +46,11 @@ class TreeDetector(ABC):
     name: ClassVar[str]
     category: ClassVar[str]
 
+    def may_find(self, body: bytes) -> bool:
+        """False when the JSON text `body` cannot hold what this detector looks for (a cheap
+        test on the bytes, so that small bodies skip the walk)."""
+        return True
+
     @abstractmethod
     def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[tuple[str, str, float]]:
         """(JSON path, entity, score) for each structure that looks like data. Subtrees whose

@@ -227,6 +227,11 @@ class NumericArrayDetector(TreeDetector):
         self.min_records = min_records
         self.min_record_keys = min_record_keys
 
+    def may_find(self, body: bytes) -> bool:
+        # Both need a list of at least min(min_numbers, min_records) items: that many
+        # commas less one, in the JSON text.
+        return body.count(b",") >= min(self.min_numbers, self.min_records) - 1
+
     def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[tuple[str, str, float]]:
         found: list[tuple[str, str, float]] = []
         self._visit(root, (), found, skip)

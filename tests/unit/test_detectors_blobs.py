@@ -253,3 +253,11 @@ def test_array_thresholds_are_constructor_arguments():
         ("$.rows", "RECORD_TABLE", 0.8),
         ("$.v", "NUMERIC_ARRAY", 0.9),
     ]
+
+
+def test_a_body_with_too_few_commas_for_a_table_or_tensor_is_not_walked():
+    arrays = NumericArrayDetector(min_numbers=8, min_records=3)
+    assert not arrays.may_find(b'{"values": {"v": [1, 2]}}')
+    rows = [{"a": i, "b": "x"} for i in range(3)]
+    body = json.dumps({"values": {"rows": rows}}).encode()
+    assert arrays.may_find(body) and list(arrays.scan_tree(json.loads(body)))
