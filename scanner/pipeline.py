@@ -94,14 +94,16 @@ class Scanner:
     def scan(self, request: InspectionRequest) -> ScanResult:
         # A request without a body that was seen before and found clean (the SDK's reads
         # repeat on every run) is answered from the memo: its fields, no text.
-        repeat_key = _request_key(request) if self.clean_memo is not None and not request.body else None
-        if repeat_key is not None:
-            clean = self.clean_memo.get(repeat_key)  # type: ignore[union-attr]
-            if clean is not None:
-                return self._clean_repeat(request, clean.leaves)
+        memo = self.clean_memo
+        if memo is None or request.body:
+            return self._scan(request)
+        repeat_key = _request_key(request)
+        clean = memo.get(repeat_key)
+        if clean is not None:
+            return self._clean_repeat(request, clean.leaves)
         result = self._scan(request)
-        if repeat_key is not None and not (result.findings or result.violations or result.parse_error):
-            self.clean_memo.put(repeat_key, result.leaves, Counter())  # type: ignore[union-attr]
+        if not (result.findings or result.violations or result.parse_error):
+            memo.put(repeat_key, result.leaves, Counter())
         return result
 
     def _clean_repeat(self, request: InspectionRequest, fields: tuple[Leaf, ...]) -> ScanResult:
