@@ -13,3 +13,6 @@ test:
 	@scripts/bootstrap --test
 	@scripts/test-services
 	@.venv/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@# The unit tests again on the scanner's pure-Python source, which runs where no C
+	@# compiler built the compiled modules (scanner/compiled.py).
+	@$(if $(PYTEST_ARGS),,METAGATE_PURE_PYTHON=1 .venv/bin/python -m pytest -p no:cacheprovider -q tests/unit)

@@ -28,6 +28,9 @@ figure). The first round starts with empty caches and is reported on its own as 
 
     .venv/bin/python benchmarks/scanner_throughput.py [--rounds 20] [--presidio-rounds 1]
 
+The first line says which build of the scanner ran: compiled with Cython (what `make run`
+installs) or, with METAGATE_PURE_PYTHON=1, its pure-Python source.
+
 Request bytes are the body plus the request line (method, path, query string).
 """
 
@@ -54,6 +57,7 @@ from urllib.parse import urlencode
 
 from metagate.scanner.cache import CacheStats
 from metagate.scanner.catalog import Catalog
+from metagate.scanner.compiled import describe as describe_build
 from metagate.scanner.detectors.registry import build_detectors
 from metagate.scanner.model import InspectionRequest
 from metagate.scanner.offline import make_offline
@@ -417,7 +421,7 @@ def main() -> None:
     all_fresh = [[to_request(r) for r in vary(records, rng)] for _ in range(args.rounds + 1)]
     mix_bytes = sum(request_bytes(r) for r in reruns[0])
     small_bodies = sum(1 for r in reruns[0] if len(r.body) <= SMALL_BODY)
-    print(f"gc.freeze() after start-up: {'yes' if args.gc_freeze else 'no'}")
+    print(f"build: {describe_build()}; gc.freeze() after start-up: {'yes' if args.gc_freeze else 'no'}")
     print(f"mix: {len(records)} captured requests from {len(captures)} client runs, {mix_bytes / 1024:.1f} KiB "
           f"per round (body + request line), {small_bodies} with a body ≤ 10 KB; {args.rounds} steady rounds + 1 cold; "
           f"{len(shared)} values kept in re-runs")

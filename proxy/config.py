@@ -159,8 +159,10 @@ class Config(_Section):
         return int(self.listen.rpartition(":")[2])
 
 
-# Environment variables that are not configuration keys.
-NOT_CONFIG_ENV = frozenset({"METAGATE_ZENML_PYTHON", "METAGATE_ADMIN_TOKEN", "METAGATE_ZENML_REFERENCE"})
+# Environment variables that are not configuration keys (METAGATE_PURE_PYTHON: scanner/__init__.py).
+NOT_CONFIG_ENV = frozenset(
+    {"METAGATE_ZENML_PYTHON", "METAGATE_ADMIN_TOKEN", "METAGATE_ZENML_REFERENCE", "METAGATE_PURE_PYTHON"}
+)
 DEFAULT = "default"
 
 

@@ -22,6 +22,7 @@ from metagate.proxy.logs import log_decision
 from metagate.proxy.upstream import UpstreamClient
 from metagate.proxy.workers import WorkerPool
 from metagate.reports.store import open_store
+from metagate.scanner.compiled import describe as describe_scanner_build
 from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
@@ -179,6 +180,7 @@ class ServingAnnouncer:
         address = f"http://{host}:{self.config.listen_port}"
         print(f"metagate: serving on {address} ({self.config.mode} mode, upstream {self.upstream}, "
               f"enforcement {self.config.enforcement})", flush=True)
+        print(f"metagate: {describe_scanner_build()}", flush=True)
         if self.config.mode == "reverse":
             print(f"metagate: point the ZenML SDK here with: export ZENML_STORE_URL={address}", flush=True)
         elif self.config.mode == "transparent":

@@ -291,3 +291,9 @@ def test_dockerfile_pins_its_base_image_by_digest_and_copies_every_package():
             assert (ROOT / source).exists(), source
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
     assert {f"!{root}/" for root in package_roots} <= set(ignore)
+    # The build files too, and a compiler in the build stage: the scanner's Cython modules.
+    build_copy = next(rest.split() for keyword, rest in dockerfile_instructions() if keyword == "COPY")
+    assert {"pyproject.toml", "setup.py"} <= set(build_copy[:-1])
+    assert {"!pyproject.toml", "!setup.py"} <= set(ignore)
+    build_stage = text.split("\nFROM ")[1]
+    assert re.search(r"apt-get install [^\n]*\bgcc\b", build_stage)
