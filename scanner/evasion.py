@@ -46,7 +46,8 @@ MAX_VIEW_CHARS_PER_LEAF = 512 * 1024
 MAX_VIEW_CHARS_PER_REQUEST = 4 * 1024 * 1024
 MAX_NESTED_JSON_CHARS = 1024 * 1024
 MIN_BASE64_RUN = 12                  # 9 bytes: an SSN without dashes
-MAX_BASE64_RUNS_PER_TEXT = 64
+MAX_BASE64_VIEWS_PER_TEXT = 64       # runs that decode to something, per text and layer
+MAX_BASE64_TRIES_PER_TEXT = 16384    # runs tried (identifiers in source code are runs too)
 _BINARY_VIEW_BYTES = 384             # re-encoded prefix of a decompressed binary (magic bytes)
 
 # --- triggers: a necessary condition of each decoder, searched once per request ---------
@@ -84,7 +85,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 @dataclass(slots=True)
 class _Budget:
     """Characters of views still allowed (a decompression bomb stops here). `short` says
-    that something was left undecoded for want of it."""
+    that something was left undecoded: for want of characters, or because a limit on
+    layers or base64 runs stopped the peeling while there was more to peel."""
 
     left: int
     short: bool = False
@@ -107,7 +109,7 @@ def decoded_views(text: str, max_chars: int = MAX_VIEW_CHARS_PER_LEAF) -> list[s
 
 
 def _decode(text: str, max_chars: int) -> tuple[list[str], bool]:
-    """(views, whether `max_chars` cut the decoding short)."""
+    """(views, whether a limit cut the decoding short: left something undecoded)."""
     views: list[str] = []
     budget = _Budget(max_chars)
     _peel(text, 0, views, {text}, budget)
@@ -115,9 +117,13 @@ def _decode(text: str, max_chars: int) -> tuple[list[str], bool]:
 
 
 def _peel(text: str, depth: int, views: list[str], seen: set[str], budget: _Budget) -> None:
+    layer = _one_layer(text, budget)
     if depth >= MAX_DEPTH:
+        # One layer more than may be peeled: if it holds anything new, say so.
+        if any(view not in seen and view.strip() for view in layer):
+            budget.short = True
         return
-    for view in _one_layer(text, budget):
+    for view in layer:
         if view in seen or not view.strip():
             continue
         if not budget.take(len(view)):
@@ -224,15 +230,15 @@ def _flatten(node: object, key: str, lines: list[str], depth: int = 0) -> None:
 def _base64_views(text: str, budget: _Budget) -> list[str]:
     views: list[str] = []
     left = budget.left  # what all runs of this text may decode to, gzip included
-    for count, match in enumerate(_BASE64_RUN.finditer(text)):
-        if count >= MAX_BASE64_RUNS_PER_TEXT:
-            break
+    tries = 0
+    for match in _BASE64_RUN.finditer(text):
         run = match.group()
         if not _may_be_base64(run):
             continue
-        if left <= 0:
-            budget.short = True
+        if left <= 0 or len(views) >= MAX_BASE64_VIEWS_PER_TEXT or tries >= MAX_BASE64_TRIES_PER_TEXT:
+            budget.short = True  # a run is left undecoded: it may hide the payload
             break
+        tries += 1
         data = _b64decode(run)
         if data is not None:
             view = _bytes_view(data, left, layers=2)
@@ -460,15 +466,16 @@ def forget_clean_texts() -> None:
 @dataclass(slots=True)
 class Expansion:
     leaves: list[Leaf]
-    # Paths of leaves with encoded content left undecoded because the request's budget
-    # (MAX_VIEW_CHARS_PER_REQUEST) ran out: not inspected, so the policy must hear of it.
+    # Paths of leaves with encoded content left undecoded: the request's budget
+    # (MAX_VIEW_CHARS_PER_REQUEST) ran out, or the leaf's own limits (characters of views,
+    # layers, base64 runs) stopped the peeling. Not inspected, so the policy must hear of it.
     undecoded: list[str]
 
 
 def expand_leaves(leaves: list[Leaf]) -> Expansion:
     """`leaves` with decoded views and joined split values appended to the texts of the
     leaves that hold them (the same list object when there is nothing to add), and the
-    leaves the request's decoding budget did not reach."""
+    leaves whose encoded content a decoding limit left undecoded."""
     if not leaves:
         return Expansion(leaves, [])
     texts = dict.fromkeys([leaf.text for leaf in leaves])
@@ -506,7 +513,7 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
             text = fresh[order]
             limit = min(MAX_VIEW_CHARS_PER_LEAF, budget.left)
             views, short = _decode(text, limit)
-            if short and limit < MAX_VIEW_CHARS_PER_LEAF:
+            if short:
                 undecoded.add(text)
             if views:
                 budget.take(sum(len(v) for v in views))

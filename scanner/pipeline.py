@@ -145,7 +145,7 @@ class Scanner:
         result.leaves = expansion.leaves
         schema_clean = not result.violations and not result.unknown_fields  # before `undecoded`
         for path in expansion.undecoded:
-            result.violations.append(Violation(path, "undecoded", "encoded content past the decoding budget"))
+            result.violations.append(Violation(path, "undecoded", "encoded content past the decoding limits"))
         self._detect(result, collected.settled_nodes if collected else frozenset())
         if collected is not None and collected.units and schema_clean:
             self._remember(collected, collected_leaves, result, expansion.undecoded)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from metagate.scanner.evasion import (
     _INVISIBLE,
+    MAX_BASE64_VIEWS_PER_TEXT,
     MAX_DEPTH,
     VIEW_SEPARATOR,
     decoded_views,
@@ -214,6 +215,65 @@ def test_the_budget_goes_to_leaves_in_the_order_sent(monkeypatch):
     assert expansion.undecoded == [f"$.values.s{i}" for i in range(1, 6)]
 
 
+def _nested_base64(value: str, layers: int) -> str:
+    for _ in range(layers):
+        value = _wrapped(value)
+    return value
+
+
+def _decoys_then(payload: str) -> str:
+    """MAX_BASE64_VIEWS_PER_TEXT harmless base64 texts, then `payload` as one more run."""
+    decoys = [_wrapped(f"decoy note number {i} of the batch") for i in range(MAX_BASE64_VIEWS_PER_TEXT)]
+    return " ".join([*decoys, _wrapped(payload)])
+
+
+def test_a_base64_run_past_the_per_text_limit_is_reported_not_skipped():
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    expansion = expand_leaves([_leaf("$.values.note", _decoys_then(f"mail {EMAIL}"))])
+    assert expansion.undecoded == ["$.values.note"]
+    # One run fewer is within the limit: decoded, found, nothing left over.
+    within = " ".join(_decoys_then(f"mail {EMAIL}").split()[1:])
+    expansion = expand_leaves([_leaf("$.values.note", within)])
+    assert expansion.undecoded == [] and EMAIL in expansion.leaves[0].text
+
+
+def test_a_layer_past_the_depth_limit_is_reported_not_skipped():
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    deep = expand_leaves([_leaf("$.values.note", _nested_base64(f"mail {EMAIL}", MAX_DEPTH + 1))])
+    assert deep.undecoded == ["$.values.note"]
+    peeled = expand_leaves([_leaf("$.values.note", _nested_base64(f"mail {EMAIL}", MAX_DEPTH))])
+    assert peeled.undecoded == [] and EMAIL in peeled.leaves[0].text
+
+
+def test_views_past_the_per_leaf_size_limit_are_reported_not_skipped(monkeypatch):
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    monkeypatch.setattr(evasion, "MAX_VIEW_CHARS_PER_LEAF", 200)
+    big = _wrapped("a long harmless note about the nightly run " * 6 + f"and then {EMAIL}")
+    assert expand_leaves([_leaf("$.values.note", big)]).undecoded == ["$.values.note"]
+    small = _wrapped(f"mail {EMAIL}")
+    assert expand_leaves([_leaf("$.values.other", small)]).undecoded == []
+
+
+def test_identifiers_in_source_code_are_runs_but_not_a_reason_to_block():
+    """Source code holds hundreds of CamelCase identifiers that look like base64 runs: they
+    are tried, decode to nothing, and leave nothing undecoded."""
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    code = "\n".join(
+        f"class TrainingPipelineConfig{i}(BaseSettingsModel):\n    featureStoreUri{i}: str = DefaultFeatureStore.uri"
+        for i in range(300)
+    )
+    expansion = expand_leaves([Leaf("$.source_code", code, "code")])
+    assert expansion.undecoded == []
+
+
 # --- through the proxy's pipeline ----------------------------------------------------------------
 
 
@@ -252,6 +312,17 @@ def test_split_address_is_blocked_at_both_fields(inspector):
     result = inspector.inspect(_run_metadata({"user": "jane.doe", "domain": "example.com"}))
     assert result.decision.action == "block"
     assert {f["path"] for f in result.findings if f["entity"] == "EMAIL_ADDRESS"} == {"$.values.user", "$.values.domain"}
+
+
+@pytest.mark.parametrize("value", [_decoys_then(f"mail {EMAIL}"), _nested_base64(f"mail {EMAIL}", MAX_DEPTH + 1)],
+                         ids=["run past the limit", "layer past the limit"])
+def test_content_past_a_leafs_decoding_limits_blocks_the_request(inspector, value):
+    from metagate.scanner import evasion
+
+    evasion.forget_clean_texts()
+    result = inspector.inspect(_run_metadata({"note": value}))
+    assert result.decision.action == "block"
+    assert "schema.undecoded" in result.decision.rules
 
 
 def test_content_past_the_decoding_budget_blocks_the_request(inspector, monkeypatch):
