@@ -349,6 +349,27 @@ def _is_epoch(digits: str) -> bool:
     return _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]
 
 
+# Presidio scores a valid phone number 0.4 without a context word: below any blocking
+# threshold, so `+1 415-555-2671` or `(415) 555-2671` in a free-text note would pass. Written
+# in one of these layouts, a number python-phonenumbers already accepts is a phone number
+# whatever the words around it: a leading +country code, an (area code), or NANP / trunk-
+# prefixed national groups. A bare run of digits still needs context (see below).
+PHONE_LAYOUT_SCORE = 0.6
+_PHONE_LAYOUT = re.compile(
+    r"\+\d{1,3}[\x20.\-]?\(?\d{1,4}\)?(?:[\x20.\-]\d{2,4}){1,4}"  # +1 415-555-2671, +44 20 7946 0958
+    r"|\+\d{8,15}"                                            # +14155552671
+    r"|\(\d{2,5}\)\x20?\d{3,4}[\x20.\-]\d{3,4}"               # (415) 555-2671
+    r"|\d{3}([.\-])\d{3}\1\d{4}"                               # 415-555-2671, 415.555.2671
+    r"|0\d{2,4}\x20\d{3,4}\x20\d{3,4}"                          # 020 7946 0958
+)
+
+
+def _phone_score(score: float, matched: str, boosted: bool) -> float:
+    if boosted or score >= PHONE_LAYOUT_SCORE or not _PHONE_LAYOUT.fullmatch(matched):
+        return score
+    return PHONE_LAYOUT_SCORE
+
+
 def _is_false_positive(entity: str, text: str, start: int, end: int, boosted: bool) -> bool:
     match = text[start:end]
     before = text[max(0, start - 16) : start]
@@ -562,7 +583,10 @@ class PresidioPiiDetector(Detector):
                 key = (leaf_index, result.entity_type, start, end)
                 if key not in seen:
                     seen.add(key)
-                    yield Hit(leaf_index, result.entity_type, start, end, float(result.score))
+                    score = float(result.score)
+                    if result.entity_type == "PHONE_NUMBER":
+                        score = _phone_score(score, original[start:end], boosted)
+                    yield Hit(leaf_index, result.entity_type, start, end, score)
 
     def _remember_empty(
         self, shapes: dict[int, tuple[int, int, int, int]], indexes: list[int], segments: _Segments, results: list[RecognizerResult]

@@ -134,6 +134,28 @@ def test_context_comes_from_the_key_of_the_leaf_itself(detector):
     assert found(detector, [user("$.bank_account", "x"), user("$.rows_seen", "123456789012")]) == []
 
 
+@pytest.mark.parametrize(
+    "number",
+    ["+1 415-555-2671", "+44 20 7946 0958", "+14155552671", "(415) 555-2671", "415-555-2671", "415.555.2671",
+     "020 7946 0958"],
+)
+def test_a_number_written_as_a_phone_number_blocks_without_context(detector, number):
+    """Presidio scores these 0.4 without a context word, below every blocking threshold."""
+    leaves = [user("$.values.note", f"trained by {number}")]
+    scores = [h.score for h in detector.scan(leaves) if h.entity == "PHONE_NUMBER"]
+    assert scores and max(scores) >= 0.6
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["4155552671", "415 555 2671 rows", "v4.155.552671", "2024-05-14 10:22:31", "1.0.415.5552671",
+     "batch 415-555-267", "shape (415, 5552671)"],
+)
+def test_numbers_not_laid_out_as_phone_numbers_stay_below_the_threshold(detector, text):
+    leaves = [user("$.values.note", text)]
+    assert all(h.score < 0.5 for h in detector.scan(leaves) if h.entity == "PHONE_NUMBER")
+
+
 def test_bare_digits_are_a_phone_number_only_with_context(detector):
     assert found(detector, [user("$.run_metadata.epoch", "1717245296")]) == []
     assert found(detector, [user("$.values.phone", "4155552671")]) == [(0, "PHONE_NUMBER", "4155552671")]
