@@ -138,6 +138,16 @@ _TIGHT_RULES: tuple[tuple[str, str, float, tuple[Trigger, ...]], ...] = (
     ("OPENAI_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,200}", 0.95, (Trigger.text("sk-"),)),
     ("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", 0.95, (Trigger.text("sk-ant-"),)),
     ("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.9, (Trigger.text("AIza"),)),
+    # GitHub fine-grained personal access tokens (detect-secrets knows only gh[pousr]_).
+    ("GITHUB_TOKEN", r"\bgithub_pat_[0-9A-Za-z]{22}_[0-9A-Za-z]{59}\b", 0.95, (Trigger.text("github_pat_"),)),
+    # Microsoft Entra ID (Azure AD) client secrets: 3 characters, a digit, "Q~", 31-34 more
+    # (gitleaks' azure-ad-client-secret).
+    (
+        "AZURE_CLIENT_SECRET",
+        r"(?<![A-Za-z0-9_~.\-])([A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?![A-Za-z0-9_~.\-])",
+        0.9,
+        (Trigger.text("Q~"),),
+    ),
     ("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", 0.95, (Trigger.text("KEY_"),)),
     # A service-account key file pasted as a string: the private key's value.
     (

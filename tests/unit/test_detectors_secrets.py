@@ -32,6 +32,8 @@ SLACK = "xoxb-" + "123456789012-1234567890123-" + "AbCdEfGhIjKlMnOpQrStUvWx"
 STRIPE = "sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 OPENAI = "sk-proj-" + "abcDEF1234567890abcd" + "T3BlbkFJ" + "abcdefghij1234567890"
 HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh"
+GITHUB_FINE = "github_pat_" + "11ABCDEFG0123456789abc" + "_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789aBcDeFgHiJkLmNoPqRsTuVw"
+AZURE_CLIENT = "Xq7" + "8Q~" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY2z"
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0"
@@ -63,6 +65,8 @@ POSITIVES = [
     ("$.config.x", STRIPE, "user_dict", "STRIPE_KEY", STRIPE),
     ("$.config.x", OPENAI, "user_dict", "OPENAI_KEY", OPENAI),
     ("$.config.x", f"HF_TOKEN={HF}", "user_dict", "HUGGINGFACE_TOKEN", HF),
+    ("$.values.note", f"pushed with {GITHUB_FINE}", "user_dict", "GITHUB_TOKEN", GITHUB_FINE),
+    ("$.values.note", f"tenant app: {AZURE_CLIENT}", "user_dict", "AZURE_CLIENT_SECRET", AZURE_CLIENT),
     ("$.config.x", f"Bearer {JWT}", "user_dict", "JWT", JWT),
     ("$.config.x", PEM, "credential", "PRIVATE_KEY", PEM),
     ("$.config.uri", "https://admin:s3cretPass@db.internal:5432/x", "uri", "BASIC_AUTH_URL", "s3cretPass"),
@@ -223,6 +227,8 @@ NEGATIVES = [
     ("$.values.model", "Qwen2.5-Coder-32B-Instruct-GPTQ-Int4", "user_dict"),
     ("$.values.name", "XGBClassifier_n500_d6_lr0.05_v3", "user_dict"),
     ("$.values.image", "ghcr.io/acme/Trainer-GPU:v1.2.3-cu121", "user_dict"),
+    ("$.values.note", "quality Q~0.8 after tuning, recall 4Q~ stable", "user_dict"),
+    ("$.values.doc", "set GITHUB_PAT (a github_pat_... token) as a CI secret", "user_dict"),
     ("$.values.storage_uri", "s3://acme-zenml-artifacts/trainer/output/" + uuid.uuid4().hex, "uri"),
 ]
 
