@@ -33,6 +33,7 @@ import copy
 import gzip
 import io
 import json
+import math
 import pickle
 import sys
 import zipfile
@@ -70,6 +71,10 @@ def _zip() -> bytes:
 
 
 _PICKLE = pickle.dumps({"weights": [0.25] * 40, "bias": 0.1}, protocol=4)
+_EMBEDDING = json.dumps([round(math.sin(i * 0.37) * 0.5, 4) for i in range(160)])
+_CSV = "customer_id,age,income,segment\n" + "".join(
+    f"{1000 + i},{18 + (i * 7) % 60},{20000 + (i * 3517) % 90000}.00,{'ABC'[i % 3]}\n" for i in range(24)
+)
 _PEM = (
     "-----BEGIN " + "PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
     "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n-----END " + "PRIVATE KEY-----"
@@ -101,6 +106,8 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("date_of_birth", "pii", "DATE_OF_BIRTH", "date of birth: 1984-03-12"),
     Sample("aws_access_key", "secret", "AWS_ACCESS_KEY", "AKIA" + "Z7QX4RT2WPLM5BNC"),
     Sample("github_token", "secret", "GITHUB_TOKEN", "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"),
+    Sample("github_fine_grained_token", "secret", "GITHUB_TOKEN", "github_pat_" + "11AJKQ2ZI0aB3cD4eF5gH6"
+           + "_" + "iJ7kL8mN9oP0qR1sT2uV3wX4yZ5aB6cD7eF8gH9iJ0kL1mN2oP3qR4sT5uV"),
     Sample("gitlab_token", "secret", "GITLAB_TOKEN", "glpat-" + "x7Yb3Kq9Lm2Np4Rs6Tv8"),
     Sample("slack_token", "secret", "SLACK_TOKEN", "xoxb-" + "2431234567-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
     Sample("stripe_key", "secret", "STRIPE_KEY", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"),
@@ -125,6 +132,8 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("parquet_base64", "blob", "BLOB_PARQUET", base64.b64encode(b"PAR1" + bytes(range(120)) + b"PAR1").decode()),
     Sample("gzip_base64", "blob", "BLOB_GZIP", base64.b64encode(gzip.compress(bytes(range(256)) * 4, mtime=0)).decode()),
     Sample("png_data_uri", "blob", "DATA_URI", "data:image/png;base64," + base64.b64encode(_PNG).decode()),
+    Sample("embedding_text", "blob", "NUMERIC_ARRAY", _EMBEDDING),
+    Sample("csv_dump", "blob", "CSV_TABLE", _CSV),
 )
 
 

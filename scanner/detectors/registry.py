@@ -8,6 +8,7 @@
       blobs:   {enabled: true, min_run_length: 64, min_hex_length: 96, entropy_threshold: 4.5,
                 min_data_uri_length: 16}
       arrays:  {enabled: true, min_numbers: 128, min_records: 20, min_record_keys: 2}
+      tables:  {enabled: true, min_numbers: 128, min_rows: 20}
       birthdate: {enabled: true, score: 0.85}
 
 Every key is optional; a missing section means that detector with its defaults. A top-level
@@ -29,6 +30,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "secrets": frozenset({"enabled", "entropy_limit", "min_entropy_length", "keyword_score", "high_entropy_score"}),
     "blobs": frozenset({"enabled", "min_run_length", "min_hex_length", "entropy_threshold", "min_data_uri_length"}),
     "arrays": frozenset({"enabled", "min_numbers", "min_records", "min_record_keys"}),
+    "tables": frozenset({"enabled", "min_numbers", "min_rows"}),
     "birthdate": frozenset({"enabled", "score"}),
 }
 
@@ -68,6 +70,12 @@ def _build_blobs(args: dict[str, Any]) -> Detector:
     return BlobDetector(**args)
 
 
+def _build_tables(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.tables import TextTableDetector
+
+    return TextTableDetector(**args)
+
+
 def _build_birthdate(args: dict[str, Any]) -> Detector:
     from metagate.scanner.detectors.birthdate import BirthDateDetector
 
@@ -84,6 +92,7 @@ _DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
     ("secrets", _build_secrets),
     ("pii", _build_pii),
     ("blobs", _build_blobs),
+    ("tables", _build_tables),
     ("birthdate", _build_birthdate),
 )
 _TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (("arrays", _build_arrays),)

@@ -373,7 +373,7 @@ def test_detector_survives_pickling_into_a_worker(detector):
 
 def test_registry_builds_every_detector_by_default():
     detectors, tree_detectors = build_detectors(None)
-    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "presidio", "secrets"]
+    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "presidio", "secrets", "tables"]
     assert [d.name for d in tree_detectors] == ["arrays"]
 
 
@@ -383,10 +383,12 @@ def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
             "pii": {"score_threshold": 0.7, "spacy_model": ner_pipeline, "deny_list_extra": ["Berlin"]},
             "secrets": {"enabled": False},
             "arrays": {"min_numbers": 8},
+            "tables": {"min_rows": 5},
         }
     )
     by_name = {d.name: d for d in detectors}
-    assert set(by_name) == {"presidio", "blobs", "birthdate"}
+    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables"}
+    assert by_name["tables"].min_rows == 5
     pii = by_name["presidio"]
     assert pii.score_threshold == 0.7
     assert found(pii, [user("$.d", "Jane Doe moved to Berlin", "free_text")]) == [(0, "PERSON", "Jane Doe")]

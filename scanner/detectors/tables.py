@@ -1,0 +1,114 @@
+"""Tensors and tables written out as text inside a string.
+
+`NumericArrayDetector` finds them in the JSON structure; this detector finds the same data
+once it has been turned into a string: `str(embedding)`, `json.dumps(vector)`, a printed numpy
+array or torch tensor, `df.to_csv()`. Two shapes:
+
+- NUMERIC_ARRAY: a run of at least `min_numbers` numbers with only separators between them
+  (commas, semicolons, whitespace, brackets), as any language prints a vector or a matrix;
+- CSV_TABLE: at least `min_rows` consecutive lines that split into the same number of
+  fields (two or more of them non-empty) on one delimiter (comma, tab, semicolon or pipe),
+  with a column that holds a number in most rows (a header aside). Source code has runs of
+  lines with one comma each (`"a": 1,`, `f(x, y)`); those end in the delimiter or hold no
+  numeric column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+from metagate.scanner.detectors.base import Detector, Hit
+from metagate.scanner.model import PROVEN_CLASSES, Leaf
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# A maximal run of numbers, each separated from the next (possessive: no backtracking). A
+# string that was itself serialized carries its line breaks as the two characters `\n`.
+_NUMBER_RUN = re.compile(rf"(?<![\w.]){_NUMBER}(?:(?:[\s,;\[\]()]|\\[nrt])+{_NUMBER})++(?![\w.])")
+_IS_NUMBER = re.compile(rf"\s*{_NUMBER}\s*")
+_LINE_BREAK = re.compile(r"\r?\n|\\r\\n|\\n")
+_DELIMITERS = (",", "\t", ";", "|")
+_NUMERIC_COLUMN_SHARE = 0.8
+
+
+class TextTableDetector(Detector):
+    name = "tables"
+    category = "blob"
+    # Hits depend only on a leaf's text: cacheable.
+    leaf_local = True
+    skip_classes = PROVEN_CLASSES | {"secret_ref"}
+
+    def __init__(self, min_numbers: int = 128, min_rows: int = 20) -> None:
+        self.min_numbers = min_numbers
+        self.min_rows = min_rows
+        # The shortest text that can hold either: "1,1,...,1", or min_rows lines of "1,1".
+        self._min_chars = min(2 * min_numbers - 1, 4 * min_rows - 1)
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        hits: list[Hit] = []
+        for index, leaf in enumerate(leaves):
+            text = leaf.text
+            if len(text) >= self._min_chars and self.wants(leaf):
+                hits.extend(self._numeric_runs(index, text))
+                hits.extend(self._tables(index, text))
+        return hits
+
+    def _numeric_runs(self, index: int, text: str) -> Iterator[Hit]:
+        if sum(map(text.count, "0123456789")) < self.min_numbers:
+            return
+        for match in _NUMBER_RUN.finditer(text):
+            if match.end() - match.start() >= 2 * self.min_numbers - 1:
+                if len(re.findall(_NUMBER, match.group())) >= self.min_numbers:
+                    yield Hit(index, "NUMERIC_ARRAY", match.start(), match.end(), 0.9)
+
+    def _tables(self, index: int, text: str) -> Iterator[Hit]:
+        if text.count("\n") + text.count("\\n") < self.min_rows - 1:  # breaks, or serialized ones
+            return
+        delimiters = [d for d in _DELIMITERS if text.count(d) >= self.min_rows]
+        if not delimiters:
+            return
+        spans: list[tuple[int, int]] = []  # of each line, without its break
+        start = 0
+        for match in _LINE_BREAK.finditer(text):
+            spans.append((start, match.start()))
+            start = match.end()
+        spans.append((start, len(text)))
+        lines = [text[begin:end] for begin, end in spans]
+        for delimiter in delimiters:
+            for first, last in self._row_stretches(lines, delimiter):
+                yield Hit(index, "CSV_TABLE", spans[first][0], spans[last][1], 0.8)
+                break  # one finding per delimiter is enough to name the leaf
+
+    def _row_stretches(self, lines: list[str], delimiter: str) -> Iterator[tuple[int, int]]:
+        """(first, last) line indexes of stretches of rows with the same field count."""
+        start, width = 0, 0
+        for number, line in enumerate([*lines, ""]):  # a final "" closes the last stretch
+            fields = _fields(line, delimiter)
+            count = len(fields) if fields else 0
+            if count == width and count:
+                continue
+            if width and number - start >= self.min_rows and _has_numeric_column(lines[start:number], delimiter):
+                yield start, number - 1
+            start, width = number, count
+
+
+def _fields(line: str, delimiter: str) -> list[str] | None:
+    """The fields of a row, or None when the line is no row: fewer than two non-empty
+    fields, or a trailing delimiter (code continuing a literal: `"a": 1,`)."""
+    line = line.rstrip("\r")
+    if delimiter not in line or line.rstrip().endswith(delimiter):
+        return None
+    fields = line.split(delimiter)
+    if sum(1 for field in fields if field.strip()) < 2:
+        return None
+    return fields
+
+
+def _has_numeric_column(rows: list[str], delimiter: str) -> bool:
+    """A column with a number in most rows (the first row aside: it may be a header)."""
+    split = [row.rstrip("\r").split(delimiter) for row in rows[1:]]
+    for column in range(len(split[0])):
+        numeric = sum(1 for fields in split if _IS_NUMBER.fullmatch(fields[column]))
+        if numeric >= _NUMERIC_COLUMN_SHARE * len(split):
+            return True
+    return False

@@ -1,0 +1,106 @@
+"""TextTableDetector: tensors and tables written out as text inside a string."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from metagate.scanner.detectors.tables import TextTableDetector
+from metagate.scanner.model import Leaf
+
+rng = random.Random(7)
+VECTOR = [round(rng.uniform(-1, 1), 6) for _ in range(384)]
+
+
+@pytest.fixture(scope="module")
+def detector() -> TextTableDetector:
+    return TextTableDetector()
+
+
+def entities(detector: TextTableDetector, text: str, field_class: str = "user_dict") -> list[str]:
+    return [hit.entity for hit in detector.scan([Leaf("$.values.x", text, field_class)])]
+
+
+def _numpy_print(values: list[float]) -> str:
+    rows = [" ".join(f"{v: .6f}" for v in values[i : i + 6]) for i in range(0, len(values), 6)]
+    return "[[" + "]\n [".join(rows) + "]]"
+
+
+def _csv(rows: int, delimiter: str = ",") -> str:
+    header = delimiter.join(["customer_id", "age", "income", "segment"])
+    lines = [delimiter.join([str(1000 + i), str(rng.randrange(18, 90)), f"{rng.uniform(1e4, 2e5):.2f}", rng.choice("ABC")])
+             for i in range(rows)]
+    return "\n".join([header, *lines]) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(VECTOR),                                    # json.dumps(embedding)
+        str(VECTOR),                                           # str(list)
+        _numpy_print(VECTOR),                                  # a printed numpy matrix
+        "tensor([" + ", ".join(f"{v:.4f}" for v in VECTOR) + "])",
+        "embedding: " + ";".join(map(str, VECTOR)) + " (model v2)",
+        " ".join(str(rng.randrange(50_000)) for _ in range(200)),   # token ids
+    ],
+    ids=["json", "str", "numpy", "torch", "semicolons", "token-ids"],
+)
+def test_a_vector_written_as_text_is_a_numeric_array(detector, text):
+    assert entities(detector, text) == ["NUMERIC_ARRAY"]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"])
+def test_a_delimited_dump_is_a_csv_table(detector, delimiter):
+    assert entities(detector, _csv(25, delimiter)) == ["CSV_TABLE"]
+
+
+def test_a_table_inside_other_text_is_found_with_its_span(detector):
+    table = _csv(22)
+    text = "Validation rows that failed:\n" + table + "\nSee the run for details."
+    [hit] = detector.scan([Leaf("$.values.x", text, "free_text")])
+    assert hit.entity == "CSV_TABLE"
+    assert text[hit.start : hit.end] == table.rstrip("\n")
+
+
+def test_a_table_or_matrix_serialized_once_more_keeps_its_escaped_line_breaks(detector):
+    """json.dumps of a string holding a table: its line breaks are the characters `\\n`."""
+    table = json.dumps(_csv(22))[1:-1]
+    assert "\n" not in table and entities(detector, f"rows: {table}") == ["CSV_TABLE"]
+    matrix = json.dumps(_numpy_print(VECTOR))[1:-1]
+    assert entities(detector, matrix) == ["NUMERIC_ARRAY"]
+
+
+def test_windows_line_endings_and_missing_values(detector):
+    rows = [f"{i},{'' if i % 5 == 0 else i * 3},{i % 7}" for i in range(30)]
+    assert entities(detector, "\r\n".join(rows)) == ["CSV_TABLE"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(VECTOR[:100]),                               # under min_numbers
+        _csv(15),                                               # under min_rows
+        "numpy==2.1.3\npandas==2.2.3\nscikit-learn==1.5.2\n" * 10,   # a package list
+        "PARAMS = [\n" + "".join(f'    "feature_{i}",\n' for i in range(40)) + "]\n",   # literal lines end in ","
+        "".join(f"    model.add(layer_{i}, units=64)\n" for i in range(30)),      # calls: no numeric column
+        "".join(f'  File "/app/steps/train.py", line {i}, in step_{i}\n    run(x, y)\n' for i in range(20)),
+        "versions: " + ", ".join(f"1.{i}.{i + 1}" for i in range(200)),            # dotted versions
+        "timestamps: " + ", ".join(f"2024-05-{1 + i % 28:02d}T10:22:31" for i in range(200)),
+        "| metric | value |\n|---|---|\n| accuracy | 0.91 |\n| f1 | 0.88 |\n",     # a small markdown table
+    ],
+    ids=["short-vector", "short-csv", "packages", "literal", "calls", "traceback", "versions", "timestamps", "markdown"],
+)
+def test_metadata_and_code_are_not_tables(detector, text):
+    assert entities(detector, text, "code") == []
+
+
+def test_proven_classes_and_secret_references_are_not_scanned(detector):
+    assert detector.scan([Leaf("$.id", json.dumps(VECTOR), "id")]) == []
+    assert detector.scan([Leaf("$.s", json.dumps(VECTOR), "secret_ref")]) == []
+
+
+def test_thresholds_are_configurable():
+    small = TextTableDetector(min_numbers=8, min_rows=3)
+    assert entities(small, "[1, 2, 3, 4, 5, 6, 7, 8]") == ["NUMERIC_ARRAY"]
+    assert entities(small, "a,b\n1,2\n3,4\n") == ["CSV_TABLE"]
