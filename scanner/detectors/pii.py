@@ -32,6 +32,7 @@ from typing import Any
 import spacy
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
+from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
 from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
@@ -164,9 +165,10 @@ _ENTITY_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
     # IPv4 (also inside the mapped and embedded forms); every IPv6 form has "::" or ":h:".
     "IP_ADDRESS": (Trigger.regex(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"), Trigger.regex(r":[0-9A-Fa-f]{0,4}:")),
     "MAC_ADDRESS": (Trigger.regex(r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\."),),
-    # (bc1|[13]) then 25 or more of a caseless alphanumeric alphabet: "1" or "3" then 25
-    # word characters that are not '_' (any letter: caseless matching folds some non-ASCII).
-    "CRYPTO": (Trigger.regex(r"[13][^\W_]{25}"),),
+    # Bitcoin: (bc1|[13]) then 25 or more of a caseless alphanumeric alphabet: "1" or "3"
+    # then 25 word characters that are not '_' (caseless matching folds some non-ASCII).
+    # Ethereum: 0x and 40 hex digits (Presidio matches patterns ignoring case: 0X too).
+    "CRYPTO": (Trigger.regex(r"[13][^\W_]{25}"), Trigger.regex(r"0[xX][0-9a-fA-F]{40}")),
 }
 
 
@@ -309,8 +311,9 @@ class _WindowedPhoneRecognizer(PhoneRecognizer):
         return EntityRecognizer.remove_duplicates(results)
 
 
-def _recognizers(entities: Sequence[str]) -> list[Any]:
-    by_entity = {
+def _recognizers(entities: Sequence[str]) -> list[tuple[str, Any]]:
+    """(entity, recognizer) pairs: CRYPTO has two (Bitcoin, and Ethereum with EIP-55)."""
+    by_entity: dict[str, Any] = {
         "EMAIL_ADDRESS": EmailRecognizer,
         "PHONE_NUMBER": _WindowedPhoneRecognizer,
         "CREDIT_CARD": CreditCardRecognizer,
@@ -323,13 +326,17 @@ def _recognizers(entities: Sequence[str]) -> list[Any]:
         "UK_NHS": NhsRecognizer,
         "IP_ADDRESS": IpRecognizer,
         "MAC_ADDRESS": MacAddressRecognizer,
-        "CRYPTO": CryptoRecognizer,
+        "CRYPTO": (CryptoRecognizer, EthereumAddressRecognizer),
         "URL": UrlRecognizer,
     }
     unknown = sorted(set(entities) - set(by_entity))
     if unknown:
         raise ValueError(f"unsupported PII entities: {unknown}")
-    return [by_entity[e]() for e in entities]
+    pairs = []
+    for entity in entities:
+        kinds = by_entity[entity]
+        pairs.extend((entity, kind()) for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))
+    return pairs
 
 
 # Post-filters for matches that are ZenML or packaging syntax rather than personal data.
@@ -424,7 +431,8 @@ class PresidioPiiDetector(Detector):
         self._needs_digit = any(e not in ("EMAIL_ADDRESS", "URL") for e in self.entities)
         self._needs_at = "EMAIL_ADDRESS" in self.entities
         self._url = "URL" in self.entities
-        recognizers = _recognizers(self.entities)
+        pairs = _recognizers(self.entities)
+        recognizers = [recognizer for _, recognizer in pairs]
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self._analyzer = AnalyzerEngine(
             registry=registry,
@@ -441,10 +449,14 @@ class PresidioPiiDetector(Detector):
         for entity in self.entities:
             for trigger in _ENTITY_TRIGGERS.get(entity, ()):
                 self._triggers.setdefault(trigger, set()).add(entity)
+        # An entity needs a cue when none of its recognizers can reach the threshold alone.
+        by_entity: dict[str, list[EntityRecognizer]] = {}
+        for entity, recognizer in pairs:
+            by_entity.setdefault(entity, []).append(recognizer)
         self._cues_needed: dict[str, tuple[str, ...]] = {
-            entity: tuple(cue.strip().lower() for cue in recognizer.context or ())
-            for entity, recognizer in zip(self.entities, recognizers)
-            if _max_score_without_context(recognizer) < score_threshold
+            entity: tuple(cue.strip().lower() for recognizer in own for cue in recognizer.context or ())
+            for entity, own in by_entity.items()
+            if all(_max_score_without_context(recognizer) < score_threshold for recognizer in own)
         }
         self._rough_triggers: tuple[Trigger, ...] = (
             *((_ANY_DIGIT,) if self._needs_digit else ()),

@@ -52,6 +52,8 @@ POSITIVES = [
     ("$.values.ipv6", "2001:db8::ff00:42:8329", "IP_ADDRESS", "2001:db8::ff00:42:8329"),
     ("$.values.mac", "00:1A:2B:3C:4D:5E", "MAC_ADDRESS", "00:1A:2B:3C:4D:5E"),
     ("$.values.wallet", "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ", "CRYPTO", "16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ"),
+    ("$.values.note", "paid to 0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", "CRYPTO",
+     "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
     ("$query.name", "contains:jane@corp.io", "EMAIL_ADDRESS", "jane@corp.io"),
 ]
 
@@ -154,6 +156,36 @@ def test_a_number_written_as_a_phone_number_blocks_without_context(detector, num
 def test_numbers_not_laid_out_as_phone_numbers_stay_below_the_threshold(detector, text):
     leaves = [user("$.values.note", text)]
     assert all(h.score < 0.5 for h in detector.scan(leaves) if h.entity == "PHONE_NUMBER")
+
+
+# EIP-55's own test vectors: the checksummed spelling of four addresses.
+EIP55_VECTORS = [
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+    "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+]
+
+
+@pytest.mark.parametrize("address", EIP55_VECTORS)
+def test_eip55_checksums_match_the_standards_vectors(address):
+    from metagate.scanner.detectors.ethereum import eip55
+
+    assert eip55(address[2:].lower()) == address[2:]
+
+
+def test_an_ethereum_address_is_crypto_by_its_checksum_or_its_context(detector):
+    def scores(text: str) -> list[float]:
+        return [h.score for h in detector.scan([user("$.values.note", text)]) if h.entity == "CRYPTO"]
+
+    checksummed = EIP55_VECTORS[0]
+    assert scores(f"sent from {checksummed}") == [1.0]
+    # One case: no checksum to check, so a weak pattern (below the blocking threshold) ...
+    assert scores(checksummed.lower()) == [0.4]
+    # ... that a context word raises.
+    assert max(scores(f"eth wallet {checksummed.lower()}")) >= 0.5
+    # Mixed case with a wrong checksum is no address.
+    assert scores(checksummed[:-1] + checksummed[-1].swapcase()) == []
 
 
 def test_bare_digits_are_a_phone_number_only_with_context(detector):

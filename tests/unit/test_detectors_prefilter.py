@@ -158,9 +158,14 @@ def test_indirect_reference_examples_and_length_cap():
 
 PII_PATTERNS = [
     (entity, pattern, recognizer.global_regex_flags)
-    for entity, recognizer in zip(pii.DEFAULT_ENTITIES, pii._recognizers(pii.DEFAULT_ENTITIES))
+    for entity, recognizer in pii._recognizers(pii.DEFAULT_ENTITIES)
     for pattern in getattr(recognizer, "patterns", None) or ()
 ]
+
+
+def test_the_pattern_list_covers_every_pattern_recognizer():
+    names = {pattern.name for _, pattern, _ in PII_PATTERNS}
+    assert {"Ethereum address", "Crypto (Medium)", "Email (Medium)"} <= names
 
 
 @pytest.mark.parametrize(("entity", "pattern", "flags"), PII_PATTERNS, ids=[f"{e}:{p.name}" for e, p, _ in PII_PATTERNS])
