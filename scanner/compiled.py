@@ -8,8 +8,9 @@ with METAGATE_PURE_PYTHON=1 in the environment, the same source runs as pure Pyt
 
 from __future__ import annotations
 
-import importlib
 import importlib.machinery
+import importlib.util
+import os
 
 # Under metagate.scanner. setup.py reads this tuple without importing the package.
 COMPILED_MODULES = (
@@ -21,13 +22,37 @@ COMPILED_MODULES = (
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
+def _origin(name: str) -> str:
+    """The file `metagate.scanner.<name>` loads (or loaded) from, without importing it."""
+    spec = importlib.util.find_spec(f"metagate.scanner.{name}")
+    return (spec.origin if spec is not None else None) or ""
+
+
 def running_compiled() -> dict[str, bool]:
-    """Module name → whether it was loaded from a compiled extension."""
-    status = {}
+    """Module name → whether it is (or would be) loaded from a compiled extension."""
+    return {name: _origin(name).endswith(_EXTENSION_SUFFIXES) for name in COMPILED_MODULES}
+
+
+def stale_modules() -> list[str]:
+    """Compiled modules older than their source: a checkout changed since the last build,
+    and the process would run code that is no longer in the tree."""
+    stale = []
     for name in COMPILED_MODULES:
-        module = importlib.import_module(f"metagate.scanner.{name}")
-        status[name] = (getattr(module, "__file__", None) or "").endswith(_EXTENSION_SUFFIXES)
-    return status
+        built = _origin(name)
+        if not built.endswith(_EXTENSION_SUFFIXES):
+            continue
+        source = _source_of(built)
+        if os.path.exists(source) and os.path.getmtime(built) < os.path.getmtime(source):
+            stale.append(name)
+    return stale
+
+
+def _source_of(built: str) -> str:
+    """`.../leaves.cpython-311-x86_64-linux-gnu.so` → `.../leaves.py`."""
+    for suffix in _EXTENSION_SUFFIXES:
+        if built.endswith(suffix):
+            return built[: -len(suffix)] + ".py"
+    return built
 
 
 def describe() -> str:

@@ -12,6 +12,17 @@ pytest_plugins = ["tests.support.postgres"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A compiled scanner module older than its source runs code that is no longer in the
+    # tree: every test would test the wrong thing. (make test rebuilds first.)
+    from metagate.scanner.compiled import stale_modules
+
+    stale = stale_modules()
+    if stale:
+        pytest.exit(f"compiled scanner modules older than their source: {', '.join(stale)}; "
+                    "run scripts/bootstrap (or set METAGATE_PURE_PYTHON=1)", returncode=2)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     """The repository checkout the tests run from."""

@@ -4,6 +4,7 @@ source itself under METAGATE_PURE_PYTHON=1 (make test runs the scanner's tests b
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from metagate.scanner.compiled import COMPILED_MODULES, describe, running_compiled
+from metagate.scanner.compiled import COMPILED_MODULES, describe, running_compiled, stale_modules
 
 PURE = bool(os.environ.get("METAGATE_PURE_PYTHON"))
 
@@ -37,9 +38,24 @@ def test_the_scanner_runs_compiled_and_current() -> None:
     assert all(status.values()), f"{describe()}: run scripts/bootstrap (or set METAGATE_PURE_PYTHON=1)"
     for name in COMPILED_MODULES:
         module = importlib.import_module(f"metagate.scanner.{name}")
-        built = Path(module.__file__).stat().st_mtime
-        assert built >= _source(name).stat().st_mtime, f"{module.__file__} is older than its source"
+        assert module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), name
+    assert stale_modules() == []
     assert describe() == f"scanner compiled with Cython ({len(COMPILED_MODULES)} modules)"
+
+
+@pytest.mark.skipif(PURE, reason="needs the compiled build")
+def test_a_source_newer_than_its_build_is_reported_stale() -> None:
+    """What tests/conftest.py checks before any test runs."""
+    built = importlib.util.find_spec("metagate.scanner.memo").origin
+    source = _source("memo")
+    times = {path: os.stat(path) for path in (built, source)}
+    try:
+        os.utime(built, (times[source].st_atime, times[source].st_mtime - 10))  # built before the edit
+        assert stale_modules() == ["memo"]
+    finally:
+        for path, stat in times.items():
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert stale_modules() == []
 
 
 @pytest.mark.skipif(not PURE, reason="only under METAGATE_PURE_PYTHON=1")
