@@ -22,9 +22,11 @@ from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-# A maximal run of numbers, each separated from the next (possessive: no backtracking). A
-# string that was itself serialized carries its line breaks as the two characters `\n`.
-_NUMBER_RUN = re.compile(rf"(?<![\w.]){_NUMBER}(?:(?:[\s,;\[\]()]|\\[nrt])+{_NUMBER})++(?![\w.])")
+# A maximal run of numbers, each separated from the next. A string that was itself
+# serialized carries its line breaks as the two characters `\n`. Nothing may be required
+# after the run: a check there that fails would start the whole run again from its next
+# number, quadratic in its length (and `1,2,...,9x` would hide every number before the x).
+_NUMBER_RUN = re.compile(rf"(?<![\w.]){_NUMBER}(?:(?:[\s,;\[\]()]|\\[nrt])+{_NUMBER})++")
 _IS_NUMBER = re.compile(rf"\s*{_NUMBER}\s*")
 _LINE_BREAK = re.compile(r"\r?\n|\\r\\n|\\n")
 _DELIMITERS = (",", "\t", ";", "|")

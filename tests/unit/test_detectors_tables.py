@@ -71,6 +71,13 @@ def test_a_table_or_matrix_serialized_once_more_keeps_its_escaped_line_breaks(de
     assert entities(detector, matrix) == ["NUMERIC_ARRAY"]
 
 
+def test_a_run_that_ends_in_a_letter_is_still_a_run(detector):
+    """Whatever follows the last number, the run counts, in one pass: 200,000 numbers and
+    an `x` (a check after the run once made this quadratic, and missed it)."""
+    assert entities(detector, ",".join("7" for _ in range(200_000)) + "x") == ["NUMERIC_ARRAY"]
+    assert entities(detector, "v" + ",".join(map(str, range(300)))) == ["NUMERIC_ARRAY"]  # from the 2nd number on
+
+
 def test_windows_line_endings_and_missing_values(detector):
     rows = [f"{i},{'' if i % 5 == 0 else i * 3},{i % 7}" for i in range(30)]
     assert entities(detector, "\r\n".join(rows)) == ["CSV_TABLE"]
