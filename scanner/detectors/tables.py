@@ -41,6 +41,8 @@ class TextTableDetector(Detector):
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
 
     def __init__(self, min_numbers: int = 128, min_rows: int = 20) -> None:
+        if min_numbers < 2 or min_rows < 3:
+            raise ValueError("tables: min_numbers must be at least 2 and min_rows at least 3 (a header and two rows)")
         self.min_numbers = min_numbers
         self.min_rows = min_rows
         # The shortest text that can hold either: "1,1,...,1", or min_rows lines of "1,1".

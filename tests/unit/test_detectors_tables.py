@@ -111,3 +111,9 @@ def test_thresholds_are_configurable():
     small = TextTableDetector(min_numbers=8, min_rows=3)
     assert entities(small, "[1, 2, 3, 4, 5, 6, 7, 8]") == ["NUMERIC_ARRAY"]
     assert entities(small, "a,b\n1,2\n3,4\n") == ["CSV_TABLE"]
+
+
+@pytest.mark.parametrize("args", [{"min_numbers": 1}, {"min_rows": 2}])
+def test_thresholds_that_make_no_table_are_refused(args):
+    with pytest.raises(ValueError):
+        TextTableDetector(**args)
