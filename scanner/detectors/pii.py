@@ -33,6 +33,7 @@ import spacy
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
+from metagate.scanner.detectors.tables import numeric_runs
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
 from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
@@ -133,6 +134,19 @@ _MAX_EMPTY_SHAPES = 65536
 
 def _mask_metadata(text: str) -> str:
     return _METADATA_SHAPES.sub(lambda m: "_" * (m.end() - m.start()), text)
+
+
+def _mask_numeric_runs(text: str, min_numbers: int) -> str:
+    # No run crosses the NUL between two leaves (not a separator between numbers).
+    runs = list(numeric_runs(text, min_numbers))
+    if not runs:
+        return text
+    chunks, done = [], 0
+    for start, end in runs:
+        chunks += [text[done:start], "_" * (end - start)]
+        done = end
+    chunks.append(text[done:])
+    return "".join(chunks)
 
 
 def _context_label(leaf: Leaf) -> str:
@@ -422,11 +436,18 @@ class PresidioPiiDetector(Detector):
         ner_classes: Iterable[str] = DEFAULT_NER_CLASSES,
         ner_score: float = 0.6,
         deny_list: Iterable[str] = ML_DENY_LIST,
+        numeric_runs_reported_from: int | None = None,
     ) -> None:
         make_offline()
         # Rebuilt rather than pickled when sent to a worker process (see __reduce__).
-        self._init_args = (score_threshold, entities, spacy_model, tuple(ner_classes), ner_score, tuple(deny_list))
+        self._init_args = (score_threshold, entities, spacy_model, tuple(ner_classes), ner_score, tuple(deny_list),
+                           numeric_runs_reported_from)
         self.score_threshold = score_threshold
+        # Runs of this many numbers or more are left out of the analysis, as metadata shapes
+        # are: the tables detector reports each run as NUMERIC_ARRAY (the registry sets this
+        # only when it runs). A tensor printed as text is data, not phone, card or NHS numbers,
+        # and python-phonenumbers would spend ~0.5 ms on each of its numbers.
+        self.numeric_runs_reported_from = numeric_runs_reported_from
         self.entities = tuple(entities) if entities is not None else DEFAULT_ENTITIES
         self._needs_digit = any(e not in ("EMAIL_ADDRESS", "URL") for e in self.entities)
         self._needs_at = "EMAIL_ADDRESS" in self.entities
@@ -558,6 +579,8 @@ class PresidioPiiDetector(Detector):
             return
         joined = JoinedTexts([leaves[i].text for i in rough])
         all_masked = _mask_metadata(joined.text)
+        if self.numeric_runs_reported_from is not None:
+            all_masked = _mask_numeric_runs(all_masked, self.numeric_runs_reported_from)
         masked: dict[int, str] = {}
         for position, index in enumerate(rough):
             start = joined.starts[position]

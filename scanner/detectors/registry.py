@@ -11,6 +11,10 @@
       tables:  {enabled: true, min_numbers: 128, min_rows: 20}
       birthdate: {enabled: true, score: 0.85}
 
+With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers or more to it
+(NUMERIC_ARRAY, a blob finding): a tensor printed as text is not phone or card numbers, and
+python-phonenumbers would take seconds over it. With `tables` off, PII reads those runs too.
+
 Every key is optional; a missing section means that detector with its defaults. A top-level
 `spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. An
 unknown section or key is an error, so a typo never silently turns a detector off.
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from metagate.scanner.detectors.base import Detector, TreeDetector
+from metagate.scanner.detectors.tables import DEFAULT_MIN_NUMBERS
 
 _KEYS: dict[str, frozenset[str]] = {
     "pii": frozenset(
@@ -111,9 +116,14 @@ def build_detectors(config: dict[str, Any] | None = None) -> tuple[list[Detector
     if unknown:
         raise ValueError(f"unknown detector sections: {unknown} (known: {sorted(_KEYS)})")
     detectors: list[Detector] = []
+    tables = _section(config, "tables")
     for name, build in _DETECTORS:
         args = _section(config, name)
         if args is not None:
+            if name == "pii" and tables is not None:
+                # Long runs of numbers are the tables detector's (NUMERIC_ARRAY): PII leaves
+                # them out. Without it, PII looks into them as into any text.
+                args["numeric_runs_reported_from"] = tables.get("min_numbers", DEFAULT_MIN_NUMBERS)
             detectors.append(build(args))
     tree_detectors: list[TreeDetector] = []
     for name, build_tree in _TREE_DETECTORS:

@@ -27,9 +27,11 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # after the run: a check there that fails would start the whole run again from its next
 # number, quadratic in its length (and `1,2,...,9x` would hide every number before the x).
 _NUMBER_RUN = re.compile(rf"(?<![\w.]){_NUMBER}(?:(?:[\s,;\[\]()]|\\[nrt])+{_NUMBER})++")
+_NUMBER_RE = re.compile(_NUMBER)
 _IS_NUMBER = re.compile(rf"\s*{_NUMBER}\s*")
 _LINE_BREAK = re.compile(r"\r?\n|\\r\\n|\\n")
 _DELIMITERS = (",", "\t", ";", "|")
+DEFAULT_MIN_NUMBERS = 128  # as NumericArrayDetector: an embedding has 384 or more
 _NUMERIC_COLUMN_SHARE = 0.8
 
 
@@ -40,7 +42,7 @@ class TextTableDetector(Detector):
     leaf_local = True
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
 
-    def __init__(self, min_numbers: int = 128, min_rows: int = 20) -> None:
+    def __init__(self, min_numbers: int = DEFAULT_MIN_NUMBERS, min_rows: int = 20) -> None:
         if min_numbers < 2 or min_rows < 3:
             raise ValueError("tables: min_numbers must be at least 2 and min_rows at least 3 (a header and two rows)")
         self.min_numbers = min_numbers
@@ -58,12 +60,8 @@ class TextTableDetector(Detector):
         return hits
 
     def _numeric_runs(self, index: int, text: str) -> Iterator[Hit]:
-        if sum(map(text.count, "0123456789")) < self.min_numbers:
-            return
-        for match in _NUMBER_RUN.finditer(text):
-            if match.end() - match.start() >= 2 * self.min_numbers - 1:
-                if len(re.findall(_NUMBER, match.group())) >= self.min_numbers:
-                    yield Hit(index, "NUMERIC_ARRAY", match.start(), match.end(), 0.9)
+        for start, end in numeric_runs(text, self.min_numbers):
+            yield Hit(index, "NUMERIC_ARRAY", start, end, 0.9)
 
     def _tables(self, index: int, text: str) -> Iterator[Hit]:
         if text.count("\n") + text.count("\\n") < self.min_rows - 1:  # breaks, or serialized ones
@@ -94,6 +92,16 @@ class TextTableDetector(Detector):
             if width and number - start >= self.min_rows and _has_numeric_column(lines[start:number], delimiter):
                 yield start, number - 1
             start, width = number, count
+
+
+def numeric_runs(text: str, min_numbers: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of at least `min_numbers` numbers in `text`."""
+    if sum(map(text.count, "0123456789")) < min_numbers:
+        return
+    for match in _NUMBER_RUN.finditer(text):
+        if match.end() - match.start() >= 2 * min_numbers - 1:
+            if len(_NUMBER_RE.findall(match.group())) >= min_numbers:
+                yield match.span()
 
 
 def _fields(line: str, delimiter: str) -> list[str] | None:

@@ -188,6 +188,30 @@ def test_an_ethereum_address_is_crypto_by_its_checksum_or_its_context(detector):
     assert scores(checksummed[:-1] + checksummed[-1].swapcase()) == []
 
 
+def test_long_number_runs_are_left_to_the_tables_detector_when_it_runs():
+    import random
+
+    rng = random.Random(5)
+    vector = "[" + " ".join(f"{rng.uniform(-1, 1):.8f}" for _ in range(300)) + "]"
+    text = f"weights {vector} owner jane.doe@example.com card 4111 1111 1111 1111"
+    leaves = [user("$.values.phone_note", text)]
+    looking = PresidioPiiDetector()
+    assert any(h.entity == "PHONE_NUMBER" and text[h.start] in "-0123456789" and h.start < len(vector) + 8
+               for h in looking.scan(leaves)), "without the setting the digits of the floats are analyzed"
+    leaving = PresidioPiiDetector(numeric_runs_reported_from=128)
+    hits = found(leaving, leaves)
+    assert [(e, m) for _, e, m in hits] == [("CREDIT_CARD", "4111 1111 1111 1111"), ("EMAIL_ADDRESS", "jane.doe@example.com")]
+    # The setting survives the trip to a worker process.
+    assert pickle.loads(pickle.dumps(leaving)).numeric_runs_reported_from == 128
+
+
+def test_the_registry_lets_pii_leave_number_runs_only_to_a_running_tables_detector():
+    pii_of = lambda config: next(d for d in build_detectors(config)[0] if d.name == "presidio")  # noqa: E731
+    assert pii_of(None).numeric_runs_reported_from == 128
+    assert pii_of({"tables": {"min_numbers": 64}}).numeric_runs_reported_from == 64
+    assert pii_of({"tables": {"enabled": False}}).numeric_runs_reported_from is None
+
+
 def test_bare_digits_are_a_phone_number_only_with_context(detector):
     assert found(detector, [user("$.run_metadata.epoch", "1717245296")]) == []
     assert found(detector, [user("$.values.phone", "4155552671")]) == [(0, "PHONE_NUMBER", "4155552671")]
