@@ -367,24 +367,50 @@ def _unknown_fields_raw(schemas: SchemaSet, endpoint: Endpoint, document: Any) -
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-_TS = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}:?\d{2})?)?$")
+# A datetime as ZenML serialises one (pydantic's ISO 8601): a date *and* a time, optional
+# fraction and offset. A bare date is not what the SDK sends for a datetime field (a date of
+# birth is): it is scanned.
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}:?\d{2})?$")
 # Enum values are words: CamelCase or snake/kebab/dotted segments of letters (digits only after a
 # separator, short segments), so key ids like AKIA… or ghp_… tokens never pass as one.
 _ENUM_TEXT = re.compile(r"[A-Za-z]{1,24}(?:[_\-.][A-Za-z0-9]{1,16}){0,6}")
-# Content hashes, cache keys and checksums are hex digests (optionally "algo:" prefixed).
-_HASH_TEXT = re.compile(r"(?:[a-z0-9]{2,10}:)?[0-9a-fA-F]{8,128}")
+# Content hashes, cache keys and checksums are hex digests as `hexdigest()` renders them: one
+# case, and the length of a real digest (MD5 32, SHA-1 40, SHA-224 56, SHA-256 64, SHA-384 96,
+# SHA-512 128). What ZenML 0.98 sends: 32 (cache_key, content_hash) and 64 (code_hash).
+_HASH_TEXT = re.compile(r"[0-9a-f]{32,128}|[0-9A-F]{32,128}")
+_DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
 # A number too short to be a card, account or phone number (longer ones are scanned, as are
 # integers of nine digits or more in a body).
 _SHORT_NUMBER = re.compile(r"-?[0-9]{1,8}(?:\.[0-9]{1,8})?")
+# A digest's bytes are uniform: the share of printable ASCII among them is about 37%. Hex
+# text whose bytes are mostly printable is encoded text (a key, a name), not a digest: for a
+# random 16-byte digest, 13 or more printable bytes happen about once in 2,500, and then the
+# value is only scanned, never blocked for its shape.
+_MAX_PRINTABLE_SHARE = 0.75
+
+
+def _is_digest(value: str) -> bool:
+    if len(value) not in _DIGEST_LENGTHS or not _HASH_TEXT.fullmatch(value):
+        return False
+    if value.isdigit():
+        return False  # 32+ decimal digits: (10/16)^32 < 1e-6 for a digest; digits are data
+    raw = bytes.fromhex(value)
+    printable = sum(1 for byte in raw if 0x20 <= byte < 0x7F or byte in (0x09, 0x0A, 0x0D))
+    return printable <= _MAX_PRINTABLE_SHARE * len(raw)
 
 
 def proven(field_class: str, value: Any) -> bool:
     """True when a leaf's value really has the shape its class promises, so the detectors
-    may skip it. A leaf that fails this is scanned whatever the catalog says."""
+    may skip it. A leaf that fails this is scanned whatever the catalog says.
+
+    Each class is proven by exactly the shape ZenML sends for it (see
+    `tests/corpus/captured/`): an id by a UUID, a timestamp by an ISO datetime, a hash by a
+    hex digest of a real digest length, a number by a short number. A number is proven only
+    where the class is a number or a choice: an integer is no digest, id or timestamp."""
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, (int, float)):
-        return field_class in ("numeric", "enum", "id", "timestamp", "hash")
+        return field_class in ("numeric", "enum")
     if not isinstance(value, str):
         return False
     if field_class == "id":
@@ -394,7 +420,7 @@ def proven(field_class: str, value: Any) -> bool:
     if field_class == "enum":
         return bool(_ENUM_TEXT.fullmatch(value))
     if field_class == "hash":
-        return bool(_HASH_TEXT.fullmatch(value))
+        return _is_digest(value)
     if field_class == "numeric":  # query values are strings: page=1, size=50
         return bool(_SHORT_NUMBER.fullmatch(value))
     return False

@@ -170,3 +170,14 @@ CREDENTIAL_KEY_REGEX = (
     r"credentials?|private_?key|kubeconfig|auth|authorization|bearer|cookie|"
     r"connection_?string|dsn)(?:$|[^a-z0-9])"
 )
+
+# A ZenML secret reference, `{{ secret_name.secret_key }}`, and nothing else: a name and a key
+# of identifier characters (letters, digits, `_`, `-`; ZenML splits on the first dot), optional
+# blanks inside the braces. ZenML's own test (`secret_utils._secret_reference_expression`,
+# `\{\{\s*\S+?\.\S+\s*\}\}`) accepts any non-blank text around a dot, so a PEM body, a DSN with
+# its password or a plain secret between braces would pass as a reference; a value the detectors
+# and the credential rule skip must have exactly the shape of one. Every string this accepts,
+# ZenML's expression accepts too (the generator checks a sample).
+SECRET_REFERENCE_REGEX = (
+    r"\{\{[ \t]{0,4}[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}\.[A-Za-z_][A-Za-z0-9_\-]{0,127}[ \t]{0,4}\}\}"
+)

@@ -512,15 +512,29 @@ def build_catalog() -> dict[str, Any]:
 
     from zenml.utils import secret_utils
 
+    _check_secret_reference(secret_utils._secret_reference_expression)
     return {
         "format": CATALOG_FORMAT,
         "zenml_version": zenml.__version__,
         "generator": GENERATOR_PATH,
         "credential_key_regex": rules.CREDENTIAL_KEY_REGEX,
-        "secret_ref_regex": secret_utils._secret_reference_expression.pattern,
+        "secret_ref_regex": rules.SECRET_REFERENCE_REGEX,
         "endpoints": [endpoints[key] for key in sorted(endpoints, key=lambda k: (k[1], k[0]))],
         "models": {name: registry.specs[name] for name in sorted(registry.specs)},
     }
+
+
+_REFERENCE_SAMPLES = ("{{aws.secret_access_key}}", "{{ my-secret.password }}", "{{\tdb_1.dsn\t}}")
+
+
+def _check_secret_reference(zenml_expression: Any) -> None:
+    """Ours must be a narrowing of ZenML's: a reference ZenML would not resolve is no reference."""
+    import re
+
+    ours = re.compile(rules.SECRET_REFERENCE_REGEX)
+    for sample in _REFERENCE_SAMPLES:
+        if not (ours.fullmatch(sample) and zenml_expression.fullmatch(sample)):
+            raise SystemExit(f"secret reference rule out of step with zenml on {sample!r}")
 
 
 def render(catalog: dict[str, Any]) -> str:

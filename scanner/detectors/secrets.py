@@ -18,6 +18,8 @@ way, on the leaf text and on the JSON path.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,129 +56,170 @@ from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
 
-# detect-secrets plugin → entity name and score. Public IPs are left to the PII detector.
-_PLUGINS: tuple[tuple[type[RegexBasedDetector], str, float], ...] = (
-    (AWSKeyDetector, "AWS_ACCESS_KEY", 0.95),
-    (GitHubTokenDetector, "GITHUB_TOKEN", 0.95),
-    (GitLabTokenDetector, "GITLAB_TOKEN", 0.95),
-    (SlackDetector, "SLACK_TOKEN", 0.95),
-    (StripeDetector, "STRIPE_KEY", 0.95),
-    (OpenAIDetector, "OPENAI_KEY", 0.95),
-    (JwtTokenDetector, "JWT", 0.9),
-    (PrivateKeyDetector, "PRIVATE_KEY", 0.99),
-    (BasicAuthDetector, "BASIC_AUTH_URL", 0.9),
-    (AzureStorageKeyDetector, "AZURE_STORAGE_KEY", 0.95),
-    (PypiTokenDetector, "PYPI_TOKEN", 0.95),
-    (NpmDetector, "NPM_TOKEN", 0.9),
-    (SendGridDetector, "SENDGRID_KEY", 0.95),
-    (TwilioKeyDetector, "TWILIO_KEY", 0.8),
-    (MailchimpDetector, "MAILCHIMP_KEY", 0.8),
-    (DiscordBotTokenDetector, "DISCORD_TOKEN", 0.9),
-    (TelegramBotTokenDetector, "TELEGRAM_TOKEN", 0.9),
-    (ArtifactoryDetector, "ARTIFACTORY_TOKEN", 0.8),
-    (SquareOAuthDetector, "SQUARE_OAUTH_SECRET", 0.95),
-    (SoftlayerDetector, "SOFTLAYER_KEY", 0.85),
-    (IbmCloudIamDetector, "IBM_CLOUD_IAM_KEY", 0.85),
-    (IbmCosHmacDetector, "IBM_COS_HMAC_KEY", 0.85),
-    (CloudantDetector, "CLOUDANT_KEY", 0.85),
-)
-
-
 def _caseless(*literals: str) -> tuple[Trigger, ...]:
     return tuple(Trigger.text(literal, ignore_case=True) for literal in literals)
 
 
-# Each plugin's triggers: every match of any of its patterns contains one of them. The
-# keyword-shaped plugins (IBM, Cloudant, Softlayer) all need key|pw|pass|token in the name.
-# Patterns start with a literal where they can (no alternation at the front), which lets
-# `re` skip to it as fast as `str.find`.
-_CREDENTIAL_WORDS = _caseless("key", "pw", "pass", "token")
-_PLUGIN_TRIGGERS: dict[type[RegexBasedDetector], tuple[Trigger, ...]] = {
-    AWSKeyDetector: (Trigger.regex(r"A(?:3T|BIA|CCA|KIA|SIA)"), *_caseless("aws")),
-    GitHubTokenDetector: (Trigger.regex(r"gh[pousr]_"),),
-    GitLabTokenDetector: (Trigger.regex(r"gl[a-z]{2,5}-"), Trigger.text("GR1348941")),
-    SlackDetector: _caseless("xox", "hooks.slack.com"),
-    StripeDetector: (Trigger.text("k_live_"),),
-    OpenAIDetector: (Trigger.text("T3BlbkFJ"),),
-    JwtTokenDetector: (Trigger.text("eyJ"),),
-    PrivateKeyDetector: (Trigger.text("PRIVATE KEY"), Trigger.text("PuTTY-User-Key-File-2")),
-    BasicAuthDetector: (Trigger.text("://"),),
-    AzureStorageKeyDetector: (Trigger.text("AccountKey="),),
-    PypiTokenDetector: (Trigger.text("pypi-AgE"),),
-    NpmDetector: (Trigger.text(":_authToken="),),
-    SendGridDetector: (Trigger.text("SG."),),
-    TwilioKeyDetector: (Trigger.regex(r"AC[a-z0-9]{32}"), Trigger.regex(r"SK[a-z0-9]{32}")),
-    MailchimpDetector: (Trigger.regex(r"-us\d"),),
-    DiscordBotTokenDetector: (Trigger.regex(r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}"),),
-    TelegramBotTokenDetector: (Trigger.regex(r":[0-9A-Za-z_-]{35}"),),
-    ArtifactoryDetector: (Trigger.text("AKC"), Trigger.regex(r"AP[\dABCDEF]")),
-    SquareOAuthDetector: (Trigger.text("sq0csp-"),),
-    SoftlayerDetector: _CREDENTIAL_WORDS + _caseless("softlayer"),
-    IbmCloudIamDetector: _CREDENTIAL_WORDS,
-    IbmCosHmacDetector: _caseless("key"),
-    CloudantDetector: _CREDENTIAL_WORDS + _caseless("cloudant"),
-}
+@dataclass(frozen=True, slots=True)
+class SecretRule:
+    """One rule, in gitleaks' shape: what it reports (`id`), the pattern, which group of it is
+    the secret, the entropy the secret must have, and the keywords every match contains.
 
-# Formats detect-secrets has no plugin for. The secret is group 1 when there is one.
+    `keywords` gate the rule (it runs only on leaves where one of them is found, in one pass
+    over all leaves joined, see `prefilter`), as gitleaks' keywords do. `secret_group` None
+    means detect-secrets' convention: the longest group that closes the match, else the whole
+    match less delimiters. `entropy` is a floor on the secret's Shannon entropy (bits per
+    character); `validate` a check on the secret itself (a JWT's structure)."""
+
+    id: str
+    pattern: re.Pattern[str]
+    keywords: tuple[Trigger, ...]
+    score: float
+    secret_group: int | None = None
+    entropy: float | None = None
+    validate: Callable[[str], bool] | None = None
+
+
+def _rule(id: str, pattern: str, keywords: tuple[Trigger, ...], score: float, **more: object) -> SecretRule:
+    return SecretRule(id, re.compile(pattern, re.MULTILINE), keywords, score, **more)  # type: ignore[arg-type]
+
+
+def _from_plugin(
+    plugin: type[RegexBasedDetector], id: str, score: float, keywords: tuple[Trigger, ...], **more: object
+) -> tuple[SecretRule, ...]:
+    """A detect-secrets plugin's patterns as rules. detect-secrets applies each pattern to one
+    line, so `^` and `$` stay per line."""
+    return tuple(
+        SecretRule(id, re.compile(p.pattern, p.flags | re.MULTILINE), keywords, score, **more)  # type: ignore[arg-type]
+        for p in plugin.denylist  # type: ignore[attr-defined]
+    )
+
+
+def _is_basic_credentials(encoded: str) -> bool:
+    """`Basic <base64>`: base64 of `user:password`, both non-empty printable text."""
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, colon, password = decoded.partition(":")
+    return bool(colon and user and password) and decoded.isprintable()
+
+
+# Keywords of the keyword-shaped plugins (IBM, Cloudant, Softlayer): all need key|pw|pass|token
+# in the name. Patterns start with a literal where they can (no alternation at the front),
+# which lets `re` skip to it as fast as `str.find`.
+_CREDENTIAL_WORDS = _caseless("key", "pw", "pass", "token")
 _DB_SCHEMES = (
     r"(?:postgres(?:ql)?|mysql|mariadb|mssql|sqlserver|oracle|redshift|snowflake|clickhouse"
     r"|mongodb(?:\+srv)?|rediss?|amqps?)"
 )
-_TIGHT_RULES: tuple[tuple[str, str, float, tuple[Trigger, ...]], ...] = (
+
+# Every rule the detector runs: detect-secrets' maintained plugins (public IPs are left to the
+# PII detector), then formats it has no plugin for.
+RULES: tuple[SecretRule, ...] = (
+    *_from_plugin(AWSKeyDetector, "AWS_ACCESS_KEY", 0.95, (Trigger.regex(r"A(?:3T|BIA|CCA|KIA|SIA)"), *_caseless("aws"))),
+    *_from_plugin(GitHubTokenDetector, "GITHUB_TOKEN", 0.95, (Trigger.regex(r"gh[pousr]_"),)),
+    *_from_plugin(GitLabTokenDetector, "GITLAB_TOKEN", 0.95, (Trigger.regex(r"gl[a-z]{2,5}-"), Trigger.text("GR1348941"))),
+    *_from_plugin(SlackDetector, "SLACK_TOKEN", 0.95, _caseless("xox", "hooks.slack.com")),
+    *_from_plugin(StripeDetector, "STRIPE_KEY", 0.95, (Trigger.text("k_live_"),)),
+    *_from_plugin(OpenAIDetector, "OPENAI_KEY", 0.95, (Trigger.text("T3BlbkFJ"),)),
+    *_from_plugin(JwtTokenDetector, "JWT", 0.9, (Trigger.text("eyJ"),), validate=JwtTokenDetector.is_formally_valid),
+    *_from_plugin(PrivateKeyDetector, "PRIVATE_KEY", 0.99, (Trigger.text("PRIVATE KEY"), Trigger.text("PuTTY-User-Key-File-2"))),
+    *_from_plugin(BasicAuthDetector, "BASIC_AUTH_URL", 0.9, (Trigger.text("://"),)),
+    *_from_plugin(AzureStorageKeyDetector, "AZURE_STORAGE_KEY", 0.95, (Trigger.text("AccountKey="),)),
+    *_from_plugin(PypiTokenDetector, "PYPI_TOKEN", 0.95, (Trigger.text("pypi-AgE"),)),
+    *_from_plugin(NpmDetector, "NPM_TOKEN", 0.9, (Trigger.text(":_authToken="),)),
+    *_from_plugin(SendGridDetector, "SENDGRID_KEY", 0.95, (Trigger.text("SG."),)),
+    *_from_plugin(TwilioKeyDetector, "TWILIO_KEY", 0.8, (Trigger.regex(r"AC[a-z0-9]{32}"), Trigger.regex(r"SK[a-z0-9]{32}"))),
+    *_from_plugin(MailchimpDetector, "MAILCHIMP_KEY", 0.8, (Trigger.regex(r"-us\d"),)),
+    *_from_plugin(DiscordBotTokenDetector, "DISCORD_TOKEN", 0.9, (Trigger.regex(r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}"),)),
+    *_from_plugin(TelegramBotTokenDetector, "TELEGRAM_TOKEN", 0.9, (Trigger.regex(r":[0-9A-Za-z_-]{35}"),)),
+    *_from_plugin(ArtifactoryDetector, "ARTIFACTORY_TOKEN", 0.8, (Trigger.text("AKC"), Trigger.regex(r"AP[\dABCDEF]"))),
+    *_from_plugin(SquareOAuthDetector, "SQUARE_OAUTH_SECRET", 0.95, (Trigger.text("sq0csp-"),)),
+    *_from_plugin(SoftlayerDetector, "SOFTLAYER_KEY", 0.85, _CREDENTIAL_WORDS + _caseless("softlayer")),
+    *_from_plugin(IbmCloudIamDetector, "IBM_CLOUD_IAM_KEY", 0.85, _CREDENTIAL_WORDS),
+    *_from_plugin(IbmCosHmacDetector, "IBM_COS_HMAC_KEY", 0.85, _caseless("key")),
+    *_from_plugin(CloudantDetector, "CLOUDANT_KEY", 0.85, _CREDENTIAL_WORDS + _caseless("cloudant")),
     # The whole PEM block, not only its BEGIN line; also when pasted with escaped newlines.
-    (
+    _rule(
         "PRIVATE_KEY",
         r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=:,\-\s]|\\[nr]){20,20000}?"
         r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
-        0.99,
         (Trigger.text("PRIVATE KEY"),),
+        0.99,
     ),
     # Hugging Face user access tokens: hf_ and 34+ alphanumerics (gitleaks allows letters only;
     # tokens with digits exist in the wild, so digits are accepted too).
-    ("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z0-9]{30,40}\b", 0.95, (Trigger.text("hf_"),)),
+    _rule("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z0-9]{30,40}\b", (Trigger.text("hf_"),), 0.95),
     # OpenAI project, service-account and admin keys (detect-secrets knows only the legacy form).
-    ("OPENAI_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,200}", 0.95, (Trigger.text("sk-"),)),
-    ("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", 0.95, (Trigger.text("sk-ant-"),)),
-    ("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", 0.9, (Trigger.text("AIza"),)),
+    _rule("OPENAI_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,200}", (Trigger.text("sk-"),), 0.95),
+    _rule("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", (Trigger.text("sk-ant-"),), 0.95),
+    _rule("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", (Trigger.text("AIza"),), 0.9),
     # GitHub fine-grained personal access tokens (detect-secrets knows only gh[pousr]_).
-    ("GITHUB_TOKEN", r"\bgithub_pat_[0-9A-Za-z]{22}_[0-9A-Za-z]{59}\b", 0.95, (Trigger.text("github_pat_"),)),
+    _rule("GITHUB_TOKEN", r"\bgithub_pat_[0-9A-Za-z]{22}_[0-9A-Za-z]{59}\b", (Trigger.text("github_pat_"),), 0.95),
     # Microsoft Entra ID (Azure AD) client secrets: 3 characters, a digit, "Q~", 31-34 more
     # (gitleaks' azure-ad-client-secret).
-    (
+    _rule(
         "AZURE_CLIENT_SECRET",
         r"(?<![A-Za-z0-9_~.\-])([A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?![A-Za-z0-9_~.\-])",
-        0.9,
         (Trigger.text("Q~"),),
+        0.9,
+        secret_group=1,
     ),
-    ("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", 0.95, (Trigger.text("KEY_"),)),
+    _rule("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", (Trigger.text("KEY_"),), 0.95),
     # A service-account key file pasted as a string: the private key's value.
-    (
+    _rule(
         "GCP_SERVICE_ACCOUNT_KEY",
         r"\"private_key\"\s*:\s*\"(-----BEGIN[^\"]{20,})\"",
-        0.99,
         (Trigger.text('"private_key"'),),
+        0.99,
+        secret_group=1,
     ),
-    (
+    _rule(
         "GCP_SERVICE_ACCOUNT_KEY",
         r"\"private_key_id\"\s*:\s*\"([0-9a-f]{40})\"",
-        0.9,
         (Trigger.text('"private_key_id"'),),
+        0.9,
+        secret_group=1,
     ),
     # Azure storage, Service Bus and Event Hub connection strings, and SAS signatures.
-    (
+    _rule(
         "AZURE_CONNECTION_STRING",
         r"(?:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})",
-        0.95,
         (Trigger.text("AccountKey"), Trigger.text("SharedAccessKey")),
+        0.95,
+        secret_group=1,
     ),
-    ("AZURE_SAS_TOKEN", r"[?&]sig=([A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})", 0.9, (Trigger.text("sig="),)),
+    _rule("AZURE_SAS_TOKEN", r"[?&]sig=([A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})", (Trigger.text("sig="),), 0.9, secret_group=1),
     # scheme://user:password@host for databases and brokers; the password may hold any
     # character but whitespace (detect-secrets' basic-auth rule excludes RFC 3986 delimiters).
-    (
+    _rule(
         "DATABASE_URL_PASSWORD",
         _DB_SCHEMES + r"(?:\+\w+)?://[^\s:/?#@]+:([^\s/?#]+)@[\w.\-\[\]]",
-        0.95,
         (Trigger.text("://"),),
+        0.95,
+        secret_group=1,
+    ),
+    # HTTP basic credentials wherever they are written (a custom header, a config value):
+    # `Basic <base64 of user:password>`. The base64 must decode to `user:password`.
+    _rule(
+        "BASIC_AUTH_CREDENTIALS",
+        r"(?i:\bbasic)[ \t]+([A-Za-z0-9+/]{4,512}={0,2})(?![A-Za-z0-9+/=])",
+        _caseless("basic"),
+        0.9,
+        secret_group=1,
+        validate=_is_basic_credentials,
+    ),
+    # `user:password@host[:port][/path]` as a whole value, without a scheme (a proxy setting, a
+    # header). Only a whole value: in prose `note:jane@acme.com` is an address. The host has a
+    # dot (an image pinned `name:tag@sha256:...` has none).
+    _rule(
+        "BASIC_AUTH_URL",
+        r"\A[ \t]*(?!mailto:)[A-Za-z0-9_.%+\-]{1,64}:([^\s:/?#@]{3,128})@"
+        r"(?:[A-Za-z0-9\-]+\.)+[A-Za-z0-9\-]+(?::\d{1,5})?(?:/\S*)?[ \t]*\Z",
+        (Trigger.text("@"),),
+        0.9,
+        secret_group=1,
     ),
 )
 
@@ -206,6 +249,18 @@ _MIN_TOKEN_LENGTH = 20  # both high-entropy shapes need 20 token characters
 # Every keyword regex of detect-secrets needs one of these after the keyword (`:`, `=`,
 # `==`/`!=`, `=>`, or a quoted value and `;`): a line without any cannot match.
 _ASSIGNMENT = re.compile(r"[:=!;]")
+# A value that is wholly a reference to a secret kept elsewhere: `{{ name.key }}` (ZenML, Jinja
+# with a filter), `${VAR}`, `{var}`, `$VAR`, `<placeholder words>`. Only the whole value: a
+# reference next to other text (`hunter2{{x.y}}`) does not make that text a reference.
+_REFERENCE = re.compile(
+    r"\{\{[ \t]*[A-Za-z0-9_][\w.\-]{0,127}(?:[ \t]*\|[ \t]*[A-Za-z_]\w{0,31})?[ \t]*\}\}"
+    r"|\$?\{[A-Za-z_][\w.\-]{0,127}\}"
+    r"|\$\{(?:env|ENV|secrets?|vars?):[A-Za-z_][\w.\-]{0,127}\}"
+    r"|\$[A-Z_][A-Z0-9_]{0,127}"
+    r"|<[A-Za-z][A-Za-z0-9 _.\-]{0,63}>"
+)
+# In program text a template is how code builds a value (`f"{prefix}-{suffix}"`, Jinja,
+# `.format`): there any templated part keeps detect-secrets' looser reading.
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\$\{.*?\}|^\$[A-Z_][A-Z0-9_]*$|^<[^<>]+>$")
 _PLACEHOLDER = re.compile(
     r"^(?:\*+|x+|\.+|-+|\?+|null|none|true|false|changeme|change_me|redacted|<redacted>|password|secret|\d{1,5})$",
@@ -222,6 +277,47 @@ _MIN_CLASS_CHANGES = 0.35  # misses under 1% of random 20-character tokens
 _WHOLE_TOKEN = re.compile(r"^\s*([A-Za-z0-9+/=_\-.~]{20,512})\s*$")
 _HEX_OR_UUID = re.compile(r"^(?:[0-9a-fA-F\-]+)$")
 _ASCII_DIGIT = re.compile(r"[0-9]")
+# A path or URI as one value: no blanks, a `/` or `\` in it (`s3://`, `gs://`, `az://`, `file://`,
+# `/mnt/...`, `C:\...`). Artifact stores put ids and hashes in every path: a fresh UUID per
+# step run, eight hex digits per artifact, digests. Those never decide a verdict, whatever the
+# root; the rest of the path is judged like any token.
+_PATH_LIKE = re.compile(r"\s*[^\s]*[/\\][^\s]*\s*\Z")
+# Separators between path parts: the path's own, the URI's scheme, query and fragment marks.
+_PATH_PART = re.compile(r"[^/\\?&#=:;,@\s]+")
+# A part that is an id: a UUID, a run of one-case hex of 6 or more (digests, ZenML's eight-hex
+# artifact folder), a number; with a file extension or not.
+_ID_PART = re.compile(
+    r"(?:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+    r"|[0-9a-f]{6,}|[0-9A-F]{6,}|[0-9]+)(?:\.[A-Za-z0-9]{1,8})?"
+)
+_MAX_PATH_PARTS = 256
+
+
+def _path_parts(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of a path to judge for randomness: each part that is not an id, and each run of
+    consecutive such parts with the separators between them (a key with `/` in it, as AWS
+    secret keys have, spans parts). Ids break runs, so a path of words and ids has no random
+    run, whatever its root."""
+    run_start = run_end = -1
+    run_parts = 0
+    for count, part in enumerate(_PATH_PART.finditer(text)):
+        if count >= _MAX_PATH_PARTS:
+            break
+        is_id = _ID_PART.fullmatch(part.group()) is not None
+        joins = run_start >= 0 and not is_id and text[run_end:part.start()] in ("/", "\\")
+        if not joins:
+            if run_parts > 1:
+                yield run_start, run_end
+            run_start, run_parts = -1, 0
+        if is_id:
+            continue
+        yield part.span()
+        if run_start < 0:
+            run_start = part.start()
+        run_end = part.end()
+        run_parts += 1
+    if run_parts > 1:
+        yield run_start, run_end
 # Rule anchors such as `(?:\s|=|:|"|^)TOKEN(?:\s|"|$)` that are not part of the secret; a
 # trailing '=' is base64 padding and stays.
 _LEADING_DELIMITERS = " \t\r\n\"'=:`"
@@ -229,33 +325,13 @@ _TRAILING_DELIMITERS = " \t\r\n\"'`"
 _JWT_TAIL = re.compile(r"[A-Za-z0-9\-_.+/=]*")
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    entity: str
-    pattern: re.Pattern[str]
-    score: float
-    triggers: tuple[Trigger, ...]
-    validate: Callable[[str], bool] | None = None
-
-
-def _compile_rules() -> list[_Rule]:
-    rules: list[_Rule] = []
-    for plugin, entity, score in _PLUGINS:
-        validate = JwtTokenDetector.is_formally_valid if plugin is JwtTokenDetector else None
-        triggers = _PLUGIN_TRIGGERS[plugin]
-        for pattern in plugin.denylist:  # type: ignore[attr-defined]
-            # detect-secrets applies each pattern to one line: keep ^ and $ per line.
-            compiled = re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
-            rules.append(_Rule(entity, compiled, score, triggers, validate))
-    for entity, pattern, score, triggers in _TIGHT_RULES:
-        rules.append(_Rule(entity, re.compile(pattern, re.MULTILINE), score, triggers))
-    return rules
-
-
-def _secret_span(match: re.Match[str]) -> tuple[int, int]:
-    """The secret inside a match: its longest capturing group when that closes the match
-    (detect-secrets captures the value in assignment rules), else the whole match less
-    delimiter characters."""
+def _secret_span(match: re.Match[str], group: int | None = None) -> tuple[int, int]:
+    """The secret inside a match: `group` when the rule names one; else its longest capturing
+    group when that closes the match (detect-secrets captures the value in assignment rules),
+    else the whole match less delimiter characters."""
+    if group is not None:
+        start, end = match.span(group)
+        return _strip_delimiters(match.string, start, end)
     best = None
     for index in range(1, (match.re.groups or 0) + 1):
         if match.group(index) and (best is None or len(match.group(index)) > len(match.group(best))):
@@ -269,7 +345,10 @@ def _secret_span(match: re.Match[str]) -> tuple[int, int]:
         prefix = _KEY_PREFIX.match(match.string, start, end)  # AccountKey=<key>
         if prefix:
             start = prefix.end()
-    text = match.string
+    return _strip_delimiters(match.string, start, end)
+
+
+def _strip_delimiters(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start] in _LEADING_DELIMITERS:
         start += 1
     while end > start and text[end - 1] in _TRAILING_DELIMITERS:
@@ -288,16 +367,19 @@ def _is_indirect_reference(line: str) -> bool:
     return len(line) <= 1000 and _INDIRECT_REFERENCE.search(line) is not None
 
 
-def _is_reference(value: str) -> bool:
-    """`{{secret.key}}`, `${VAR}`, `$VAR`, `<placeholder>`: names a secret, holds none."""
-    return bool(_TEMPLATE.search(value)) or heuristic.is_templated_secret(value)
+def _is_reference(value: str, in_code: bool = False) -> bool:
+    """`{{secret.key}}`, `${VAR}`, `$VAR`, `<placeholder>`: names a secret, holds none. In
+    program text (`in_code`), a value with any template part in it."""
+    if _REFERENCE.fullmatch(value.strip()):
+        return True
+    return in_code and (bool(_TEMPLATE.search(value)) or heuristic.is_templated_secret(value))
 
 
-def _looks_like_value(value: str) -> bool:
+def _looks_like_value(value: str, in_code: bool = False) -> bool:
     value = value.strip()
     return (
         len(value) >= 4
-        and not _is_reference(value)
+        and not _is_reference(value, in_code)
         and not _PLACEHOLDER.match(value)
         and not heuristic.is_potential_uuid(value)
         and not heuristic.is_sequential_string(value)
@@ -317,10 +399,10 @@ def _identifier_at(line: str, position: int) -> str:
     return line[start:end]
 
 
-def _looks_like_literal_secret(value: str, identifier: str) -> bool:
+def _looks_like_literal_secret(value: str, identifier: str, in_code: bool = False) -> bool:
     """Stricter than `_looks_like_value`, for `name = "literal"` inside code and text, where
     most keyword hits are enum constants, env var names and plain words."""
-    if not _looks_like_value(value) or _CLASS_NAME.match(value) or _ENV_VAR_NAME.match(value):
+    if not _looks_like_value(value, in_code) or _CLASS_NAME.match(value) or _ENV_VAR_NAME.match(value):
         return False
     if _KEY_NOT_A_VALUE.search(identifier) or value.replace("-", "_").lower() == identifier.lower():
         return False  # secret_name = "...", SECRET_EXISTS = "secret_exists"
@@ -354,8 +436,10 @@ class SecretDetector(Detector):
     category = "secret"
     # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
     leaf_local = True
-    # A {{secret.key}} reference is how ZenML keeps secrets out of configuration.
-    skip_classes = PROVEN_CLASSES | {"secret_ref"}
+    # A `{{ name.key }}` reference names a secret and holds none, but a vendor token written as
+    # its name or key is still that token: references are scanned by the rules (whose hits
+    # skip a value that is itself a reference), never by the keyword and entropy checks.
+    skip_classes = PROVEN_CLASSES
 
     def __init__(
         self,
@@ -364,7 +448,7 @@ class SecretDetector(Detector):
         keyword_score: float = 0.7,
         high_entropy_score: float = 0.5,
     ) -> None:
-        self.rules = _compile_rules()
+        self.rules = RULES
         self.keyword_score = keyword_score
         self.high_entropy_score = high_entropy_score
         self.min_entropy_length = min_entropy_length
@@ -373,7 +457,7 @@ class SecretDetector(Detector):
         # Trigger → the rules it gates, so each trigger is looked for once per request.
         self._rules_by_trigger: dict[Trigger, list[int]] = {}
         for index, rule in enumerate(self.rules):
-            for trigger in rule.triggers:
+            for trigger in rule.keywords:
                 self._rules_by_trigger.setdefault(trigger, []).append(index)
         self._secret_keys: dict[str, bool] = {}
 
@@ -397,13 +481,15 @@ class SecretDetector(Detector):
         for member in sorted(rules_for):
             index = wanted[member]
             for rule_index in sorted(rules_for[member]):
-                for hit in self._rule_hits(index, leaves[index].text, self.rules[rule_index]):
+                for hit in self._rule_hits(index, leaves[index], self.rules[rule_index]):
                     add(hit)
 
         keyword_keys = set(JoinedTexts([leaves[i].path for i in wanted]).members_any(_KEY_TRIGGERS))
         keyword_texts = texts.members_any(_KEYWORD_TRIGGERS)
         for member, index in enumerate(wanted):
             leaf = leaves[index]
+            if leaf.field_class == "secret_ref":
+                continue  # the rules above looked for a token in it; it names a secret
             if member in keyword_keys:
                 for hit in self._keyword_in_key(index, leaf):
                     add(hit)
@@ -416,16 +502,20 @@ class SecretDetector(Detector):
         return self._drop_contained(list(hits.values()))
 
     @staticmethod
-    def _rule_hits(index: int, text: str, rule: _Rule) -> Iterator[Hit]:
+    def _rule_hits(index: int, leaf: Leaf, rule: SecretRule) -> Iterator[Hit]:
+        text = leaf.text
+        in_code = leaf.field_class == "code"
         for match in rule.pattern.finditer(text):
-            start, end = _secret_span(match)
-            if rule.entity == "JWT":
+            start, end = _secret_span(match, rule.secret_group)
+            if rule.id == "JWT":
                 # detect-secrets' JWT pattern ends lazily, before the signature.
                 end = _JWT_TAIL.match(text, end).end()
             value = text[start:end]
-            if end <= start or _is_reference(value) or (rule.validate and not rule.validate(value)):
+            if end <= start or _is_reference(value, in_code) or (rule.validate and not rule.validate(value)):
                 continue
-            yield Hit(index, rule.entity, start, end, rule.score)
+            if rule.entropy is not None and _shannon_entropy(value) < rule.entropy:
+                continue
+            yield Hit(index, rule.id, start, end, rule.score)
 
     def _is_secret_key(self, key: str) -> bool:
         """The key names a secret value (`db_password`), not a reference to one (`secret_name`)."""
@@ -446,7 +536,7 @@ class SecretDetector(Detector):
         if not self._is_secret_key(last_key(leaf.path)):
             return
         value = leaf.text
-        if not _looks_like_value(value):
+        if not _looks_like_value(value, leaf.field_class == "code"):
             return
         start = len(value) - len(value.lstrip())
         end = len(value.rstrip())
@@ -484,7 +574,8 @@ class SecretDetector(Detector):
                     while end > start and line[end - 1] in _CLOSING_PUNCTUATION:
                         end -= 1
                     value = line[start:end]
-                    if not _looks_like_literal_secret(value, _identifier_at(line, match.start())):
+                    identifier = _identifier_at(line, match.start())
+                    if not _looks_like_literal_secret(value, identifier, leaf.field_class == "code"):
                         continue
                     if heuristic.is_likely_id_string(value, line):
                         continue
@@ -494,9 +585,20 @@ class SecretDetector(Detector):
 
     def _high_entropy(self, index: int, leaf: Leaf) -> Iterator[Hit]:
         """A random-looking token: a quoted literal inside text or code (as detect-secrets
-        scans lines), or a whole JSON value that is one token, over detect-secrets' limit."""
+        scans lines), or a whole JSON value that is one token, over detect-secrets' limit. A
+        path or URI is judged by its parts, ids left out (see `_path_parts`)."""
         text = leaf.text
         if leaf.field_class != "code" and not leaf.is_key:
+            if _PATH_LIKE.match(text):
+                found: list[tuple[int, int]] = []
+                for start, end in _path_parts(text):
+                    # A run is judged after its parts: one random part is the finding.
+                    if any(start <= a and b <= end for a, b in found):
+                        continue
+                    if self._is_random_token(text[start:end]):
+                        found.append((start, end))
+                        yield Hit(index, "HIGH_ENTROPY_STRING", start, end, self.high_entropy_score)
+                return
             token = _WHOLE_TOKEN.match(text)
             if token and self._is_random_token(token.group(1)):
                 yield Hit(index, "HIGH_ENTROPY_STRING", token.start(1), token.end(1), self.high_entropy_score)

@@ -165,9 +165,19 @@ def test_hits_map_back_to_the_right_leaf(detector):
     assert found(detector, leaves) == [(2, "GITHUB_TOKEN", GITHUB), (4, "AWS_ACCESS_KEY", AWS_KEY_ID)]
 
 
-def test_secret_refs_and_proven_classes_are_skipped(detector):
-    for field_class in ("secret_ref", "hash", "id", "auth"):
+def test_proven_classes_are_skipped(detector):
+    for field_class in ("hash", "id", "auth"):
         assert not detector.wants(Leaf("$.x", GITHUB, field_class))
+
+
+def test_secret_references_are_read_by_the_rules_only(detector):
+    # Changed with issue 12: a reference used to be skipped whole. One of exactly ZenML's shape
+    # names a secret, but a vendor token written as its name or key is still that token.
+    assert detector.wants(Leaf("$.x", "{{ github.token }}", "secret_ref"))
+    assert found(detector, [Leaf("$.settings.GITHUB_TOKEN", "{{ github.token }}", "secret_ref")]) == []
+    assert found(detector, [Leaf("$.settings.TOKEN", f"{{{{ gh.{GITHUB} }}}}", "secret_ref")]) == [
+        (0, "GITHUB_TOKEN", GITHUB)
+    ]
 
 
 # --- negatives ------------------------------------------------------------------------
