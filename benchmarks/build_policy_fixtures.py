@@ -209,6 +209,26 @@ def build_shipped() -> None:
     shipped("credentials", "secret-references-in-stack-component-allowed",
             "The same store referring to a ZenML secret: references name a secret, they hold none.",
             new_request("POST", "/api/v1/components", store), "allow", not_rules=["credential.write", "secret.detected"])
+    connector = {"name": "aws-implicit", "connector_type": "aws", "description": "", "auth_method": "implicit",
+                 "resource_types": ["aws-generic", "s3-bucket"], "resource_id": None, "supports_instances": False,
+                 "expires_at": None, "expires_skew_tolerance": None, "expiration_seconds": None,
+                 "configuration": {"region": "eu-west-1"}, "labels": {}}
+    shipped("credentials", "connector-implicit-auth-allowed",
+            "An AWS service connector on the workload's own identity (auth_method implicit): its configuration "
+            "holds a region and no secret value, so it stores no credential.",
+            new_request("POST", "/api/v1/service_connectors", connector), "allow",
+            not_rules=["credential.write", "secret.detected"])
+    connector = {**connector, "name": "aws-keys", "auth_method": "secret-key", "configuration": {
+        "region": "eu-west-1", "aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}}
+    shipped("credentials", "connector-secret-key-blocked",
+            "The same connector with its access key inline: the secret attributes of the connector type are "
+            "credentials on the server.",
+            new_request("POST", "/api/v1/service_connectors", connector), "block", rules=["credential.write"])
+    store["configuration"] = {"path": "s3://ml-bucket/", "secret": "{{postgresql://ml:" + "Tr0ub4dor-3@db.example.com/ml}}"}
+    shipped("credentials", "reference-shaped-dsn-in-stack-component-blocked",
+            "A database URL with its password wrapped in braces, `{{...}}`, is no secret reference (a reference "
+            "is exactly {{ name.key }}): a credential under a credential key, and a secret.",
+            new_request("POST", "/api/v1/components", store), "block", rules=["credential.write", "secret.detected"])
 
 
 def metadata(request: Request, values: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class FieldSpec:
     credential_keys: bool        # user dicts: credential-looking keys anywhere below hold credentials
     dict_depth: int = 0          # arbitrary-key dict levels before the nested models
     max_depth: int | None = None  # list/dict levels the type allows below the field; None: unbounded
+    secret_keys: frozenset[str] = frozenset()  # user dicts: top-level keys whose values are secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,8 @@ class Catalog:
         may_hold_credentials = field.credential_keys or field_class == "credential"
         if may_hold_credentials and isinstance(value, str) and self._secret_ref.fullmatch(value):
             return "secret_ref"
+        if field.secret_keys and below and below[0] in field.secret_keys:
+            return "credential"
         if field.credential_keys and any(isinstance(p, str) and self._is_credential_key(p) for p in below):
             return "credential"
         return field_class
@@ -291,6 +294,7 @@ def _model_spec(name: str, spec: Mapping[str, Any]) -> ModelSpec:
             credential_keys=bool(entry.get("credential_keys", False)),
             dict_depth=int(entry.get("dict_depth", 0)),
             max_depth=entry.get("max_depth"),
+            secret_keys=frozenset(entry.get("secret_keys", ())),
         )
         for field_name, entry in spec["fields"].items()
     }

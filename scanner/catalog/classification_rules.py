@@ -14,10 +14,17 @@ VALUE_REPR_KEYS = ("string_representation", "most_common_word", "mean", "std", "
 
 _PACKAGES = {"key_classes": {"python_packages": "package_list"}}
 _CRED_KEYS = {"class": "user_dict", "credential_keys": True}
+# A service connector's configuration is one flat dict of the connector's attributes: the
+# region, the role, the auth method's options, and, for methods that need one, its secrets. A
+# value is a credential only under a key that holds a secret value: one of the attributes
+# ZenML's connector types declare as a secret (`secret_keys: "connector"`: the generator reads
+# them from zenml's service connector models) or a credential-looking key. `region` is not.
+_CONNECTOR_CONFIG = {**_CRED_KEYS, "secret_keys": "connector"}
 # Flavor configs: the artifact store `path` is customer storage.
 _COMPONENT_CONFIG = {**_CRED_KEYS, "key_classes": {"path": "uri"}}
 
 # (model, field) -> {"class": ..., optional "key_classes": {key: class}, "credential_keys": bool,
+#                     "secret_keys": "connector" (top-level keys that are secrets),
 #                     "max_depth": int (required when an open-ended type gets a proven class)}
 FIELD_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # --- code ----------------------------------------------------------------------------
@@ -46,9 +53,9 @@ FIELD_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # --- credentials ------------------------------------------------------------------------
     ("SecretRequest", "values"): {"class": "credential"},
     ("SecretUpdate", "values"): {"class": "credential"},
-    ("ServiceConnectorRequest", "configuration"): {"class": "credential"},
-    ("ServiceConnectorUpdate", "configuration"): {"class": "credential"},
-    ("ServiceConnectorInfo", "configuration"): {"class": "credential"},
+    ("ServiceConnectorRequest", "configuration"): _CONNECTOR_CONFIG,
+    ("ServiceConnectorUpdate", "configuration"): _CONNECTOR_CONFIG,
+    ("ServiceConnectorInfo", "configuration"): _CONNECTOR_CONFIG,
     ("WebhookRequest", "secret"): {"class": "credential"},
     ("WebhookRotateSecretRequest", "secret"): {"class": "credential"},
     ("DeploymentRequest", "auth_key"): {"class": "credential"},

@@ -282,6 +282,32 @@ def classify_atoms(name: str, found: TypeAtoms, *, filter_semantics: bool, sourc
 # ---------------------------------------------------------------------------------------------
 
 
+def connector_secret_attributes() -> frozenset[str]:
+    """Names of the attributes zenml's service connector types declare as secrets (`SecretStr`
+    fields of their auth-method configuration models), read from the installed zenml's source:
+    the integrations' connector modules need their cloud SDKs to import, their source does not."""
+    import ast
+
+    import zenml
+
+    found: set[str] = set()
+    for path in sorted(Path(zenml.__file__).resolve().parent.rglob("service_connectors/*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for item in node.body:
+                if (
+                    isinstance(item, ast.AnnAssign)
+                    and isinstance(item.target, ast.Name)
+                    and "SecretStr" in ast.unparse(item.annotation)
+                ):
+                    found.add(item.target.id)
+    if not {"aws_secret_access_key", "password", "token"} <= found:
+        raise SystemExit(f"service connector secrets not found in zenml's source: {sorted(found)}")
+    return frozenset(found)
+
+
 class ModelRegistry:
     """Request models by name, expanded recursively; fails on a name clash."""
 
@@ -338,6 +364,8 @@ class ModelRegistry:
                     spec["key_classes"] = dict(sorted(override["key_classes"].items()))
                 if override.get("credential_keys"):
                     spec["credential_keys"] = True
+                if override.get("secret_keys") == "connector":
+                    spec["secret_keys"] = sorted(connector_secret_attributes())
             if nested:
                 spec["models"] = nested
                 if found.model_dict_depth:

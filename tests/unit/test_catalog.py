@@ -229,7 +229,26 @@ def test_workload_manager_and_rbac_routes_are_included(catalog: Catalog) -> None
         ("POST", "/api/v1/components", ("configuration", "path"), "s3://bucket", "uri"),
         ("POST", "/api/v1/code_repositories", ("config", "token"), "ghp_x", "credential"),
         ("POST", "/api/v1/code_repositories", ("config", "owner"), "acme", "user_dict"),
-        ("POST", "/api/v1/service_connectors", ("configuration", "region"), "eu-west-1", "credential"),
+        # Changed with issue 12: the whole configuration used to be "credential", so an AWS
+        # connector on implicit auth with only a region was blocked. Only the connector types'
+        # secret attributes and credential-looking keys are credentials.
+        ("POST", "/api/v1/service_connectors", ("configuration", "region"), "eu-west-1", "user_dict"),
+        ("POST", "/api/v1/service_connectors", ("configuration", "role_arn"), "arn:aws:iam::1:role/r", "user_dict"),
+        ("POST", "/api/v1/service_connectors", ("configuration", "aws_secret_access_key"), "abc", "credential"),
+        ("POST", "/api/v1/service_connectors", ("configuration", "service_account_json"), "{}", "credential"),
+        ("POST", "/api/v1/service_connectors", ("configuration", "username"), "bob", "credential"),
+        ("PUT", f"/api/v1/service_connectors/{RUN_ID}", ("configuration", "client_secret"), "x", "credential"),
+        ("POST", "/api/v1/service_connectors", ("configuration", "password"), "{{ docker.password }}",
+         "secret_ref"),
+        # Only exactly {{ name.key }} is a reference: a DSN, a PEM or a plain secret in braces is not.
+        ("POST", "/api/v1/service_connectors", ("configuration", "password"), "{{postgres://u:pw@db/x}}",
+         "credential"),
+        ("POST", "/api/v1/pipeline_snapshots",
+         ("pipeline_configuration", "environment", "DB_PASSWORD"), "{{ hunter2 secret.x }}", "credential"),
+        ("POST", "/api/v1/pipeline_snapshots",
+         ("pipeline_configuration", "environment", "DB_URL"), "{{postgresql://a:b@h.example/x}}", "user_dict"),
+        ("POST", "/api/v1/pipeline_snapshots",
+         ("pipeline_configuration", "environment", "DB_PASSWORD"), "{{ db-creds.password }}", "secret_ref"),
         ("PUT", f"/api/v1/users/{RUN_ID}", ("password",), "pw", "auth"),
         ("PUT", f"/api/v1/users/{RUN_ID}", ("email",), "a@b.c", "free_text"),
         ("POST", "/api/v1/login", ("password",), "pw", "auth"),
@@ -425,3 +444,34 @@ def test_classification_agrees_with_egress_doc_section_2a(catalog: Catalog, mode
                                                           parts: tuple, doc_class: str) -> None:
     assert catalog.model(model) is not None, model
     assert catalog.classify(model_endpoint(model), parts, "x") in DOC[doc_class]
+
+
+@pytest.mark.parametrize(
+    ("value", "is_reference"),
+    [
+        ("{{aws.secret_access_key}}", True),
+        ("{{ my-secret.password }}", True),
+        ("{{\tdb_1.dsn\t}}", True),
+        ("{{ aws.secret.key }}", False),                       # one dot: name and key
+        ("{{ -----BEGIN RSA PRIVATE KEY-----MIIE.x }}", False),
+        ("{{postgresql://admin:pw@db.example.com/prod}}", False),
+        ("{{ hunter2! .x }}", False),
+        ("{{jane.doe@acme.com}}", False),
+        ("{{ a.b }} trailing", False),
+        ("{{" + "a" * 200 + ".b}}", False),                   # names are short
+        ("{{ .key }}", False),
+        ("{{ name. }}", False),
+        ("{{\n db.password \n}}", False),
+    ],
+)
+def test_a_secret_reference_is_exactly_name_dot_key(catalog: Catalog, value: str, is_reference: bool) -> None:
+    ep = endpoint(catalog, "POST", "/api/v1/components")
+    expected = "secret_ref" if is_reference else "credential"
+    assert catalog.classify(ep, ("configuration", "aws_secret_access_key"), value) == expected
+
+
+def test_connector_secret_attributes_come_from_zenml(catalog: Catalog) -> None:
+    spec = catalog.model("ServiceConnectorRequest").fields["configuration"]
+    assert {"aws_secret_access_key", "aws_session_token", "service_account_json", "client_secret", "token",
+            "password"} <= spec.secret_keys
+    assert not {"region", "role_arn", "project_id", "tenant_id"} & spec.secret_keys

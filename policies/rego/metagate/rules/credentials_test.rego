@@ -34,3 +34,31 @@ test_exempt_resource_is_not_blocked if {
 	settings := {"exempt_resources": ["secrets"]}
 	credentials.block == [] with input.fields as fs with input.endpoint as ep with data.metagate.config.credential_write as settings
 }
+
+# A service connector's configuration: the scanner classes each top-level attribute, and only
+# the connector type's secret attributes (and credential-looking keys) are "credential".
+connector_create := {"known": true, "template": "/api/v1/service_connectors", "resource": "service_connectors", "action": "create", "write": true, "sdk_auth": false}
+
+test_connector_with_region_only_does_not_block if {
+	fs := [
+		{"path": "$.auth_method", "class": "name"},
+		{"path": "$.configuration.region", "class": "user_dict"},
+	]
+	ep := connector_create
+	credentials.block == [] with input.fields as fs with input.endpoint as ep
+}
+
+test_connector_secret_attribute_blocks_only_itself if {
+	fs := [
+		{"path": "$.configuration.region", "class": "user_dict"},
+		{"path": "$.configuration.aws_secret_access_key", "class": "credential"},
+	]
+	ep := connector_create
+	credentials.block == [{"rule": "credential.write", "path": "$.configuration.aws_secret_access_key", "entity": "credential"}] with input.fields as fs with input.endpoint as ep
+}
+
+test_secret_reference_is_not_a_credential if {
+	fs := [{"path": "$.configuration.aws_secret_access_key", "class": "secret_ref"}]
+	ep := connector_create
+	credentials.block == [] with input.fields as fs with input.endpoint as ep
+}
