@@ -49,8 +49,8 @@ class LeafDetection:
     def __init__(self, detectors: Sequence[Detector], cache: HitCache | None = None) -> None:
         self.detectors = list(detectors)
         self.cache = cache if cache is not None else HitCache()
-        self._cached = [d for d in self.detectors if getattr(d, "leaf_local", False)]
-        self._uncached = [d for d in self.detectors if not getattr(d, "leaf_local", False)]
+        self._cached = [d for d in self.detectors if d.leaf_local]
+        self._uncached = [d for d in self.detectors if not d.leaf_local]
         # path → hash of its nearest key (paths repeat request after request).
         self._contexts: dict[str, int] = {}
         self._lock = threading.Lock()  # the cache's LRU order is not safe to share unlocked

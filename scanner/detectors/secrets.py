@@ -3,16 +3,18 @@
 detect-secrets is used as a library, in memory: its regex plugins' patterns, its keyword
 patterns and heuristic filters, and its Shannon-entropy measure. It never reads a file, a
 baseline or its global settings, and never runs a plugin's `verify` (that calls the
-provider's API). A few tight rules cover formats it has no plugin for (Hugging Face and
-Anthropic tokens, GCP service-account JSON, Azure connection strings, database URLs).
+provider's API). A few rules of our own cover formats it has no plugin for (Hugging Face and
+Anthropic tokens, GCP service-account JSON, Azure connection strings, database URLs, HTTP basic
+credentials). All of them are one list, `RULES`, of records in gitleaks' rule shape
+(`SecretRule`: id, pattern, secret group, entropy, keywords).
 
 detect-secrets reports secret values, not places; this detector reports spans, so it runs the
 plugins' compiled patterns itself (leaf by leaf, with `^`/`$` per line, which is how
 detect-secrets applies them line by line).
 
-Speed: each rule has triggers, literals or short patterns every match of the rule contains
+Speed: each rule has keywords, literals or short patterns every match of the rule contains
 ("AKIA", "eyJ", "://"), found in one pass over all leaves joined (see `prefilter`); a rule
-runs only on the leaves where one of its triggers fired. Keyword rules are gated the same
+runs only on the leaves where one of its keywords fired. Keyword rules are gated the same
 way, on the leaf text and on the JSON path.
 """
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from detect_secrets.filters import heuristic
 from detect_secrets.plugins import keyword as ds_keyword
@@ -431,9 +435,20 @@ def _shannon_entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
+@dataclass(frozen=True, slots=True)
+class SecretSettings:
+    """The `detectors.secrets` config section (`enabled` aside)."""
+
+    entropy_limit: float = 4.5          # detect-secrets' limit for base64-ish tokens, bits/char
+    min_entropy_length: int = 20        # shorter tokens are never judged random
+    keyword_score: float = 0.7          # `password = "..."`, {"db_password": "..."}
+    high_entropy_score: float = 0.5     # a random-looking token
+
+
 class SecretDetector(Detector):
     name = "secrets"
     category = "secret"
+    settings_type = SecretSettings
     # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
     leaf_local = True
     # A `{{ name.key }}` reference names a secret and holds none, but a vendor token written as
@@ -441,17 +456,15 @@ class SecretDetector(Detector):
     # skip a value that is itself a reference), never by the keyword and entropy checks.
     skip_classes = PROVEN_CLASSES
 
-    def __init__(
-        self,
-        entropy_limit: float = 4.5,
-        min_entropy_length: int = 20,
-        keyword_score: float = 0.7,
-        high_entropy_score: float = 0.5,
-    ) -> None:
+    def __init__(self, settings: SecretSettings | None = None, /, **overrides: Any) -> None:
+        """`SecretDetector(SecretSettings(...))`, or its fields as keywords (a config section)."""
+        settings = dataclasses.replace(settings or SecretSettings(), **overrides)
+        self.settings = settings
         self.rules = RULES
-        self.keyword_score = keyword_score
-        self.high_entropy_score = high_entropy_score
-        self.min_entropy_length = min_entropy_length
+        self.keyword_score = settings.keyword_score
+        self.high_entropy_score = settings.high_entropy_score
+        self.min_entropy_length = settings.min_entropy_length
+        entropy_limit = settings.entropy_limit
         # detect-secrets' own measure and limit for quoted base64-ish strings.
         self._entropy = Base64HighEntropyString(limit=entropy_limit)
         # Trigger → the rules it gates, so each trigger is looked for once per request.

@@ -1,5 +1,6 @@
 """Metadata-only schemas generated from the catalog: bounds, storage prefixes, unknown fields."""
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -79,6 +80,36 @@ def test_list_bodies_validate_each_item():
     ("name", "trainer", False),
 ])
 def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, value, expected):
+    assert proven(cls, value) is expected
+
+
+@pytest.mark.parametrize("cls, value, expected", [
+    # What ZenML 0.98 sends (tests/corpus/captured): md5 cache keys and content hashes, sha256
+    # code hashes, pydantic ISO datetimes, UUIDs.
+    ("hash", hashlib.md5(b"x").hexdigest(), True),
+    ("hash", hashlib.sha256(b"x").hexdigest(), True),
+    ("hash", hashlib.sha1(b"x").hexdigest(), True),
+    ("hash", hashlib.sha512(b"x").hexdigest().upper(), True),
+    ("timestamp", "2026-11-26T05:22:05.190809", True),
+    ("timestamp", "2026-11-26 05:22:05+00:00", True),
+    # Issue 12: what a loose shape let through.
+    ("hash", "4539004010602815", False),                       # a card: digits, no digest length
+    ("hash", "4539004010602815" * 2, False),                   # 32 decimal digits: not a digest
+    ("hash", "ssn:536-22-8410", False),
+    ("hash", "ssn:536228410", False),
+    ("hash", "md5:" + hashlib.md5(b"x").hexdigest(), False),   # ZenML sends bare hex
+    ("hash", hashlib.md5(b"x").hexdigest()[:31], False),       # not a digest length
+    ("hash", "deadbeef" * 3, False),                            # 24: no digest is that long
+    ("hash", hashlib.md5(b"x").hexdigest()[:16].upper() + hashlib.md5(b"x").hexdigest()[16:], False),  # mixed case
+    ("hash", b"AKIAIOSFODNN7EXAMPLE".hex(), False),             # hex-encoded text, 40 like SHA-1
+    ("hash", b"jane.doe@acme.com, born 1985-03-".hex(), False),     # 64, like SHA-256
+    ("hash", 4539004010602815, False),                          # a number is no digest
+    ("id", 4539004010602815, False),
+    ("timestamp", "1985-03-12", False),                         # a bare date: scanned
+    ("timestamp", 1985, False),
+    ("numeric", 4539004010602815, True),                        # numbers are the detectors' (leaves.py)
+])
+def test_proven_needs_exactly_the_shape_zenml_sends(cls, value, expected):
     assert proven(cls, value) is expected
 
 
