@@ -6,8 +6,10 @@ leaked credential to a repository scanner.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import random
 import uuid
 
 import pytest
@@ -252,3 +254,151 @@ def test_detector_has_no_state_between_requests(detector):
     leaves = [Leaf("$.x", GITHUB, "user_dict")]
     assert found(detector, leaves) == found(detector, leaves) == [(0, "GITHUB_TOKEN", GITHUB)]
     assert found(detector, []) == []
+
+
+# --- paths and URIs under any root (issue 12) -------------------------------------------
+
+ARTIFACT_ROOTS = [
+    "/srv/mlops/zenml/Prod-Store/local_stores",
+    "/mnt/Data/ZenML",
+    "s3://ML-Artifacts-Prod/zenml",
+    "gs://acme-ML-bucket/zenml/stores",
+    "az://Container01/zenml",
+    "abfs://Container01@acct.dfs.core.windows.net/zenml",
+    "file:///srv/mlops/ZenML",
+    "C:\\Users\\MLOps\\AppData\\Local\\zenml",
+    "\\\\fileserver\\MLShare\\zenml",
+]
+
+
+def artifact_uri(root: str, seed: int) -> str:
+    """A ZenML artifact URI: <root>/<store id>/<step>/<output>/<step run id>/<8 hex>."""
+    rng = random.Random(seed)
+    sep = "\\" if "\\" in root else "/"
+    store, run = uuid.UUID(int=rng.getrandbits(128), version=4), uuid.UUID(int=rng.getrandbits(128), version=4)
+    return sep.join([root, str(store), "Load_Data", "Training_Rows", str(run), f"{rng.getrandbits(32):08x}"])
+
+
+@pytest.mark.parametrize("root", ARTIFACT_ROOTS)
+def test_artifact_uris_under_any_root_are_not_secrets(detector, root):
+    leaves = []
+    for seed in range(40):
+        uri = artifact_uri(root, seed)
+        leaves += [Leaf("$[0].uri", uri, "uri"), Leaf("$[0].visualizations[0].uri", uri + "/data.json", "uri"),
+                   Leaf("$.values.where", uri, "user_dict")]
+    assert found(detector, leaves) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "secret"),
+    [
+        (f"s3://bucket/{AWS_KEY_ID}/x", "AWS_ACCESS_KEY", AWS_KEY_ID),
+        (f"s3://bucket/zenml/{GITHUB}/model.pkl", "GITHUB_TOKEN", GITHUB),
+        ("https://admin:S3cretPassw0rd@host.example.com/x", "BASIC_AUTH_URL", "S3cretPassw0rd"),
+        (f"/srv/mlops/{uuid.uuid4()}/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW/x", "HIGH_ENTROPY_STRING",
+         "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW"),
+        (f"gs://bucket/{AWS_SECRET}", "HIGH_ENTROPY_STRING", "bucket/" + AWS_SECRET),
+        (f"C:\\data\\{uuid.uuid4()}\\aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW", "HIGH_ENTROPY_STRING",
+         "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW"),
+    ],
+)
+def test_a_key_inside_a_uri_is_still_found(detector, text, entity, secret):
+    assert found(detector, [Leaf("$[0].uri", text, "uri")]) == [(0, entity, secret)]
+
+
+# --- HTTP basic credentials wherever they are written (issue 12) --------------------------
+
+BASIC = "Basic " + base64.b64encode(b"svc-etl:Tr0ub4dor&3").decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "secret"),
+    [
+        ("$headers.x-upstream-auth", BASIC, BASIC[len("Basic "):]),
+        ("$headers.x-proxy-authorization", "basic " + base64.b64encode(b"bob:hunter22").decode(),
+         base64.b64encode(b"bob:hunter22").decode()),
+        ("$.values.curl", f"curl -H 'Authorization: {BASIC}' https://api.example.com", BASIC[len("Basic "):]),
+        ("$headers.x-upstream", "svc-etl:Tr0ub4dor3@proxy.corp.example.com:8080", "Tr0ub4dor3"),
+        ("$.settings.proxy", "bob:hunter22@10.0.0.5:3128", "hunter22"),
+        ("$headers.x-origin", "https://bob:hunter22@origin.example.com/", "hunter22"),
+    ],
+)
+def test_basic_auth_credentials_are_secrets(detector, path, text, secret):
+    hits = found(detector, [Leaf(path, text, "unknown")])
+    assert [(entity, value) for _, entity, value in hits if entity.startswith("BASIC_AUTH")] == [
+        ("BASIC_AUTH_CREDENTIALS" if "asic " in text else "BASIC_AUTH_URL", secret)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "basic training run on the full dataset",
+        "Basic " + base64.b64encode(b"no colon here").decode(),        # not user:password
+        "Basic dGVzdA==",
+        "mailto:jane@example.com",
+        "zenml/trainer:1.2.3@sha256:" + hashlib.sha256(b"i").hexdigest(),
+        "owner note:jane@example.com is on call",                     # prose, not a whole value
+        "git@github.com:acme/repo.git",
+        "Bearer eyJhbGciOiJIUzI1NiJ9",                                 # not basic (JWT rules judge it)
+    ],
+)
+def test_basic_auth_look_alikes_are_not_basic_credentials(detector, text):
+    hits = found(detector, [Leaf("$headers.x-note", text, "unknown")])
+    assert [h for h in hits if h[1].startswith("BASIC_AUTH")] == []
+
+
+# --- references are whole values (issue 12) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("$.settings.db_password", "hunter2{{db.password}}"),
+        ("$.settings.db_password", "{{db.password}} hunter2!"),
+        ("$.settings.api_key", "{Tr0ub4dor 3!}"),          # braces round a value: no placeholder name
+    ],
+)
+def test_a_reference_beside_a_value_does_not_hide_it(detector, path, text):
+    assert [h[1] for h in found(detector, [Leaf(path, text, "user_dict")])] == ["SECRET_KEYWORD"]
+
+
+def test_rules_are_one_list_of_gitleaks_shaped_records():
+    from metagate.scanner.detectors.secrets import RULES, SecretRule
+
+    assert RULES and all(isinstance(rule, SecretRule) and rule.keywords for rule in RULES)
+    assert {"AWS_ACCESS_KEY", "PRIVATE_KEY", "DATABASE_URL_PASSWORD", "BASIC_AUTH_CREDENTIALS"} <= {r.id for r in RULES}
+
+
+def test_settings_are_typed_and_give_the_config_keys():
+    from metagate.scanner.detectors.base import settings_keys
+    from metagate.scanner.detectors.registry import _KEYS
+    from metagate.scanner.detectors.secrets import SecretSettings
+
+    detector = SecretDetector(SecretSettings(keyword_score=0.6), high_entropy_score=0.4)
+    assert (detector.keyword_score, detector.high_entropy_score, detector.min_entropy_length) == (0.6, 0.4, 20)
+    assert settings_keys(SecretDetector) == _KEYS["secrets"]
+    with pytest.raises(TypeError):
+        SecretDetector(entropy_limt=4.0)
+
+
+def test_many_findings_in_one_request_take_linear_time(detector):
+    # Dropping contained hits compared every pair of a request's hits: 20,000 flagged leaves
+    # took 48 s. Now one sorted sweep.
+    import time
+
+    leaves = [Leaf(f"$.values.k{i}", f"{GITHUB[:-4]}{i:04d}", "user_dict") for i in range(20000)]
+    started = time.perf_counter()
+    hits = list(detector.scan(leaves))
+    assert len(hits) == 20000
+    assert time.perf_counter() - started < 10
+
+
+def test_a_contained_hit_is_dropped_an_equal_one_kept():
+    from metagate.scanner.detectors.base import Hit
+
+    hits = [Hit(0, "PRIVATE_KEY", 0, 100, 0.99), Hit(0, "PRIVATE_KEY", 0, 31, 0.99), Hit(0, "A", 40, 60, 0.5),
+            Hit(0, "B", 40, 60, 0.6), Hit(1, "C", 5, 10, 0.5), Hit(0, "D", 99, 120, 0.5)]
+    kept = SecretDetector._drop_contained(hits)
+    assert [(h.leaf, h.entity, h.start, h.end) for h in kept] == [
+        (0, "PRIVATE_KEY", 0, 100), (0, "D", 99, 120), (1, "C", 5, 10)]
