@@ -371,9 +371,16 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F
 # fraction and offset. A bare date is not what the SDK sends for a datetime field (a date of
 # birth is): it is scanned.
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}:?\d{2})?$")
-# Enum values are words: CamelCase or snake/kebab/dotted segments of letters (digits only after a
-# separator, short segments), so key ids like AKIA… or ghp_… tokens never pass as one.
-_ENUM_TEXT = re.compile(r"[A-Za-z]{1,24}(?:[_\-.][A-Za-z0-9]{1,16}){0,6}")
+# Enum values as ZenML spells its 255 string enum members (zenml.enums, 0.98): lower-case
+# snake/kebab/dotted words (222: `step_output`, `continue_on_failure`), one CamelCase word (14:
+# `DataArtifact`, `True`), UPPER_SNAKE (7: `INFO`). Segments are short and the first is letters
+# only, so key ids like AKIA… or ghp_… tokens never pass as one; capitalised words joined by a
+# separator (`Jane_Doe`, `Jane.Doe`) are no member's shape and are scanned.
+_ENUM_TEXT = re.compile(
+    r"[a-z]{1,24}(?:[_\-.][a-z0-9]{1,16}){0,6}"
+    r"|(?:[A-Z][a-z0-9]{1,15}){1,4}"
+    r"|[A-Z]{1,24}(?:_[A-Z0-9]{1,16}){0,6}"
+)
 # Content hashes, cache keys and checksums are hex digests as `hexdigest()` renders them: one
 # case, and the length of a real digest (MD5 32, SHA-1 40, SHA-224 56, SHA-256 64, SHA-384 96,
 # SHA-512 128). What ZenML 0.98 sends: 32 (cache_key, content_hash) and 64 (code_hash).

@@ -108,6 +108,10 @@ def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, va
     ("timestamp", "1985-03-12", False),                         # a bare date: scanned
     ("timestamp", 1985, False),
     ("numeric", 4539004010602815, True),                        # numbers are the detectors' (leaves.py)
+    ("enum", "continue_on_failure", True), ("enum", "DataArtifact", True), ("enum", "INFO", True),
+    ("enum", "True", True), ("enum", "and", True),
+    ("enum", "Jane_Doe", False), ("enum", "Jane.Doe", False), ("enum", "jane.doe@acme.com", False),
+    ("enum", "AKIAIOSFODNN7EXAMPLE", False), ("enum", "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", False),
 ])
 def test_proven_needs_exactly_the_shape_zenml_sends(cls, value, expected):
     assert proven(cls, value) is expected
