@@ -26,7 +26,10 @@ _DATE = (
 _CUE = r"(?:date\s+of\s+birth|birth\s*date|birthday|d\.?o\.?b\.?|born(?:\s+on)?)"
 # The cue, then at most 20 characters that are not a sentence end, then the date.
 _IN_TEXT = re.compile(rf"\b{_CUE}\b[^.;\n]{{0,20}}?\b(?P<date>{_DATE})\b", re.IGNORECASE)
-_DATE_ONLY = re.compile(rf"\s*(?P<date>{_DATE})\s*", re.IGNORECASE)
+# Under a birth-date key, the date may come as a datetime (`1985-03-12T00:00:00`, what
+# `datetime.isoformat()` and pydantic write for a date of birth held as a datetime).
+_TIME = r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+\-]\d{2}:?\d{2})?)?"
+_DATE_ONLY = re.compile(rf"\s*(?P<date>{_DATE}){_TIME}\s*", re.IGNORECASE)
 _KEY_CUE = re.compile(r"(?:^|[._\-\s])(?:dob|date[_\s\-]?of[_\s\-]?birth|birth[_\s\-]?date|birthday|born)(?:$|[._\-\s])",
                       re.IGNORECASE)
 _TRIGGER = re.compile(r"birth|born|dob|d\.o\.b", re.IGNORECASE)

@@ -27,6 +27,13 @@ def test_a_date_in_a_birth_named_field_is_found():
     assert hits("1984-03-12", '$.values["date of birth"]') == [("DATE_OF_BIRTH", "1984-03-12")]
 
 
+def test_a_birth_date_written_as_a_datetime_is_found():
+    # Issue 12: `{"dob": "1985-03-12T00:00:00"}` passed (the date alone was looked for).
+    assert hits("1985-03-12T00:00:00", "$.values.dob") == [("DATE_OF_BIRTH", "1985-03-12")]
+    assert hits("1985-03-12 00:00:00+00:00", "$.values.birth_date") == [("DATE_OF_BIRTH", "1985-03-12")]
+    assert hits("1985-03-12T00:00:00", "$.values.start_time") == []
+
+
 @pytest.mark.parametrize("text, path", [
     ("2026-11-26T05:00:00", "$.start_time"),            # run timestamps
     ("data cut-off 2024-01-31", "$.values.note"),        # dates without a birth cue
