@@ -366,7 +366,13 @@ def _unknown_fields_raw(schemas: SchemaSet, endpoint: Endpoint, document: Any) -
     return sorted(found)
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+# A UUID as `str(uuid)` writes it: dashed, one case, an RFC 9562 version (1-8) and variant (the
+# 17th digit 8-b: that byte has its high bit set). Hex-encoded text never has that bit, so a
+# 16-character secret or name hex-encoded in UUID form is no id.
+_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    r"|[0-9A-F]{8}-[0-9A-F]{4}-[1-8][0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}"
+)
 # A datetime as ZenML serialises one (pydantic's ISO 8601): a date *and* a time, optional
 # fraction and offset. A bare date is not what the SDK sends for a datetime field (a date of
 # birth is): it is scanned.

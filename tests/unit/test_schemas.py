@@ -108,6 +108,10 @@ def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, va
     ("timestamp", "1985-03-12", False),                         # a bare date: scanned
     ("timestamp", 1985, False),
     ("numeric", 4539004010602815, True),                        # numbers are the detectors' (leaves.py)
+    ("id", str(uuid.uuid4()), True), ("id", str(uuid.uuid1()).upper(), True),
+    ("id", str(uuid.uuid4()).replace("-", ""), False),               # ZenML sends str(uuid)
+    ("id", "6a616e65-4061-636d-652e-636f6d313233", False),          # b"jane@acme.com123".hex() dashed
+    ("id", str(uuid.uuid4())[:9] + str(uuid.uuid4())[9:].upper(), False),
     ("enum", "continue_on_failure", True), ("enum", "DataArtifact", True), ("enum", "INFO", True),
     ("enum", "True", True), ("enum", "and", True),
     ("enum", "Jane_Doe", False), ("enum", "Jane.Doe", False), ("enum", "jane.doe@acme.com", False),
