@@ -395,6 +395,7 @@ _DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
 # A number too short to be a card, account or phone number (longer ones are scanned, as are
 # integers of nine digits or more in a body).
 _SHORT_NUMBER = re.compile(r"-?[0-9]{1,8}(?:\.[0-9]{1,8})?")
+_MAX_NUMBER_DIGITS = 8
 # A digest's bytes are uniform: the share of printable ASCII among them is about 37%. Hex
 # text whose bytes are mostly printable is encoded text (a key, a name), not a digest: for a
 # random 16-byte digest, 13 or more printable bytes happen about once in 2,500, and then the
@@ -435,5 +436,6 @@ def proven(field_class: str, value: Any) -> bool:
     if field_class == "hash":
         return _is_digest(value)
     if field_class == "numeric":  # query values are strings: page=1, size=50
-        return bool(_SHORT_NUMBER.fullmatch(value))
+        # Eight digits in all: `45390040.10602815` is a card with a dot in it.
+        return bool(_SHORT_NUMBER.fullmatch(value)) and sum(c.isdigit() for c in value) <= _MAX_NUMBER_DIGITS
     return False

@@ -112,6 +112,7 @@ def test_proven_leaves_are_only_those_whose_value_has_the_promised_shape(cls, va
     ("id", str(uuid.uuid4()).replace("-", ""), False),               # ZenML sends str(uuid)
     ("id", "6a616e65-4061-636d-652e-636f6d313233", False),          # b"jane@acme.com123".hex() dashed
     ("id", str(uuid.uuid4())[:9] + str(uuid.uuid4())[9:].upper(), False),
+    ("numeric", "45390040.10602815", False), ("numeric", "536.228410", False), ("numeric", "1234.5678", True),
     ("enum", "continue_on_failure", True), ("enum", "DataArtifact", True), ("enum", "INFO", True),
     ("enum", "True", True), ("enum", "and", True),
     ("enum", "Jane_Doe", False), ("enum", "Jane.Doe", False), ("enum", "jane.doe@acme.com", False),
