@@ -263,6 +263,7 @@ _REFERENCE = re.compile(
     r"|\$[A-Z_][A-Z0-9_]{0,127}"
     r"|<[A-Za-z][A-Za-z0-9 _.\-]{0,63}>"
 )
+_REFERENCE_PART = re.compile(r"[A-Za-z0-9_\-]+")  # the name and the key of `{{ name.key }}`
 # In program text a template is how code builds a value (`f"{prefix}-{suffix}"`, Jinja,
 # `.format`): there any templated part keeps detect-secrets' looser reading.
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\$\{.*?\}|^\$[A-Z_][A-Z0-9_]*$|^<[^<>]+>$")
@@ -501,7 +502,11 @@ class SecretDetector(Detector):
         for member, index in enumerate(wanted):
             leaf = leaves[index]
             if leaf.field_class == "secret_ref":
-                continue  # the rules above looked for a token in it; it names a secret
+                # It names a secret: only a name or key that is itself a random token (a
+                # secret written as a reference) is a finding; the rules above ran on it too.
+                for hit in self._random_reference_parts(index, leaf.text):
+                    add(hit)
+                continue
             if member in keyword_keys:
                 for hit in self._keyword_in_key(index, leaf):
                     add(hit)
@@ -613,6 +618,11 @@ class SecretDetector(Detector):
         for match in _QUOTED.finditer(text):
             if self._is_random_token(match.group(2)):
                 yield Hit(index, "HIGH_ENTROPY_STRING", match.start(2), match.end(2), self.high_entropy_score)
+
+    def _random_reference_parts(self, index: int, text: str) -> Iterator[Hit]:
+        for part in _REFERENCE_PART.finditer(text):
+            if self._is_random_token(part.group()):
+                yield Hit(index, "HIGH_ENTROPY_STRING", part.start(), part.end(), self.high_entropy_score)
 
     def _random_path_parts(self, index: int, text: str) -> Iterator[Hit]:
         if text == text.lower() or text == text.upper() or _ASCII_DIGIT.search(text) is None:

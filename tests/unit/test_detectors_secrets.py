@@ -180,6 +180,14 @@ def test_secret_references_are_read_by_the_rules_only(detector):
     assert found(detector, [Leaf("$.settings.TOKEN", f"{{{{ gh.{GITHUB} }}}}", "secret_ref")]) == [
         (0, "GITHUB_TOKEN", GITHUB)
     ]
+    # A random token as a name or key is a secret written as a reference.
+    random_key = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+    assert found(detector, [Leaf("$.settings.KEY", f"{{{{ aws.{random_key} }}}}", "secret_ref")]) == [
+        (0, "HIGH_ENTROPY_STRING", random_key)
+    ]
+    names = ["{{ aws-prod-credentials.secret_access_key }}", "{{ Databricks_Workspace_01.client_secret }}",
+             "{{ mlflow.tracking_password }}"]
+    assert found(detector, [Leaf("$.settings.KEY", name, "secret_ref") for name in names]) == []
 
 
 # --- negatives ------------------------------------------------------------------------
