@@ -60,6 +60,7 @@ from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
 
+
 def _caseless(*literals: str) -> tuple[Trigger, ...]:
     return tuple(Trigger.text(literal, ignore_case=True) for literal in literals)
 
@@ -282,11 +283,11 @@ _MIN_CLASS_CHANGES = 0.35  # misses under 1% of random 20-character tokens
 _WHOLE_TOKEN = re.compile(r"^\s*([A-Za-z0-9+/=_\-.~]{20,512})\s*$")
 _HEX_OR_UUID = re.compile(r"^(?:[0-9a-fA-F\-]+)$")
 _ASCII_DIGIT = re.compile(r"[0-9]")
-# A path or URI as one value: no blanks, a `/` or `\` in it (`s3://`, `gs://`, `az://`, `file://`,
+# A path or URI as one value (`_is_path_like`): no blanks, a `/` or `\` in it (`s3://`, `gs://`, `az://`, `file://`,
 # `/mnt/...`, `C:\...`). Artifact stores put ids and hashes in every path: a fresh UUID per
 # step run, eight hex digits per artifact, digests. Those never decide a verdict, whatever the
 # root; the rest of the path is judged like any token.
-_PATH_LIKE = re.compile(r"\s*[^\s]*[/\\][^\s]*\s*\Z")
+_BLANK = re.compile(r"\s")
 # PATH_MAX on Linux: a longer value is no path (and its size is the blob detectors' to judge).
 _MAX_PATH_LENGTH = 4096
 # Separators between path parts: the path's own, the URI's scheme, query and fragment marks.
@@ -297,6 +298,11 @@ _ID_PART = re.compile(
     r"(?:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
     r"|[0-9a-f]{6,}|[0-9A-F]{6,}|[0-9]+)(?:\.[A-Za-z0-9]{1,8})?"
 )
+
+
+def _is_path_like(text: str) -> bool:
+    value = text.strip()
+    return ("/" in value or "\\" in value) and _BLANK.search(value) is None
 
 
 def _path_parts(text: str) -> Iterator[tuple[int, int]]:
@@ -606,7 +612,7 @@ class SecretDetector(Detector):
         path or URI is judged by its parts, ids left out (see `_path_parts`)."""
         text = leaf.text
         if leaf.field_class != "code" and not leaf.is_key:
-            if len(text) <= _MAX_PATH_LENGTH and _PATH_LIKE.match(text):
+            if len(text) <= _MAX_PATH_LENGTH and _is_path_like(text):
                 yield from self._random_path_parts(index, text)
             else:
                 token = _WHOLE_TOKEN.match(text)
