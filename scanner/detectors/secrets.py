@@ -283,8 +283,8 @@ _MIN_CLASS_CHANGES = 0.35  # misses under 1% of random 20-character tokens
 _WHOLE_TOKEN = re.compile(r"^\s*([A-Za-z0-9+/=_\-.~]{20,512})\s*$")
 _HEX_OR_UUID = re.compile(r"^(?:[0-9a-fA-F\-]+)$")
 _ASCII_DIGIT = re.compile(r"[0-9]")
-# A path or URI as one value (`_is_path_like`): no blanks, a `/` or `\` in it (`s3://`, `gs://`, `az://`, `file://`,
-# `/mnt/...`, `C:\...`). Artifact stores put ids and hashes in every path: a fresh UUID per
+# A path or URI as one value (`_is_path_like`): no blanks, a `/` or `\` in it (`s3://`, `gs://`,
+# `az://`, `file://`, `/mnt/...`, `C:\...`). Artifact stores put ids and hashes in every path: a fresh UUID per
 # step run, eight hex digits per artifact, digests. Those never decide a verdict, whatever the
 # root; the rest of the path is judged like any token.
 _BLANK = re.compile(r"\s")
