@@ -290,6 +290,10 @@ _ASCII_DIGIT = re.compile(r"[0-9]")
 _BLANK = re.compile(r"\s")
 # PATH_MAX on Linux: a longer value is no path (and its size is the blob detectors' to judge).
 _MAX_PATH_LENGTH = 4096
+# A token with `/` in it is standard base64 of 30 bytes or more (an AWS secret access key: 40
+# characters): shorter runs of parts, or runs with `-`, `_` or `.` in them, are path words.
+_MIN_SPLIT_TOKEN = 40
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+=*")
 # Separators between path parts: the path's own, the URI's scheme, query and fragment marks.
 _PATH_PART = re.compile(r"[^/\\?&#=:;,@\s]+")
 # A part that is an id: a UUID, a run of one-case hex of 6 or more (digests, ZenML's eight-hex
@@ -305,9 +309,9 @@ def _is_path_like(text: str) -> bool:
     return ("/" in value or "\\" in value) and _BLANK.search(value) is None
 
 
-def _path_parts(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of a path to judge for randomness: each part that is not an id, and each run of
-    consecutive such parts with the separators between them (a key with `/` in it, as AWS
+def _path_parts(text: str) -> Iterator[tuple[int, int, int]]:
+    """(start, end, parts) of the spans of a path to judge for randomness: each part that is not
+    an id, and each run of consecutive such parts with the separators between them (a key with `/` in it, as AWS
     secret keys have, spans parts). Ids break runs, so a path of words and ids has no random
     run, whatever its root. Linear: each part is in one run."""
     run_start = run_end = -1
@@ -317,17 +321,17 @@ def _path_parts(text: str) -> Iterator[tuple[int, int]]:
         joins = run_start >= 0 and not is_id and text[run_end:part.start()] in ("/", "\\")
         if not joins:
             if run_parts > 1:
-                yield run_start, run_end
+                yield run_start, run_end, run_parts
             run_start, run_parts = -1, 0
         if is_id:
             continue
-        yield part.span()
+        yield part.start(), part.end(), 1
         if run_start < 0:
             run_start = part.start()
         run_end = part.end()
         run_parts += 1
     if run_parts > 1:
-        yield run_start, run_end
+        yield run_start, run_end, run_parts
 # Rule anchors such as `(?:\s|=|:|"|^)TOKEN(?:\s|"|$)` that are not part of the secret; a
 # trailing '=' is base64 padding and stays.
 _LEADING_DELIMITERS = " \t\r\n\"'=:`"
@@ -634,9 +638,11 @@ class SecretDetector(Detector):
         if text == text.lower() or text == text.upper() or _ASCII_DIGIT.search(text) is None:
             return  # a random token has both cases and a digit: no part of this can be one
         last_found = -1   # start of the last random span: parts come before the run holding them
-        for start, end in _path_parts(text):
+        for start, end, parts in _path_parts(text):
             if last_found >= start:
                 continue  # a run with a random part in it: that part is the finding
+            if parts > 1 and (end - start < _MIN_SPLIT_TOKEN or not _BASE64_TEXT.fullmatch(text, start, end)):
+                continue  # words joined by `/`: a path, not one token
             if self._is_random_token(text[start:end]):
                 last_found = start
                 yield Hit(index, "HIGH_ENTROPY_STRING", start, end, self.high_entropy_score)

@@ -10,9 +10,12 @@ import base64
 import hashlib
 import json
 import random
+import string
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from metagate.scanner.detectors.secrets import SecretDetector
 from metagate.scanner.model import Leaf
 
@@ -410,3 +413,31 @@ def test_a_contained_hit_is_dropped_an_equal_one_kept():
     kept = SecretDetector._drop_contained(hits)
     assert [(h.leaf, h.entity, h.start, h.end) for h in kept] == [
         (0, "PRIVATE_KEY", 0, 100), (0, "D", 99, 120), (1, "C", 5, 10)]
+
+
+# Roots of any scheme, with the words a store path has (lower, Capitalised, CamelCase, UPPER,
+# with digits and separators); the ids below them are fresh each example. A run of short
+# random-looking parts (`8ABCF/0134567G/29DEHIJ-a`) stays a finding by design: an AWS secret
+# key has `/` in it and looks exactly like that.
+_ROOT_WORD = st.from_regex(
+    r"[a-z]{1,10}[0-9]{0,3}|[0-9]{1,4}|[A-Z][a-z]{1,10}[0-9]{0,3}|(?:[A-Z][a-z]{2,7}){2,3}|[A-Z]{2,5}"
+    r"|[a-z]{2,8}[-_][a-z0-9]{1,8}"
+    r"|[A-Z][a-z]{1,8}-[A-Z][a-z]{1,8}",
+    fullmatch=True,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    scheme=st.sampled_from(["", "s3://", "gs://", "az://", "abfs://", "file:///", "hdfs://nn:8020/", "C:\\", "\\\\srv\\"]),
+    words=st.lists(_ROOT_WORD, min_size=1, max_size=6),
+    tail=st.sampled_from(["", "data.json", "model.pkl", "logs/step.log", "visualizations/0.html"]),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_artifact_uris_of_random_roots_are_clean(detector, scheme, words, tail, seed):
+    rng = random.Random(seed)
+    sep = "\\" if "\\" in scheme else "/"
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"{rng.getrandbits(32):08x}"]
+    parts = [*words, ids[0], "trainer", "output", str(uuid.UUID(int=rng.getrandbits(128), version=4)), ids[1]]
+    uri = scheme + ("/" if not scheme else "") + sep.join(parts) + (sep + tail.replace("/", sep) if tail else "")
+    assert found(detector, [Leaf("$[0].uri", uri, "uri")]) == []
