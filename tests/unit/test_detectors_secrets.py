@@ -382,15 +382,23 @@ def test_rules_are_one_list_of_gitleaks_shaped_records():
 
 
 def test_settings_are_typed_and_give_the_config_keys():
+    import dataclasses
+
     from metagate.scanner.detectors.base import settings_keys
-    from metagate.scanner.detectors.registry import _KEYS
+    from metagate.scanner.detectors.registry import build_detectors
     from metagate.scanner.detectors.secrets import SecretSettings
 
     detector = SecretDetector(SecretSettings(keyword_score=0.6), high_entropy_score=0.4)
     assert (detector.keyword_score, detector.high_entropy_score, detector.min_entropy_length) == (0.6, 0.4, 20)
-    assert settings_keys(SecretDetector) == _KEYS["secrets"]
     with pytest.raises(TypeError):
         SecretDetector(entropy_limt=4.0)
+    # The registry's `detectors.secrets` section accepts exactly the settings' fields.
+    assert settings_keys(SecretDetector) == {"enabled"} | {f.name for f in dataclasses.fields(SecretSettings)}
+    section = {f.name: getattr(SecretSettings(), f.name) for f in dataclasses.fields(SecretSettings)}
+    detectors, _ = build_detectors({"secrets": section, "pii": {"enabled": False}})
+    assert [d.settings for d in detectors if isinstance(d, SecretDetector)] == [SecretSettings()]
+    with pytest.raises(ValueError):
+        build_detectors({"secrets": {"entropy_limt": 4.0}})
 
 
 def test_many_findings_in_one_request_take_linear_time(detector):
