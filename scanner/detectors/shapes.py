@@ -1,0 +1,396 @@
+"""Data that is not metadata by its shape: prose, tables and records, numbers in bulk.
+
+The metadata-only promise bounds what user metadata may look like: a few words, a number, a
+short list. A support ticket, a call transcript, a DataFrame or an embedding is data whatever
+it contains. These detectors *measure* the shape and report the measure with the finding
+(`Finding.measure`); the policy compares it with thresholds in its data
+(`data.metagate.config.shape_thresholds`, rules/blobs.rego), so a deployment changes what
+counts as data without touching code. The detectors only report shapes past a floor (the
+`*_FLOOR` constants) below which no threshold is meaningful: the policy's thresholds are at
+or above them.
+
+Only user data is measured: the field classes a user fills with values (`user_dict`, `name`,
+`unknown`). ZenML's own prose fields (descriptions, docstrings, model cards, source code,
+tracebacks, pip freeze: `free_text`, `code`, `log`, `package_list`, `value_repr`) and its own
+request structure (lists of steps, artifacts, components) are never measured.
+
+- `ProseDetector` (a string detector): per leaf text and per decoded view in it (views are
+  separated by `VIEW_SEPARATOR`, so sibling fragments joined by the decoders are measured
+  as one text), the number of dictionary-like words (lower-case letters, an initial capital
+  allowed: not identifiers, paths or numbers), of sentences (a word ending in `.`, `!` or
+  `?`), and the words' share of all tokens in percent. Entity PROSE.
+- `ShapeTreeDetector` (a tree detector): finds the user-data subtrees of a body with the
+  catalog, then, at any depth below them (also inside strings that hold a JSON document),
+  every form a table takes in JSON (entity RECORDS_TABLE, measure rows and columns):
+    * `to_json(orient="records")`: a list of dicts with the same keys;
+    * `orient="columns"` / `df.to_dict()`: `{"col": {"0": v, "1": v}}` (index-like inner keys);
+    * `orient="index"`: `{"0": {"col": v}, "1": {...}}` (index-like outer keys);
+    * `orient="split"`: `{"columns": [...], "index": [...], "data": [[...]]}`;
+    * `orient="values"`: a list of same-length lists holding text (a list of lists of numbers
+      only is a tensor: counted as numbers);
+  and `to_dict("list")`, `{"col": [v, v, v], ...}` with lists of one length (entity
+  COLUMN_LISTS: short lists of equal length happen by chance in configurations, e.g.
+  requirements beside apt packages, so its threshold is its own). Per user-data subtree it
+  counts the numbers, numeric strings included, wherever they sit (one list, sibling
+  lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
+  NUMERIC_ARRAY, measure `numbers`.
+
+Cost: the prose detector looks only at texts of at least `_MIN_PROSE_CHARS` with as many
+spaces as the word floor; the tree detector classifies each container of ZenML's structure
+once per endpoint and shape (cached) and walks only the user-data subtrees. Bounds: prose is
+measured on the first `MAX_PROSE_CHARS` of each view (the measure is then "at least"); a
+subtree walk stops counting at `MAX_NODES` values (the measure is then that); strings are
+parsed as JSON up to `MAX_NESTED_JSON_CHARS` and `MAX_NESTED_JSON_LAYERS` deep.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import orjson
+from metagate.scanner import jsonpath
+from metagate.scanner.catalog import Catalog, Endpoint
+from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
+from metagate.scanner.evasion import VIEW_SEPARATOR
+from metagate.scanner.model import Leaf
+
+# Classes a user fills with values of their own: the only ones measured.
+USER_DATA_CLASSES: frozenset[str] = frozenset({"user_dict", "name", "unknown"})
+_ALL_CLASSES = frozenset({
+    "id", "enum", "name", "timestamp", "numeric", "hash", "uri", "source_ref", "free_text", "user_dict",
+    "code", "log", "package_list", "value_repr", "credential", "secret_ref", "auth", "unknown",
+})
+
+Measure = tuple[tuple[str, int], ...]
+
+# --- floors: below these a shape is not reported at all (the policy thresholds sit above) --
+PROSE_WORDS_FLOOR = 10
+PROSE_SENTENCES_FLOOR = 1
+PROSE_SHARE_FLOOR = 50          # percent of tokens that are dictionary-like words
+TABLE_ROWS_FLOOR = 2
+TABLE_COLUMNS_FLOOR = 2
+NUMBERS_FLOOR = 24
+
+# --- bounds ---------------------------------------------------------------------------
+MAX_PROSE_CHARS = 20_000        # of each view: words saturate long before
+MAX_NODES = 200_000             # values walked per user-data subtree
+MAX_NESTED_JSON_CHARS = 1024 * 1024
+MAX_NESTED_JSON_LAYERS = 3
+_MIN_PROSE_CHARS = 4 * PROSE_WORDS_FLOOR
+_MAX_CLASS_CACHE = 65536
+_MAX_CLASSIFIED_KEYS = 4096     # a bigger user dict is measured as one class (its own)
+
+
+class Measured:
+    """A detector whose findings carry a measure of the matched text (the pipeline asks for
+    it only for hits, so the hit cache stays as it is)."""
+
+    def measure(self, text: str) -> Measure:
+        raise NotImplementedError
+
+
+# --- prose ------------------------------------------------------------------------------
+
+# A dictionary-like word as a token: letters in lower case (an initial capital allowed),
+# an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation.
+_WORD = re.compile(
+    r"(?<!\S)[\"'(\[“‘]*[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’][a-z]+)?[\"')\]”’]*[,.;:!?]*[\"')\]”’]*(?!\S)"
+)
+_SENTENCE = re.compile(r"(?<!\S)[\"'(\[“‘]*[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’][a-z]+)?[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
+_TOKEN = re.compile(r"\S+")
+
+
+def prose_measure(text: str) -> Measure:
+    """(words, sentences, word_share) of `text`, measured on its first MAX_PROSE_CHARS."""
+    head = text[:MAX_PROSE_CHARS]
+    tokens = len(_TOKEN.findall(head))
+    if not tokens:
+        return (("words", 0), ("sentences", 0), ("word_share", 0))
+    words = len(_WORD.findall(head))
+    sentences = len(_SENTENCE.findall(head))
+    return (("words", words), ("sentences", sentences), ("word_share", 100 * words // tokens))
+
+
+def _is_prose(measure: Measure) -> bool:
+    (_, words), (_, sentences), (_, share) = measure
+    return words >= PROSE_WORDS_FLOOR and sentences >= PROSE_SENTENCES_FLOOR and share >= PROSE_SHARE_FLOOR
+
+
+class ProseDetector(Detector, Measured):
+    name = "prose"
+    category = "blob"
+    # Hits depend only on a leaf's text and class: cacheable.
+    leaf_local = True
+    skip_classes = _ALL_CLASSES - USER_DATA_CLASSES
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        hits: list[Hit] = []
+        for index, leaf in enumerate(leaves):
+            text = leaf.text
+            # Cheap gate first: most leaves are a word or an id.
+            if len(text) < _MIN_PROSE_CHARS or text.count(" ") < PROSE_WORDS_FLOOR - 1:
+                continue
+            if leaf.field_class in self.skip_classes:
+                continue
+            hit = self._most_prose_view(index, text)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    def _most_prose_view(self, index: int, text: str) -> Hit | None:
+        """One hit per leaf: the view (the text as sent, or a decoded or joined view) with
+        the most words among those that are prose."""
+        best: tuple[int, int, int] | None = None  # (words, start, end)
+        start = 0
+        for view in text.split(VIEW_SEPARATOR):
+            end = start + len(view)
+            if len(view) >= _MIN_PROSE_CHARS:
+                measure = prose_measure(view)
+                if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
+                    best = (measure[0][1], start, end)
+            start = end + len(VIEW_SEPARATOR)
+        if best is None:
+            return None
+        return Hit(index, "PROSE", best[1], best[2], 0.9)
+
+    def measure(self, text: str) -> Measure:
+        return prose_measure(text)
+
+
+# --- tables, records and numbers in the JSON structure -----------------------------------
+
+_NUMERIC_TEXT = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*")
+# Index labels pandas writes: a RangeIndex or integer index, epoch milliseconds, ISO dates.
+_INDEX_LABEL = re.compile(r"-?\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+_SCALARS = (str, int, float, bool, type(None))
+
+TreeFinding = tuple[str, str, float, Measure]
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    return kind is str and len(value) <= 40 and _NUMERIC_TEXT.fullmatch(value) is not None
+
+
+def _index_like(keys: Iterable[str]) -> bool:
+    return all(type(key) is str and _INDEX_LABEL.fullmatch(key) for key in keys)
+
+
+def _scalar_row(values: Iterable[Any]) -> bool:
+    return all(type(v) in _SCALARS for v in values)
+
+
+def table_shape(node: Any) -> tuple[str, int, int] | None:
+    """(entity, rows, columns) when `node` is a table in one of the JSON forms a DataFrame,
+    a list of records or a column dict takes; None otherwise. Looks at `node` itself only."""
+    if type(node) is list:
+        return _list_table(node)
+    if type(node) is dict:
+        return _dict_table(node)
+    return None
+
+
+def _list_table(node: list[Any]) -> tuple[str, int, int] | None:
+    rows = len(node)
+    if rows < TABLE_ROWS_FLOOR:
+        return None
+    first = node[0]
+    if type(first) is dict:  # records
+        keys = first.keys()
+        if len(keys) < TABLE_COLUMNS_FLOOR:
+            return None
+        for row in node:
+            if type(row) is not dict or row.keys() != keys or not _scalar_row(row.values()):
+                return None
+        return "RECORDS_TABLE", rows, len(keys)
+    if type(first) is list:  # orient="values"
+        width = len(first)
+        if width < TABLE_COLUMNS_FLOOR:
+            return None
+        text = False
+        for row in node:
+            if type(row) is not list or len(row) != width or not _scalar_row(row):
+                return None
+            text = text or any(type(v) is str and not _is_number(v) for v in row)
+        # A matrix of numbers only is a tensor (or a confusion matrix): the count decides.
+        return ("RECORDS_TABLE", rows, width) if text else None
+    return None
+
+
+def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
+    if not node:
+        return None
+    columns, data = node.get("columns"), node.get("data")
+    if type(columns) is list and type(data) is list and data:  # orient="split"
+        width = len(columns)
+        if all(type(row) is list and len(row) == width for row in data) and width >= 1:
+            return "RECORDS_TABLE", len(data), width
+    values = iter(node.values())
+    first = next(values)
+    if type(first) is dict:  # orient="columns" (df.to_dict()) or orient="index"
+        inner = first.keys()
+        if not inner:
+            return None
+        for value in node.values():
+            if type(value) is not dict or value.keys() != inner or not _scalar_row(value.values()):
+                return None
+        if _index_like(inner):
+            return "RECORDS_TABLE", len(inner), len(node)
+        if len(node) >= TABLE_ROWS_FLOOR and _index_like(node):
+            return "RECORDS_TABLE", len(node), len(inner)
+        return None
+    if type(first) is list and len(node) >= TABLE_COLUMNS_FLOOR:  # to_dict("list")
+        length = len(first)
+        if length < TABLE_ROWS_FLOOR:
+            return None
+        for value in node.values():
+            if type(value) is not list or len(value) != length or not _scalar_row(value):
+                return None
+        return "COLUMN_LISTS", length, len(node)
+    return None
+
+
+class _Walk:
+    """One bounded walk over a user-data subtree: tables at any depth, numbers in all."""
+
+    __slots__ = ("found", "numbers", "nodes", "skip")
+
+    def __init__(self, skip: Collection[int]) -> None:
+        self.found: list[TreeFinding] = []
+        self.numbers = 0
+        self.nodes = 0
+        self.skip = skip
+
+    def visit(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
+        # (node, path, layers of JSON-in-a-string above it, inside a table already reported)
+        stack: list[tuple[Any, tuple[jsonpath.Part, ...], int, bool]] = [(node, parts, 0, False)]
+        while stack and self.nodes < MAX_NODES:
+            current, where, layer, in_table = stack.pop()
+            kind = type(current)
+            if kind is dict or kind is list:
+                if not in_table:
+                    shape = table_shape(current)
+                    if shape is not None:  # one finding per table; its numbers still count
+                        entity, rows, columns = shape
+                        self.found.append((jsonpath.render(where), entity, 0.9, (("rows", rows), ("columns", columns))))
+                        in_table = True
+                items = current.items() if kind is dict else enumerate(current)
+                for key, value in items:
+                    self.nodes += 1
+                    value_kind = type(value)
+                    if value_kind is dict or value_kind is list:
+                        if id(value) not in self.skip:
+                            # Inside a string's JSON, paths stay the string's own.
+                            stack.append((value, where if layer else (*where, key), layer, in_table))
+                    elif value_kind is int or value_kind is float:
+                        self.numbers += 1
+                    elif value_kind is str:
+                        self._text(value, where if layer else (*where, key), layer, in_table, stack)
+            elif kind is str:
+                self._text(current, where, layer, in_table, stack)
+            elif kind is int or kind is float:
+                self.numbers += 1
+
+    def _text(
+        self, text: str, where: tuple[jsonpath.Part, ...], layer: int, in_table: bool, stack: list[Any]
+    ) -> None:
+        if len(text) <= 40:
+            if _NUMERIC_TEXT.fullmatch(text):
+                self.numbers += 1
+            return
+        # A JSON document carried in a string (json.dumps(df.to_dict()) as a metadata value).
+        head = text.lstrip()[:1]
+        if layer >= MAX_NESTED_JSON_LAYERS or head not in ("{", "[", '"') or len(text) > MAX_NESTED_JSON_CHARS:
+            return
+        try:
+            inner = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return
+        if type(inner) in (dict, list, str):
+            # Findings inside land on the string's own path: that is where the value sits.
+            stack.append((inner, where, layer + 1, in_table))
+
+
+class ShapeTreeDetector(TreeDetector):
+    """Tables, records and bulk numbers in the user-data subtrees of a JSON body."""
+
+    name = "shapes"
+    category = "blob"
+
+    def __init__(self) -> None:
+        # (endpoint, shape of a container's path with list indexes as 0) -> is user data.
+        self._classes: dict[tuple[Endpoint | None, tuple[jsonpath.Part, ...]], str] = {}
+
+    def may_find(self, body: bytes) -> bool:
+        # The smallest table (2 x 2) or number floor needs a few commas in the JSON text.
+        return body.count(b",") >= 3
+
+    def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[TreeFinding]:
+        """Without a catalog: the whole document is user data (an unknown endpoint)."""
+        return self._measure(root, (), skip)
+
+    def scan_user_data(
+        self,
+        root: Any,
+        skip: Collection[int],
+        catalog: Catalog,
+        endpoint: Endpoint | None,
+        unknown_fields: Collection[str] = (),
+    ) -> list[TreeFinding]:
+        """Findings in the user-data subtrees of the body `root` of a request to `endpoint`:
+        containers the catalog classes as a user dict or a list of names, fields the schema
+        does not know (`unknown_fields`, paths), everything when the endpoint is unknown."""
+        if endpoint is None:
+            return self._measure(root, (), skip)
+        found: list[TreeFinding] = []
+        unknown = set(unknown_fields)
+        stack: list[tuple[Any, tuple[jsonpath.Part, ...]]] = [(root, ())]
+        while stack:
+            node, parts = stack.pop()
+            if parts:
+                cls = self._class(catalog, endpoint, parts, node)
+                if cls in ("user_dict", "name") or (unknown and jsonpath.render(parts) in unknown):
+                    found.extend(self._user_root(catalog, endpoint, node, parts, skip, cls))
+                    continue
+            items = node.items() if type(node) is dict else enumerate(node)
+            for key, value in items:
+                if (type(value) is dict or type(value) is list) and id(value) not in skip:
+                    stack.append((value, (*parts, key)))
+        return found
+
+    def _user_root(
+        self, catalog: Catalog, endpoint: Endpoint, node: Any, parts: tuple[jsonpath.Part, ...],
+        skip: Collection[int], cls: str,
+    ) -> list[TreeFinding]:
+        # Keys right below a user dict can have classes of their own (the value-derived
+        # `string_representation` of artifact metadata, a pip freeze): those are left out.
+        if type(node) is dict and len(node) <= _MAX_CLASSIFIED_KEYS:
+            kept = {}
+            for key, value in node.items():
+                if catalog.classify(endpoint, (*parts, key), value) in USER_DATA_CLASSES:
+                    kept[key] = value
+            if len(kept) < len(node):
+                node = kept
+        return self._measure(node, parts, skip)
+
+    def _measure(self, node: Any, parts: tuple[jsonpath.Part, ...], skip: Collection[int]) -> list[TreeFinding]:
+        walk = _Walk(skip)
+        walk.visit(node, parts)
+        found = walk.found
+        if walk.numbers >= NUMBERS_FLOOR:
+            found.append((jsonpath.render(parts), "NUMERIC_ARRAY", 0.9, (("numbers", walk.numbers),)))
+        return found
+
+    def _class(self, catalog: Catalog, endpoint: Endpoint, parts: tuple[jsonpath.Part, ...], node: Any) -> str:
+        shape = tuple(0 if type(part) is int else part for part in parts)
+        key = (endpoint, shape)
+        cls = self._classes.get(key)
+        if cls is None:
+            if len(self._classes) >= _MAX_CLASS_CACHE:
+                self._classes.clear()
+            cls = self._classes[key] = catalog.classify(endpoint, parts, node)
+        return cls
