@@ -39,7 +39,8 @@ Cost: the prose detector looks only at texts of at least `_MIN_PROSE_CHARS` with
 spaces as the word floor; the tree detector classifies each container of ZenML's structure
 once per endpoint and shape (cached) and walks only the user-data subtrees. Bounds: prose is
 measured on the first `MAX_PROSE_CHARS` of each view (the measure is then "at least"); a
-subtree walk stops counting at `MAX_NODES` values (the measure is then that); strings are
+request's walk stops at `MAX_NODES` values, reported as OVERSIZED_USER_DATA (no metadata
+has that many values; the policy names no threshold for it, so it blocks); strings are
 parsed as JSON up to `MAX_NESTED_JSON_CHARS` and `MAX_NESTED_JSON_LAYERS` deep.
 """
 
@@ -75,7 +76,7 @@ NUMBERS_FLOOR = 24
 
 # --- bounds ---------------------------------------------------------------------------
 MAX_PROSE_CHARS = 20_000        # of each view: words saturate long before
-MAX_NODES = 200_000             # values walked per user-data subtree
+MAX_NODES = 200_000             # values walked per request, over all its user-data subtrees
 MAX_NESTED_JSON_CHARS = 1024 * 1024
 MAX_NESTED_JSON_LAYERS = 3
 _MIN_PROSE_CHARS = 4 * PROSE_WORDS_FLOOR
@@ -257,13 +258,26 @@ def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
 class _Walk:
     """One bounded walk over a user-data subtree: tables at any depth, numbers in all."""
 
-    __slots__ = ("found", "numbers", "nodes", "skip")
+    __slots__ = ("found", "numbers", "nodes", "skip", "stopped")
 
     def __init__(self, skip: Collection[int]) -> None:
         self.found: list[TreeFinding] = []
-        self.numbers = 0
-        self.nodes = 0
+        self.numbers = 0       # of the subtree being measured
+        self.nodes = 0         # of the request: the budget
         self.skip = skip
+        self.stopped = False   # the budget ran out: some values were not looked at
+
+    def measure(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
+        """Tables anywhere in the user-data subtree `node`, and its count of numbers."""
+        if self.stopped:
+            return
+        self.numbers = 0
+        self.visit(node, parts)
+        if self.nodes >= MAX_NODES:
+            self.stopped = True
+            self.found.append((jsonpath.render(parts), "OVERSIZED_USER_DATA", 0.9, (("values", self.nodes),)))
+        if self.numbers >= NUMBERS_FLOOR:
+            self.found.append((jsonpath.render(parts), "NUMERIC_ARRAY", 0.9, (("numbers", self.numbers),)))
 
     def visit(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
         # (node, path, layers of JSON-in-a-string above it, inside a table already reported)
@@ -284,12 +298,14 @@ class _Walk:
                     value_kind = type(value)
                     if value_kind is dict or value_kind is list:
                         if id(value) not in self.skip:
-                            # Inside a string's JSON, paths stay the string's own.
-                            stack.append((value, where if layer else (*where, key), layer, in_table))
+                            # Inside a string's JSON, paths stay the string's own; inside a
+                            # table reported, no path is needed (none is reported there).
+                            inner = where if layer or in_table else (*where, key)
+                            stack.append((value, inner, layer, in_table))
                     elif value_kind is int or value_kind is float:
                         self.numbers += 1
                     elif value_kind is str:
-                        self._text(value, where if layer else (*where, key), layer, in_table, stack)
+                        self._text(value, where if layer or in_table else (*where, key), layer, in_table, stack)
             elif kind is str:
                 self._text(current, where, layer, in_table, stack)
             elif kind is int or kind is float:
@@ -331,7 +347,9 @@ class ShapeTreeDetector(TreeDetector):
 
     def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[TreeFinding]:
         """Without a catalog: the whole document is user data (an unknown endpoint)."""
-        return self._measure(root, (), skip)
+        walk = _Walk(skip)
+        walk.measure(root, ())
+        return walk.found
 
     def scan_user_data(
         self,
@@ -344,46 +362,24 @@ class ShapeTreeDetector(TreeDetector):
         """Findings in the user-data subtrees of the body `root` of a request to `endpoint`:
         containers the catalog classes as a user dict or a list of names, fields the schema
         does not know (`unknown_fields`, paths), everything when the endpoint is unknown."""
+        walk = _Walk(skip)
         if endpoint is None:
-            return self._measure(root, (), skip)
-        found: list[TreeFinding] = []
+            walk.measure(root, ())
+            return walk.found
         unknown = set(unknown_fields)
         stack: list[tuple[Any, tuple[jsonpath.Part, ...]]] = [(root, ())]
-        while stack:
+        while stack and not walk.stopped:
             node, parts = stack.pop()
             if parts:
                 cls = self._class(catalog, endpoint, parts, node)
                 if cls in ("user_dict", "name") or (unknown and jsonpath.render(parts) in unknown):
-                    found.extend(self._user_root(catalog, endpoint, node, parts, skip, cls))
+                    walk.measure(_user_values(catalog, endpoint, node, parts), parts)
                     continue
             items = node.items() if type(node) is dict else enumerate(node)
             for key, value in items:
                 if (type(value) is dict or type(value) is list) and id(value) not in skip:
                     stack.append((value, (*parts, key)))
-        return found
-
-    def _user_root(
-        self, catalog: Catalog, endpoint: Endpoint, node: Any, parts: tuple[jsonpath.Part, ...],
-        skip: Collection[int], cls: str,
-    ) -> list[TreeFinding]:
-        # Keys right below a user dict can have classes of their own (the value-derived
-        # `string_representation` of artifact metadata, a pip freeze): those are left out.
-        if type(node) is dict and len(node) <= _MAX_CLASSIFIED_KEYS:
-            kept = {}
-            for key, value in node.items():
-                if catalog.classify(endpoint, (*parts, key), value) in USER_DATA_CLASSES:
-                    kept[key] = value
-            if len(kept) < len(node):
-                node = kept
-        return self._measure(node, parts, skip)
-
-    def _measure(self, node: Any, parts: tuple[jsonpath.Part, ...], skip: Collection[int]) -> list[TreeFinding]:
-        walk = _Walk(skip)
-        walk.visit(node, parts)
-        found = walk.found
-        if walk.numbers >= NUMBERS_FLOOR:
-            found.append((jsonpath.render(parts), "NUMERIC_ARRAY", 0.9, (("numbers", walk.numbers),)))
-        return found
+        return walk.found
 
     def _class(self, catalog: Catalog, endpoint: Endpoint, parts: tuple[jsonpath.Part, ...], node: Any) -> str:
         shape = tuple(0 if type(part) is int else part for part in parts)
@@ -394,3 +390,12 @@ class ShapeTreeDetector(TreeDetector):
                 self._classes.clear()
             cls = self._classes[key] = catalog.classify(endpoint, parts, node)
         return cls
+
+
+def _user_values(catalog: Catalog, endpoint: Endpoint, node: Any, parts: tuple[jsonpath.Part, ...]) -> Any:
+    """`node` without the keys right below it that have a class of their own (the
+    value-derived `string_representation` of artifact metadata, a pip freeze)."""
+    if type(node) is not dict or len(node) > _MAX_CLASSIFIED_KEYS:
+        return node
+    kept = {key: value for key, value in node.items() if catalog.classify(endpoint, (*parts, key), value) in USER_DATA_CLASSES}
+    return kept if len(kept) < len(node) else node
