@@ -187,7 +187,7 @@ def test_model_description_is_not_blocked(inspector: Inspector) -> None:
     body["pipeline_configuration"]["model"]["description"] = TICKET  # free_text: ZenML's own prose field
     record["body_text"] = json.dumps(body)
     action, findings = _inspect(inspector, record)
-    assert action == "allow", findings
+    assert action != "block" and findings == []  # a snapshot is redacted (its source code), not blocked
 
 
 def test_prose_in_a_joined_view_is_measured() -> None:
