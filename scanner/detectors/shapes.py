@@ -80,7 +80,8 @@ MAX_NODES = 200_000             # values walked per request, over all its user-d
 MAX_NESTED_JSON_CHARS = 1024 * 1024
 MAX_NESTED_JSON_LAYERS = 3
 _MIN_PROSE_CHARS = 4 * PROSE_WORDS_FLOOR
-_MAX_CLASS_CACHE = 65536
+_MAX_CLASS_CACHE = 65536       # positions remembered, over all endpoints
+_ROOT_CLASSES = frozenset({"user_dict", "name"})  # containers of these classes are user data
 _MAX_CLASSIFIED_KEYS = 4096     # a bigger user dict is measured as one class (its own)
 
 
@@ -331,6 +332,20 @@ class _Walk:
             stack.append((inner, where, layer + 1, in_table))
 
 
+class _Position:
+    """A place in an endpoint's bodies (list indexes as one): its class as the catalog gives
+    it for a container there, worked out once; and, for a user-data subtree, the classes of
+    the values right below it by key."""
+
+    __slots__ = ("children", "cls", "item", "value_classes")
+
+    def __init__(self, cls: str) -> None:
+        self.cls = cls
+        self.children: dict[str, _Position] = {}
+        self.item: _Position | None = None
+        self.value_classes: dict[tuple[str, int], str] = {}
+
+
 class ShapeTreeDetector(TreeDetector):
     """Tables, records and bulk numbers in the user-data subtrees of a JSON body."""
 
@@ -338,8 +353,8 @@ class ShapeTreeDetector(TreeDetector):
     category = "blob"
 
     def __init__(self) -> None:
-        # (endpoint, shape of a container's path with list indexes as 0) -> is user data.
-        self._classes: dict[tuple[Endpoint | None, tuple[jsonpath.Part, ...]], str] = {}
+        self._roots: dict[Endpoint, _Position] = {}
+        self._positions = 0  # user dicts have keys of their own choosing: the tries stay bounded
 
     def may_find(self, body: bytes) -> bool:
         # The smallest table (2 x 2) or number floor needs a few commas in the JSON text.
@@ -366,36 +381,64 @@ class ShapeTreeDetector(TreeDetector):
         if endpoint is None:
             walk.measure(root, ())
             return walk.found
+        if self._positions >= _MAX_CLASS_CACHE:
+            self._roots.clear()
+            self._positions = 0
+        top = self._roots.get(endpoint)
+        if top is None:
+            top = self._roots[endpoint] = _Position("unknown")
         unknown = set(unknown_fields)
-        stack: list[tuple[Any, tuple[jsonpath.Part, ...]]] = [(root, ())]
+        stack: list[tuple[Any, tuple[jsonpath.Part, ...], _Position]] = [(root, (), top)]
         while stack and not walk.stopped:
-            node, parts = stack.pop()
-            if parts:
-                cls = self._class(catalog, endpoint, parts, node)
-                if cls in ("user_dict", "name") or (unknown and jsonpath.render(parts) in unknown):
-                    walk.measure(_user_values(catalog, endpoint, node, parts), parts)
-                    continue
-            items = node.items() if type(node) is dict else enumerate(node)
-            for key, value in items:
-                if (type(value) is dict or type(value) is list) and id(value) not in skip:
-                    stack.append((value, (*parts, key)))
+            node, parts, position = stack.pop()
+            if position.cls in _ROOT_CLASSES or (unknown and parts and jsonpath.render(parts) in unknown):
+                walk.measure(self._user_values(catalog, endpoint, position, node, parts), parts)
+                continue
+            if type(node) is dict:
+                children = position.children
+                for key, value in node.items():
+                    kind = type(value)
+                    if (kind is dict or kind is list) and id(value) not in skip:
+                        child = children.get(key) or self._child(catalog, endpoint, position, (*parts, key), value)
+                        stack.append((value, (*parts, key), child))
+            else:
+                item = position.item
+                for index, value in enumerate(node):
+                    kind = type(value)
+                    if (kind is dict or kind is list) and id(value) not in skip:
+                        if item is None:
+                            item = self._item(catalog, endpoint, position, (*parts, index), value)
+                        stack.append((value, (*parts, index), item))
         return walk.found
 
-    def _class(self, catalog: Catalog, endpoint: Endpoint, parts: tuple[jsonpath.Part, ...], node: Any) -> str:
-        shape = tuple(0 if type(part) is int else part for part in parts)
-        key = (endpoint, shape)
-        cls = self._classes.get(key)
-        if cls is None:
-            if len(self._classes) >= _MAX_CLASS_CACHE:
-                self._classes.clear()
-            cls = self._classes[key] = catalog.classify(endpoint, parts, node)
-        return cls
+    def _child(self, catalog: Catalog, endpoint: Endpoint, position: _Position, parts: tuple[jsonpath.Part, ...],
+               value: Any) -> _Position:
+        child = position.children[parts[-1]] = _Position(catalog.classify(endpoint, parts, value))  # type: ignore[index]
+        self._positions += 1
+        return child
 
+    def _item(self, catalog: Catalog, endpoint: Endpoint, position: _Position, parts: tuple[jsonpath.Part, ...],
+              value: Any) -> _Position:
+        item = position.item = _Position(catalog.classify(endpoint, parts, value))
+        self._positions += 1
+        return item
 
-def _user_values(catalog: Catalog, endpoint: Endpoint, node: Any, parts: tuple[jsonpath.Part, ...]) -> Any:
-    """`node` without the keys right below it that have a class of their own (the
-    value-derived `string_representation` of artifact metadata, a pip freeze)."""
-    if type(node) is not dict or len(node) > _MAX_CLASSIFIED_KEYS:
-        return node
-    kept = {key: value for key, value in node.items() if catalog.classify(endpoint, (*parts, key), value) in USER_DATA_CLASSES}
-    return kept if len(kept) < len(node) else node
+    def _user_values(self, catalog: Catalog, endpoint: Endpoint, position: _Position, node: Any,
+                     parts: tuple[jsonpath.Part, ...]) -> Any:
+        """`node` without the keys right below it that have a class of their own (the
+        value-derived `string_representation` of artifact metadata, a pip freeze)."""
+        if type(node) is not dict or len(node) > _MAX_CLASSIFIED_KEYS:
+            return node
+        classes = position.value_classes
+        kept = {}
+        for key, value in node.items():
+            # What of a value the catalog reads: None, a `{{...}}` reference, anything else.
+            kind = 0 if value is None else 2 if type(value) is str and value.startswith("{{") else 1
+            cls = classes.get((key, kind))
+            if cls is None:
+                if len(classes) >= _MAX_CLASSIFIED_KEYS:
+                    classes.clear()
+                cls = classes[(key, kind)] = catalog.classify(endpoint, (*parts, key), value)
+            if cls in USER_DATA_CLASSES:
+                kept[key] = value
+        return kept if len(kept) < len(node) else node

@@ -403,3 +403,17 @@ def test_huge_user_data_is_walked_in_bounded_time(catalog: Catalog, values: dict
     assert time.perf_counter() - started < 3.0  # measured: 80-550 ms (a walk of at most 200,000 values)
     entities = {f[1] for f in found}
     assert entity in entities if entity else not entities - {"OVERSIZED_USER_DATA"}
+
+
+@pytest.mark.parametrize("values_first", [True, False])
+def test_a_user_dict_is_measured_whole_whatever_the_order_of_its_siblings(catalog: Catalog, values_first: bool) -> None:
+    # 16 lists of 48 numbers: only their sum (768) is over the threshold, so the user dict
+    # must be measured as one subtree, wherever it sits among ZenML's own fields.
+    endpoint = catalog.match("POST", "/api/v1/run-metadata")
+    values = {f"emb_part_{i}": EMBEDDING[i * 48 : (i + 1) * 48] for i in range(16)}
+    resources = [{"id": RUN_ID, "type": "step_run"}]
+    body = {"values": values, "resources": resources} if values_first else {"resources": resources, "values": values}
+    detector = ShapeTreeDetector()
+    for _ in range(2):  # the second time from the remembered positions
+        found = detector.scan_user_data(body, frozenset(), catalog, endpoint)
+        assert [(f[0], f[1], f[3]) for f in found if f[1] == "NUMERIC_ARRAY"] == [("$.values", "NUMERIC_ARRAY", (("numbers", 768),))]
