@@ -244,7 +244,7 @@ class Scanner:
                     detector=detector.name,
                     fingerprint=fingerprint(self.key, leaf.text[hit.start : hit.end]),
                     field_class=leaf.field_class,
-                    measure=detector.measure(leaf.text[hit.start : hit.end]) if isinstance(detector, Measured) else (),
+                    measure=detector.measure(hit.entity, leaf.text[hit.start : hit.end]) if isinstance(detector, Measured) else (),
                 )
             )
         body = result.body

@@ -12,6 +12,7 @@
       birthdate: {enabled: true, score: 0.85}
       prose:   {enabled: true}    # shape detectors (detectors/shapes.py): their thresholds
       shapes:  {enabled: true}    # are policy data (shape_thresholds in data.json)
+      json_text: {enabled: true}
 
 With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers or more to it
 (NUMERIC_ARRAY, a blob finding): a tensor printed as text is not phone or card numbers, and
@@ -41,6 +42,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "birthdate": frozenset({"enabled", "score"}),
     "prose": frozenset({"enabled"}),
     "shapes": frozenset({"enabled"}),
+    "json_text": frozenset({"enabled"}),
 }
 
 
@@ -103,6 +105,12 @@ def _build_prose(args: dict[str, Any]) -> Detector:
     return ProseDetector(**args)
 
 
+def _build_json_text(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.shapes import JsonTextDetector
+
+    return JsonTextDetector(**args)
+
+
 def _build_shapes(args: dict[str, Any]) -> TreeDetector:
     from metagate.scanner.detectors.shapes import ShapeTreeDetector
 
@@ -116,6 +124,7 @@ _DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
     ("tables", _build_tables),
     ("birthdate", _build_birthdate),
     ("prose", _build_prose),
+    ("json_text", _build_json_text),
 )
 _TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (
     ("arrays", _build_arrays),

@@ -34,6 +34,9 @@ request structure (lists of steps, artifacts, components) are never measured.
   counts the numbers, numeric strings included, wherever they sit (one list, sibling
   lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
   NUMERIC_ARRAY, measure `numbers`.
+- `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
+  a user-data string that no user-data subtree of the body holds (a run name, a tag, a
+  query value, a header).
 
 Cost: the prose detector looks only at texts of at least `_MIN_PROSE_CHARS` with as many
 spaces as the word floor; the tree detector classifies each container of ZenML's structure
@@ -80,6 +83,7 @@ MAX_NODES = 200_000             # values walked per request, over all its user-d
 MAX_NESTED_JSON_CHARS = 1024 * 1024
 MAX_NESTED_JSON_LAYERS = 3
 _MIN_PROSE_CHARS = 4 * PROSE_WORDS_FLOOR
+_MIN_JSON_CHARS = 16             # '[[1,"a"],[2,"b"]]': the shortest table in JSON
 _MAX_CLASS_CACHE = 65536       # positions remembered, over all endpoints
 _ROOT_CLASSES = frozenset({"user_dict", "name"})  # containers of these classes are user data
 _MAX_CLASSIFIED_KEYS = 4096     # a bigger user dict is measured as one class (its own)
@@ -89,7 +93,8 @@ class Measured:
     """A detector whose findings carry a measure of the matched text (the pipeline asks for
     it only for hits, so the hit cache stays as it is)."""
 
-    def measure(self, text: str) -> Measure:
+    def measure(self, entity: str, text: str) -> Measure:
+        """The measure of a hit of `entity` whose span is `text`."""
         raise NotImplementedError
 
 
@@ -157,7 +162,7 @@ class ProseDetector(Detector, Measured):
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)
 
-    def measure(self, text: str) -> Measure:
+    def measure(self, entity: str, text: str) -> Measure:
         return prose_measure(text)
 
 
@@ -330,6 +335,59 @@ class _Walk:
         if type(inner) in (dict, list, str):
             # Findings inside land on the string's own path: that is where the value sits.
             stack.append((inner, where, layer + 1, in_table))
+
+
+class JsonTextDetector(Detector, Measured):
+    """Tables and bulk numbers in a JSON document carried as a string in user data, where no
+    user-data subtree of the body holds it: a run name, a tag, a query value, a header, a
+    form field (`json.dumps(df.to_dict())`). Each view of the leaf that is JSON is parsed
+    (bounded: `MAX_NESTED_JSON_CHARS`) and measured as a user-data subtree; one hit per
+    entity and view. In a user dict of the body the tree detector finds the same at the same
+    path: the policy sees one item either way."""
+
+    name = "json_text"
+    category = "blob"
+    # Hits depend only on a leaf's text and class: cacheable.
+    leaf_local = True
+    skip_classes = _ALL_CLASSES - USER_DATA_CLASSES
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        hits: list[Hit] = []
+        for index, leaf in enumerate(leaves):
+            text = leaf.text
+            if len(text) < _MIN_JSON_CHARS or leaf.field_class in self.skip_classes:
+                continue
+            start = 0
+            for view in text.split(VIEW_SEPARATOR) if VIEW_SEPARATOR in text else (text,):
+                end = start + len(view)
+                for entity in sorted(_json_shapes(view)):
+                    hits.append(Hit(index, entity, start, end, 0.9))
+                start = end + len(VIEW_SEPARATOR)
+        return hits
+
+    def measure(self, entity: str, text: str) -> Measure:
+        return _json_shapes(text).get(entity, ())
+
+
+def _json_shapes(text: str) -> dict[str, Measure]:
+    """Entity -> the largest measure of it, for the JSON document `text` (nothing when
+    `text` is no JSON container, or too long to parse)."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "[", '"') or len(text) < _MIN_JSON_CHARS or len(text) > MAX_NESTED_JSON_CHARS:
+        return {}
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    if type(document) not in (dict, list, str):
+        return {}
+    walk = _Walk(frozenset())
+    walk.measure(document, ())
+    shapes: dict[str, Measure] = {}
+    for _, entity, _, measure in walk.found:
+        if entity not in shapes or measure > shapes[entity]:
+            shapes[entity] = measure
+    return shapes
 
 
 class _Position:

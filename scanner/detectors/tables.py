@@ -71,10 +71,10 @@ class TextTableDetector(Detector, Measured):
                 hits.extend(self._tables(index, text, USER_DATA_MIN_LINES if user_data else self.min_rows))
         return hits
 
-    def measure(self, text: str) -> Measure:
+    def measure(self, entity: str, text: str) -> Measure:
         """Of a hit's span: `numbers` of a numeric run, `rows` (the header aside) and
         `columns` of a table."""
-        if _NUMBER_RUN.fullmatch(text):
+        if entity == "NUMERIC_ARRAY":
             return (("numbers", len(_NUMBER_RE.findall(text))),)
         lines = [line for line in _LINE_BREAK.split(text) if line.strip()]
         columns = max((len(fields) for d in _DELIMITERS if (fields := _fields(lines[0], d))), default=0) if lines else 0

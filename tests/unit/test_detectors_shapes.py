@@ -197,7 +197,7 @@ def test_prose_in_a_joined_view_is_measured() -> None:
     hits = list(ProseDetector().scan([leaf]))
     assert [h.entity for h in hits] == ["PROSE"]
     assert leaf.text[hits[0].start : hits[0].end] == TICKET
-    assert ProseDetector().measure(TICKET) == prose_measure(TICKET)
+    assert ProseDetector().measure("PROSE", TICKET) == prose_measure(TICKET)
 
 
 def test_prose_measure_counts_words_sentences_and_share() -> None:
@@ -417,3 +417,39 @@ def test_a_user_dict_is_measured_whole_whatever_the_order_of_its_siblings(catalo
     for _ in range(2):  # the second time from the remembered positions
         found = detector.scan_user_data(body, frozenset(), catalog, endpoint)
         assert [(f[0], f[1], f[3]) for f in found if f[1] == "NUMERIC_ARRAY"] == [("$.values", "NUMERIC_ARRAY", (("numbers", 768),))]
+
+
+# --- JSON carried in strings outside user-data subtrees ------------------------------------
+
+
+def test_a_table_as_json_in_a_run_name_is_blocked(inspector: Inspector) -> None:
+    record = _first("POST", "/api/v1/runs")
+    body = json.loads(record["body_text"])
+    body["name"] = json.dumps(ORIENTS["columns"])
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block"
+    assert ("RECORDS_TABLE", "$.name") in findings
+
+
+@pytest.mark.parametrize("orient", ["records", "split", "dict_list"])
+def test_a_table_as_json_in_a_query_value_or_header_is_blocked(inspector: Inspector, orient: str) -> None:
+    table = json.dumps(ORIENTS[orient])
+    record = {"method": "GET", "path": "/api/v1/runs", "query": [["name", table]], "headers": {}, "body_text": None}
+    assert _inspect(inspector, record)[0] == "block"
+    record = {"method": "GET", "path": "/api/v1/runs", "query": [], "headers": {"X-Debug": table}, "body_text": None}
+    assert _inspect(inspector, record)[0] == "block"
+
+
+def test_json_text_detector_measures_each_view() -> None:
+    from metagate.scanner.detectors.shapes import JsonTextDetector
+
+    detector = JsonTextDetector()
+    table = json.dumps(ORIENTS["records"])
+    leaf = Leaf("$.name", "run-7" + VIEW_SEPARATOR + table, "name")
+    [hit] = detector.scan([leaf])
+    assert hit.entity == "RECORDS_TABLE" and leaf.text[hit.start : hit.end] == table
+    assert dict(detector.measure(hit.entity, table)) == {"rows": 5, "columns": 4}
+    for text in ('{"lr": 0.01, "layers": [64, 32]}', '["a", "b", "c"]', "[not json", json.dumps(ORIENTS["records"][:1])):
+        assert list(detector.scan([Leaf("$.name", text, "name")])) == []
+    assert list(detector.scan([Leaf("$.x", table, "code")])) == []  # ZenML's own text classes

@@ -126,7 +126,7 @@ def test_a_small_table_in_user_data_is_reported_with_its_measure(detector):
     text = _csv(5)  # df.head().to_csv(): a header and five rows
     [hit] = detector.scan([Leaf("$.values.sample", text, "user_dict")])
     assert hit.entity == "CSV_TABLE"
-    assert dict(detector.measure(text[hit.start : hit.end])) == {"rows": 5, "columns": 4}
+    assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"rows": 5, "columns": 4}
     # Outside user data (logs, code, free text) the bar stays min_rows.
     assert entities(detector, text, "free_text") == []
     assert entities(detector, text, "log") == []
@@ -135,7 +135,7 @@ def test_a_small_table_in_user_data_is_reported_with_its_measure(detector):
 def test_a_numeric_run_is_measured_in_numbers(detector):
     text = json.dumps(VECTOR)
     [hit] = detector.scan([Leaf("$.values.e", text, "user_dict")])
-    assert dict(detector.measure(text[hit.start : hit.end])) == {"numbers": 384}
+    assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"numbers": 384}
 
 
 def test_small_tables_in_user_data_reach_the_policy(tmp_path):
