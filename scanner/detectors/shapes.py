@@ -33,7 +33,9 @@ request structure (lists of steps, artifacts, components) are never measured.
   requirements beside apt packages, so its threshold is its own). Per user-data subtree it
   counts the numbers, numeric strings included, wherever they sit (one list, sibling
   lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
-  NUMERIC_ARRAY, measure `numbers`.
+  NUMERIC_ARRAY, measure `numbers`. The string values of one object or list are also
+  measured together as prose (entity PROSE at the container): a transcript split into one
+  value per sentence or turn.
 - `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
   a user-data string that no user-data subtree of the body holds (a run name, a tag, a
   query value, a header).
@@ -207,13 +209,18 @@ def _list_table(node: list[Any]) -> tuple[str, int, int] | None:
         return None
     first = node[0]
     if type(first) is dict:  # records
-        keys = first.keys()
-        if len(keys) < TABLE_COLUMNS_FLOOR:
-            return None
+        # The columns every row has (records from an API may leave optional keys out);
+        # a cell holds a value or a list of values (an object column of tags).
+        common = set(first)
         for row in node:
-            if type(row) is not dict or row.keys() != keys or not _scalar_row(row.values()):
+            if type(row) is not dict:
                 return None
-        return "RECORDS_TABLE", rows, len(keys)
+            common &= row.keys()
+            if len(common) < TABLE_COLUMNS_FLOOR:
+                return None
+            if not all(type(v) in _SCALARS or type(v) is list and _scalar_row(v) for v in row.values()):
+                return None
+        return "RECORDS_TABLE", rows, len(common)
     if type(first) is list:  # orient="values"
         width = len(first)
         if width < TABLE_COLUMNS_FLOOR:
@@ -299,6 +306,7 @@ class _Walk:
                         self.found.append((jsonpath.render(where), entity, 0.9, (("rows", rows), ("columns", columns))))
                         in_table = True
                 items = current.items() if kind is dict else enumerate(current)
+                texts: list[str] = []  # of several words: prose split over siblings
                 for key, value in items:
                     self.nodes += 1
                     value_kind = type(value)
@@ -311,11 +319,32 @@ class _Walk:
                     elif value_kind is int or value_kind is float:
                         self.numbers += 1
                     elif value_kind is str:
+                        if " " in value:
+                            texts.append(value)
                         self._text(value, where if layer or in_table else (*where, key), layer, in_table, stack)
+                if len(texts) >= 2 and not in_table:
+                    self._sibling_prose(texts, where)
             elif kind is str:
                 self._text(current, where, layer, in_table, stack)
             elif kind is int or kind is float:
                 self.numbers += 1
+
+    def _sibling_prose(self, texts: list[str], where: tuple[jsonpath.Part, ...]) -> None:
+        """A text split over the values of one object or list (a sentence per key, a
+        transcript turn per item) is measured as the one text it is."""
+        joined: list[str] = []
+        size = spaces = 0
+        for text in texts:
+            joined.append(text)
+            size += len(text) + 1
+            spaces += text.count(" ") + 1
+            if size >= MAX_PROSE_CHARS:
+                break
+        if size < _MIN_PROSE_CHARS or spaces < PROSE_WORDS_FLOOR - 1:
+            return  # the detector's own cheap gate: too short to hold the word floor
+        measure = prose_measure(" ".join(joined))
+        if _is_prose(measure):
+            self.found.append((jsonpath.render(where), "PROSE", 0.9, measure))
 
     def _text(
         self, text: str, where: tuple[jsonpath.Part, ...], layer: int, in_table: bool, stack: list[Any]

@@ -235,6 +235,11 @@ def test_table_shape_measures_rows_and_columns(orient: str, expected: tuple[str,
     assert table_shape(ORIENTS[orient]) == expected
 
 
+def test_records_with_optional_keys_and_list_cells_are_a_table() -> None:
+    rows = [{"id": i, "name": f"n{i}", "tags": ["a", "b"], **({"email": "x"} if i % 2 else {})} for i in range(4)]
+    assert table_shape(rows) == ("RECORDS_TABLE", 4, 3)
+
+
 @pytest.mark.parametrize(
     "node",
     [
@@ -243,6 +248,7 @@ def test_table_shape_measures_rows_and_columns(orient: str, expected: tuple[str,
         {"title": {"type": "string"}, "rows": {"type": "integer"}},       # JSON schema properties: no index keys
         [{"a": 1, "b": 2}],                                                # one record
         [{"a": 1}, {"b": 2}, {"a": 3}],                                    # different keys
+        [{"a": 1, "b": 2}, {"a": 1, "c": 2}, {"a": 1, "d": 2}],            # one key in common
         [{"a": {"nested": 1}, "b": 2}] * 3,                                # rows of objects, not of values
         ["a", "b", "c"],
     ],
@@ -453,3 +459,19 @@ def test_json_text_detector_measures_each_view() -> None:
     for text in ('{"lr": 0.01, "layers": [64, 32]}', '["a", "b", "c"]', "[not json", json.dumps(ORIENTS["records"][:1])):
         assert list(detector.scan([Leaf("$.name", text, "name")])) == []
     assert list(detector.scan([Leaf("$.x", table, "code")])) == []  # ZenML's own text classes
+
+
+@pytest.mark.parametrize("container", ["dict", "list"])
+def test_prose_split_over_sibling_values_is_blocked(inspector: Inspector, container: str) -> None:
+    turns = [line for line in TRANSCRIPT.splitlines()]
+    values = {f"turn_{i}": turn for i, turn in enumerate(turns)} if container == "dict" else turns
+    action, findings = _inspect(inspector, _run_metadata({"call": values}))
+    assert action == "block"
+    assert ("PROSE", "$.values.call") in findings
+
+
+def test_a_few_short_labels_side_by_side_are_not_prose(inspector: Inspector) -> None:
+    values = {"owner": "ml platform team", "stage": "nightly retrain", "dataset": "customer churn v3",
+              "notes": "baseline with default settings"}
+    action, findings = _inspect(inspector, _run_metadata({"info": values}))
+    assert action == "allow" and findings == []
