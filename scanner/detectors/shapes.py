@@ -33,7 +33,8 @@ request structure (lists of steps, artifacts, components) are never measured.
   requirements beside apt packages, so its threshold is its own). Per user-data subtree it
   counts the numbers, numeric strings included, wherever they sit (one list, sibling
   lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
-  NUMERIC_ARRAY, measure `numbers`. The string values of one object or list are also
+  NUMERIC_ARRAY, measure `numbers`; over all user-data subtrees of a request, NUMERIC_SPREAD
+  (`numbers`, `fields`, `per_field`). The string values of one object or list are also
   measured together as prose (entity PROSE at the container): a transcript split into one
   value per sentence or turn.
 - `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
@@ -78,6 +79,8 @@ PROSE_SHARE_FLOOR = 50          # percent of tokens that are dictionary-like wor
 TABLE_ROWS_FLOOR = 2
 TABLE_COLUMNS_FLOOR = 2
 NUMBERS_FLOOR = 24
+SPREAD_NUMBERS_FLOOR = 64      # numbers over several user-data fields of one request
+SPREAD_PER_FIELD_FLOOR = 4
 
 # --- bounds ---------------------------------------------------------------------------
 MAX_PROSE_CHARS = 20_000        # of each view: words saturate long before
@@ -271,7 +274,7 @@ def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
 class _Walk:
     """One bounded walk over a user-data subtree: tables at any depth, numbers in all."""
 
-    __slots__ = ("found", "numbers", "nodes", "skip", "stopped")
+    __slots__ = ("found", "numbers", "nodes", "skip", "spread", "stopped")
 
     def __init__(self, skip: Collection[int]) -> None:
         self.found: list[TreeFinding] = []
@@ -279,6 +282,28 @@ class _Walk:
         self.nodes = 0         # of the request: the budget
         self.skip = skip
         self.stopped = False   # the budget ran out: some values were not looked at
+        self.spread: list[tuple[tuple[jsonpath.Part, ...], int]] = []  # (subtree, its numbers)
+
+    def spread_finding(self) -> None:
+        """Numbers split over several user-data subtrees of the request (an embedding as the
+        metadata of sixteen artifacts, a matrix over the parameters of many steps): entity
+        NUMERIC_SPREAD at the subtrees' common ancestor, with the total, the number of
+        subtrees and the mean per subtree (a big clean pipeline has many fields with a few
+        numbers each; its snapshot repeats each parameter three times)."""
+        if len(self.spread) < 2:
+            return
+        total = sum(numbers for _, numbers in self.spread)
+        per_field = total // len(self.spread)
+        if total < SPREAD_NUMBERS_FLOOR or per_field < SPREAD_PER_FIELD_FLOOR:
+            return
+        common = self.spread[0][0]
+        for parts, _ in self.spread[1:]:
+            size = 0
+            while size < min(len(common), len(parts)) and common[size] == parts[size]:
+                size += 1
+            common = common[:size]
+        measure = (("numbers", total), ("fields", len(self.spread)), ("per_field", per_field))
+        self.found.append((jsonpath.render(common), "NUMERIC_SPREAD", 0.9, measure))
 
     def measure(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
         """Tables anywhere in the user-data subtree `node`, and its count of numbers."""
@@ -289,6 +314,8 @@ class _Walk:
         if self.nodes >= MAX_NODES:
             self.stopped = True
             self.found.append((jsonpath.render(parts), "OVERSIZED_USER_DATA", 0.9, (("values", self.nodes),)))
+        if self.numbers:
+            self.spread.append((parts, self.numbers))
         if self.numbers >= NUMBERS_FLOOR:
             self.found.append((jsonpath.render(parts), "NUMERIC_ARRAY", 0.9, (("numbers", self.numbers),)))
 
@@ -496,6 +523,7 @@ class ShapeTreeDetector(TreeDetector):
                         if item is None:
                             item = self._item(catalog, endpoint, position, (*parts, index), value)
                         stack.append((value, (*parts, index), item))
+        walk.spread_finding()
         return walk.found
 
     def _child(self, catalog: Catalog, endpoint: Endpoint, position: _Position, parts: tuple[jsonpath.Part, ...],

@@ -475,3 +475,41 @@ def test_a_few_short_labels_side_by_side_are_not_prose(inspector: Inspector) -> 
               "notes": "baseline with default settings"}
     action, findings = _inspect(inspector, _run_metadata({"info": values}))
     assert action == "allow" and findings == []
+
+
+# --- numbers spread over several user-data fields of one request --------------------------
+
+
+def test_an_embedding_over_the_metadata_of_many_artifacts_is_blocked(inspector: Inspector) -> None:
+    record = _first("POST", "/api/v1/artifact_versions/batch")
+    body = json.loads(record["body_text"])
+    template = body[0]
+    body = []
+    for i in range(16):  # 48 numbers each: under the per-subtree threshold, 768 in all
+        artifact = copy.deepcopy(template)
+        artifact["metadata"] = {"chunk": EMBEDDING[i * 48 : (i + 1) * 48]}
+        body.append(artifact)
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block"
+    assert ("NUMERIC_SPREAD", "$") in findings
+
+
+def test_a_big_pipeline_with_a_few_numeric_parameters_per_step_is_allowed(inspector: Inspector) -> None:
+    # 40 steps x 5 numeric parameters, each repeated in config, overrides and parameter spec.
+    record = _first("POST", "/api/v1/pipeline_snapshots")
+    body = json.loads(record["body_text"])
+    name, step = next(iter(body["step_configurations"].items()))
+    steps = {}
+    for i in range(40):
+        copy_of = copy.deepcopy(step)
+        params = {"lr": 0.01 * i, "epochs": 10 + i, "batch_size": 32, "dropout": 0.1, "seed": i}
+        copy_of["config"]["parameters"] = dict(params)
+        copy_of["step_config_overrides"]["parameters"] = dict(params)
+        steps[f"{name}_{i}"] = copy_of
+    body["step_configurations"] = steps
+    record["body_text"] = json.dumps(body)
+    result = inspector.scanner.scan(request_from_record(record, "big"))
+    spread = [f for f in result.findings if f.entity == "NUMERIC_SPREAD"]
+    assert all(dict(f.measure)["per_field"] < 16 for f in spread)
+    assert _inspect(inspector, record)[0] != "block"

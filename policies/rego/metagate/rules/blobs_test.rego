@@ -73,3 +73,10 @@ test_unmeasured_numeric_array_blocks_as_before if {
 	fs := [{"entity": "NUMERIC_ARRAY", "category": "blob", "path": "$.values.e", "score": 0.9, "detector": "arrays", "field_class": "user_dict"}]
 	count(blobs.block) == 1 with input.findings as fs
 }
+
+test_numbers_spread_over_fields_block_only_when_dense if {
+	dense := [shape_finding("NUMERIC_SPREAD", {"numbers": 768, "fields": 16, "per_field": 48})]
+	sparse := [shape_finding("NUMERIC_SPREAD", {"numbers": 600, "fields": 120, "per_field": 5})]
+	count(blobs.block) == 1 with input.findings as dense
+	blobs.block == [] with input.findings as sparse
+}
