@@ -34,7 +34,7 @@ request structure (lists of steps, artifacts, components) are never measured.
   counts the numbers, numeric strings included, wherever they sit (one list, sibling
   lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
   NUMERIC_ARRAY, measure `numbers`; over all user-data subtrees of a request, NUMERIC_SPREAD
-  (`numbers`, `fields`, `per_field`). The string values of one object or list are also
+  (`numbers`, `fields`, `per_field`, reported at each subtree). The string values of one object or list are also
   measured together as prose (entity PROSE at the container): a transcript split into one
   value per sentence or turn.
 - `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
@@ -80,7 +80,7 @@ TABLE_ROWS_FLOOR = 2
 TABLE_COLUMNS_FLOOR = 2
 NUMBERS_FLOOR = 24
 SPREAD_NUMBERS_FLOOR = 64      # numbers over several user-data fields of one request
-SPREAD_PER_FIELD_FLOOR = 4
+SPREAD_PER_FIELD_FLOOR = 8
 
 # --- bounds ---------------------------------------------------------------------------
 MAX_PROSE_CHARS = 20_000        # of each view: words saturate long before
@@ -287,23 +287,19 @@ class _Walk:
     def spread_finding(self) -> None:
         """Numbers split over several user-data subtrees of the request (an embedding as the
         metadata of sixteen artifacts, a matrix over the parameters of many steps): entity
-        NUMERIC_SPREAD at the subtrees' common ancestor, with the total, the number of
-        subtrees and the mean per subtree (a big clean pipeline has many fields with a few
-        numbers each; its snapshot repeats each parameter three times)."""
+        NUMERIC_SPREAD at each of the subtrees, with the total, the number of subtrees and
+        the mean per subtree (a big clean pipeline has many fields with a few numbers each;
+        its snapshot repeats each parameter three times). At each: a finding inside a
+        subtree keeps the clean memo from remembering it, so a repeat is measured again."""
         if len(self.spread) < 2:
             return
         total = sum(numbers for _, numbers in self.spread)
         per_field = total // len(self.spread)
         if total < SPREAD_NUMBERS_FLOOR or per_field < SPREAD_PER_FIELD_FLOOR:
             return
-        common = self.spread[0][0]
-        for parts, _ in self.spread[1:]:
-            size = 0
-            while size < min(len(common), len(parts)) and common[size] == parts[size]:
-                size += 1
-            common = common[:size]
         measure = (("numbers", total), ("fields", len(self.spread)), ("per_field", per_field))
-        self.found.append((jsonpath.render(common), "NUMERIC_SPREAD", 0.9, measure))
+        for parts, _ in self.spread:
+            self.found.append((jsonpath.render(parts), "NUMERIC_SPREAD", 0.9, measure))
 
     def measure(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
         """Tables anywhere in the user-data subtree `node`, and its count of numbers."""

@@ -490,9 +490,10 @@ def test_an_embedding_over_the_metadata_of_many_artifacts_is_blocked(inspector: 
         artifact["metadata"] = {"chunk": EMBEDDING[i * 48 : (i + 1) * 48]}
         body.append(artifact)
     record["body_text"] = json.dumps(body)
-    action, findings = _inspect(inspector, record)
-    assert action == "block"
-    assert ("NUMERIC_SPREAD", "$") in findings
+    for _ in range(2):  # sent again: nothing of it was remembered as clean
+        action, findings = _inspect(inspector, record)
+        assert action == "block"
+        assert {p for e, p in findings if e == "NUMERIC_SPREAD"} == {f"$[{i}].metadata" for i in range(16)}
 
 
 def test_a_big_pipeline_with_a_few_numeric_parameters_per_step_is_allowed(inspector: Inspector) -> None:
@@ -513,3 +514,20 @@ def test_a_big_pipeline_with_a_few_numeric_parameters_per_step_is_allowed(inspec
     spread = [f for f in result.findings if f.entity == "NUMERIC_SPREAD"]
     assert all(dict(f.measure)["per_field"] < 16 for f in spread)
     assert _inspect(inspector, record)[0] != "block"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        _nested(ORIENTS["columns"], 3),
+        {f"emb_part_{i}": EMBEDDING[i * 48 : (i + 1) * 48] for i in range(16)},
+        {"note": TICKET},
+        {"sample": json.dumps(ORIENTS["records"])},
+    ],
+    ids=["table", "split_numbers", "prose", "json_string"],
+)
+def test_a_repeat_is_blocked_again(values: dict[str, Any]) -> None:
+    # The clean memo remembers subtrees without findings: shapes must keep theirs.
+    inspector = Inspector(InspectorSettings(fingerprint_key=b"\x07" * 32))
+    record = _run_metadata(values)
+    assert [_inspect(inspector, record)[0] for _ in range(3)] == ["block"] * 3
