@@ -497,6 +497,11 @@ class ShapeTreeDetector(TreeDetector):
         top = self._roots.get(endpoint)
         if top is None:
             top = self._roots[endpoint] = _Position("unknown")
+        if type(root) is list and root and type(root[0]) not in (dict, list):
+            # A body that is a list of values (of names): the body is the user data.
+            if catalog.classify(endpoint, (0,), root[0]) in _ROOT_CLASSES:
+                walk.measure(root, ())
+                return walk.found
         unknown = set(unknown_fields)
         stack: list[tuple[Any, tuple[jsonpath.Part, ...], _Position]] = [(root, (), top)]
         while stack and not walk.stopped:

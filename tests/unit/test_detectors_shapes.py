@@ -531,3 +531,10 @@ def test_a_repeat_is_blocked_again(values: dict[str, Any]) -> None:
     inspector = Inspector(InspectorSettings(fingerprint_key=b"\x07" * 32))
     record = _run_metadata(values)
     assert [_inspect(inspector, record)[0] for _ in range(3)] == ["block"] * 3
+
+
+def test_a_body_that_is_a_list_of_names_is_user_data(catalog: Catalog) -> None:
+    endpoint = catalog.match("POST", "/api/v1/users/resource_membership")
+    found = ShapeTreeDetector().scan_user_data([str(v) for v in EMBEDDING[:100]], frozenset(), catalog, endpoint)
+    assert [(f[0], f[1]) for f in found] == [("$", "NUMERIC_ARRAY")]
+    assert ShapeTreeDetector().scan_user_data(["alice", "bob"], frozenset(), catalog, endpoint) == []
