@@ -28,9 +28,10 @@ request structure (lists of steps, artifacts, components) are never measured.
     * `orient="split"`: `{"columns": [...], "index": [...], "data": [[...]]}`;
     * `orient="values"`: a list of same-length lists holding text (a list of lists of numbers
       only is a tensor: counted as numbers);
-  and `to_dict("list")`, `{"col": [v, v, v], ...}` with lists of one length (entity
-  COLUMN_LISTS: short lists of equal length happen by chance in configurations, e.g.
-  requirements beside apt packages, so its threshold is its own). Per user-data subtree it
+  and `to_dict("list")`, `{"col": [v, v, v], ...}` with lists of one length, one of them
+  holding text (entity COLUMN_LISTS: short lists of equal length happen by chance in
+  configurations, e.g. requirements beside apt packages, so its threshold is its own; lists
+  of numbers only are series such as a training history, measured by their count). Per user-data subtree it
   counts the numbers, numeric strings included, wherever they sit (one list, sibling
   lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
   NUMERIC_ARRAY, measure `numbers`; over all user-data subtrees of a request, NUMERIC_SPREAD
@@ -264,10 +265,14 @@ def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
         length = len(first)
         if length < TABLE_ROWS_FLOOR:
             return None
+        text = False
         for value in node.values():
             if type(value) is not list or len(value) != length or not _scalar_row(value):
                 return None
-        return "COLUMN_LISTS", length, len(node)
+            text = text or any(type(v) is str and not _is_number(v) for v in value)
+        # Lists of numbers only side by side are series (a training history, per-epoch
+        # metrics) or a tensor: the count of numbers decides, as for a matrix.
+        return ("COLUMN_LISTS", length, len(node)) if text else None
     return None
 
 
