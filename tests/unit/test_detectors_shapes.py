@@ -543,3 +543,18 @@ def test_a_body_that_is_a_list_of_names_is_user_data(catalog: Catalog) -> None:
     found = ShapeTreeDetector().scan_user_data([str(v) for v in EMBEDDING[:100]], frozenset(), catalog, endpoint)
     assert [(f[0], f[1]) for f in found] == [("$", "NUMERIC_ARRAY")]
     assert ShapeTreeDetector().scan_user_data(["alice", "bob"], frozenset(), catalog, endpoint) == []
+
+
+@pytest.mark.parametrize("where", ["step", "pipeline"])
+def test_prose_in_pipeline_and_step_parameters_is_blocked(inspector: Inspector, where: str) -> None:
+    record = _first("POST", "/api/v1/pipeline_snapshots")
+    body = json.loads(record["body_text"])
+    if where == "step":
+        step = next(iter(body["step_configurations"].values()))
+        step["config"]["parameters"]["ticket"] = TICKET
+    else:
+        body["pipeline_configuration"].setdefault("parameters", {})["ticket"] = TICKET
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block"
+    assert any(e == "PROSE" and p.endswith(".parameters.ticket") for e, p in findings), findings
