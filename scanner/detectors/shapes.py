@@ -22,7 +22,7 @@ request structure (lists of steps, artifacts, components) are never measured.
 - `ShapeTreeDetector` (a tree detector): finds the user-data subtrees of a body with the
   catalog, then, at any depth below them (also inside strings that hold a JSON document),
   every form a table takes in JSON (entity RECORDS_TABLE, measure rows and columns):
-    * `to_json(orient="records")`: a list of dicts with the same keys;
+    * `to_json(orient="records")`: a list of dicts (its columns: the keys every row has);
     * `orient="columns"` / `df.to_dict()`: `{"col": {"0": v, "1": v}}` (index-like inner keys);
     * `orient="index"`: `{"0": {"col": v}, "1": {...}}` (index-like outer keys);
     * `orient="split"`: `{"columns": [...], "index": [...], "data": [[...]]}`;
@@ -31,13 +31,13 @@ request structure (lists of steps, artifacts, components) are never measured.
   and `to_dict("list")`, `{"col": [v, v, v], ...}` with lists of one length, one of them
   holding text (entity COLUMN_LISTS: short lists of equal length happen by chance in
   configurations, e.g. requirements beside apt packages, so its threshold is its own; lists
-  of numbers only are series such as a training history, measured by their count). Per user-data subtree it
-  counts the numbers, numeric strings included, wherever they sit (one list, sibling
-  lists, an index→float dict, one-key records, hundreds of scalar metrics): entity
-  NUMERIC_ARRAY, measure `numbers`; over all user-data subtrees of a request, NUMERIC_SPREAD
-  (`numbers`, `fields`, `per_field`, reported at each subtree). The string values of one object or list are also
-  measured together as prose (entity PROSE at the container): a transcript split into one
-  value per sentence or turn.
+  of numbers only are series such as a training history, measured by their count).
+  Per user-data subtree it counts the numbers, numeric strings included, wherever they sit
+  (one list, sibling lists, an index→float dict, one-key records, hundreds of scalar
+  metrics): entity NUMERIC_ARRAY, measure `numbers`; over all user-data subtrees of a
+  request, NUMERIC_SPREAD (`numbers`, `fields`, `per_field`, reported at each subtree).
+  The string values of one object or list are also measured together as prose (entity
+  PROSE at the container): a transcript split into one value per sentence or turn.
 - `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
   a user-data string that no user-data subtree of the body holds (a run name, a tag, a
   query value, a header).
@@ -55,21 +55,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
 from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
 from metagate.scanner.evasion import VIEW_SEPARATOR
-from metagate.scanner.model import Leaf
+from metagate.scanner.model import FieldClass, Leaf
 
 # Classes a user fills with values of their own: the only ones measured.
 USER_DATA_CLASSES: frozenset[str] = frozenset({"user_dict", "name", "unknown"})
-_ALL_CLASSES = frozenset({
-    "id", "enum", "name", "timestamp", "numeric", "hash", "uri", "source_ref", "free_text", "user_dict",
-    "code", "log", "package_list", "value_repr", "credential", "secret_ref", "auth", "unknown",
-})
+_ALL_CLASSES: frozenset[str] = frozenset(get_args(FieldClass))
 
 Measure = tuple[tuple[str, int], ...]
 
