@@ -18,7 +18,7 @@ request structure (lists of steps, artifacts, components) are never measured.
   separated by `VIEW_SEPARATOR`, so sibling fragments joined by the decoders are measured
   as one text), the number of dictionary-like words (lower-case letters, an initial capital
   allowed: not identifiers, paths or numbers), of sentences (a word ending in `.`, `!` or
-  `?`), and the words' share of all tokens in percent. Entity PROSE.
+  `?`; or lines of four words or more, whichever is more: chat typed without full stops), and the words' share of all tokens in percent. Entity PROSE.
 - `ShapeTreeDetector` (a tree detector): finds the user-data subtrees of a body with the
   catalog, then, at any depth below them (also inside strings that hold a JSON document),
   every form a table takes in JSON (entity RECORDS_TABLE, measure rows and columns):
@@ -110,6 +110,7 @@ _WORD = re.compile(
 )
 _SENTENCE = re.compile(r"(?<!\S)[\"'(\[“‘]*[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’][a-z]+)?[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
 _TOKEN = re.compile(r"\S+")
+_LINE_SENTENCE_WORDS = 4
 
 
 def prose_measure(text: str) -> Measure:
@@ -120,6 +121,10 @@ def prose_measure(text: str) -> Measure:
         return (("words", 0), ("sentences", 0), ("word_share", 0))
     words = len(_WORD.findall(head))
     sentences = len(_SENTENCE.findall(head))
+    if "\n" in head:
+        # A chat log or transcript typed without full stops: a line of words is a sentence.
+        lines = sum(1 for line in head.splitlines() if len(_WORD.findall(line)) >= _LINE_SENTENCE_WORDS)
+        sentences = max(sentences, lines)
     return (("words", words), ("sentences", sentences), ("word_share", 100 * words // tokens))
 
 

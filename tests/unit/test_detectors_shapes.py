@@ -58,11 +58,18 @@ CHAT = (
     "[09:16] kim: agreed, I will write to her after lunch.\n"
     "[09:17] sam: thanks, let me know what she says."
 )
+LOWERCASE_CHAT = (
+    "hi i need help with my bill\n"
+    "it shows a charge i did not make\n"
+    "can you check it for me please\n"
+    "ok thanks i will wait for your call"
+)
 SHORT_COMPLAINT = (  # 20 words in 2 sentences: the policy's default threshold
     "Customer Jane called on 2024-03-02 complaining that her order #1234 never arrived. "
     "She asked for a full refund and threatened to cancel."
 )
-PROSE = {"ticket": TICKET, "transcript": TRANSCRIPT, "email": EMAIL, "chat": CHAT, "short_complaint": SHORT_COMPLAINT}
+PROSE = {"ticket": TICKET, "transcript": TRANSCRIPT, "email": EMAIL, "chat": CHAT, "short_complaint": SHORT_COMPLAINT,
+         "lowercase_chat": LOWERCASE_CHAT}
 
 rng = random.Random(12)
 ROWS = [
@@ -167,6 +174,7 @@ def test_prose_of_each_kind_in_run_metadata_is_blocked(inspector: Inspector, kin
         "numpy==1.26.4 pandas==2.2.2 scikit-learn==1.5.0 torch==2.3.1 " * 4,  # a pin list: no sentences
         "s3://bucket/runs/2024/train.parquet s3://bucket/runs/2024/test.parquet " * 5,
         "train_model.py::test_fit PASSED train_model.py::test_predict PASSED " * 5,
+        "optimizer: adam\nscheduler: cosine warmup\nloss: cross entropy\nmetric: macro f1\nprecision: mixed bf16\n",
     ],
 )
 def test_short_notes_and_lists_are_not_prose(inspector: Inspector, text: str) -> None:
