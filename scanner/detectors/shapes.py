@@ -105,10 +105,10 @@ class Measured:
 
 # A dictionary-like word as a token: letters in lower case (an initial capital allowed),
 # an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation.
-_WORD = re.compile(
-    r"(?<!\S)[\"'(\[“‘]*[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’][a-z]+)?[\"')\]”’]*[,.;:!?]*[\"')\]”’]*(?!\S)"
-)
-_SENTENCE = re.compile(r"(?<!\S)[\"'(\[“‘]*[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’][a-z]+)?[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
+# A word in capitals is one too (a ticket typed in capitals), from two letters on.
+_LETTERS = r"(?:[A-ZÀ-Þ]?[a-zß-ÿ]+|[A-ZÀ-Þ]{2,})(?:['’][A-Za-z]+)?"
+_WORD = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[,.;:!?]*[\"')\]”’]*(?!\S)")
+_SENTENCE = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
 _TOKEN = re.compile(r"\S+")
 _LINE_SENTENCE_WORDS = 4
 

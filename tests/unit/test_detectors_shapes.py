@@ -69,7 +69,7 @@ SHORT_COMPLAINT = (  # 20 words in 2 sentences: the policy's default threshold
     "She asked for a full refund and threatened to cancel."
 )
 PROSE = {"ticket": TICKET, "transcript": TRANSCRIPT, "email": EMAIL, "chat": CHAT, "short_complaint": SHORT_COMPLAINT,
-         "lowercase_chat": LOWERCASE_CHAT}
+         "lowercase_chat": LOWERCASE_CHAT, "capitals": TICKET.upper()}
 
 rng = random.Random(12)
 ROWS = [
