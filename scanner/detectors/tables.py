@@ -13,7 +13,8 @@ array or torch tensor, `df.to_csv()`. Two shapes:
   numeric column.
 
 In user data (the classes of `shapes.USER_DATA_CLASSES`) a table is data from a few rows:
-there a stretch of `USER_DATA_MIN_LINES` lines (a header and two rows) is reported, and the
+there a stretch of `USER_DATA_MIN_LINES` lines (a header and two rows), or a run of
+`shapes.NUMBERS_FLOOR` numbers, is reported, and the
 finding carries its measure (`rows`, the header aside, and `columns`; `numbers` for a
 numeric run) for the policy's `shape_thresholds` (rules/blobs.rego) to decide. Elsewhere
 (logs, code, free text) `min_rows` stays the bar.
@@ -25,7 +26,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from metagate.scanner.detectors.base import Detector, Hit
-from metagate.scanner.detectors.shapes import USER_DATA_CLASSES, Measure, Measured
+from metagate.scanner.detectors.shapes import NUMBERS_FLOOR, USER_DATA_CLASSES, Measure, Measured
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -57,7 +58,8 @@ class TextTableDetector(Detector, Measured):
         self.min_rows = min_rows
         # The shortest text that can hold either: "1,1,...,1", or min_rows lines of "1,1".
         self._min_chars = min(2 * min_numbers - 1, 4 * min_rows - 1)
-        self._min_user_chars = min(self._min_chars, 4 * USER_DATA_MIN_LINES - 1)
+        self._min_user_numbers = min(min_numbers, NUMBERS_FLOOR)
+        self._min_user_chars = min(self._min_chars, 4 * USER_DATA_MIN_LINES - 1, 2 * self._min_user_numbers - 1)
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         hits: list[Hit] = []
@@ -67,8 +69,16 @@ class TextTableDetector(Detector, Measured):
                 continue
             user_data = leaf.field_class in USER_DATA_CLASSES
             if (user_data or len(text) >= self._min_chars) and self.wants(leaf):
-                hits.extend(self._numeric_runs(index, text))
-                hits.extend(self._tables(index, text, USER_DATA_MIN_LINES if user_data else self.min_rows))
+                runs = list(self._numeric_runs(index, text, self._min_user_numbers if user_data else self.min_numbers))
+                tables = list(self._tables(index, text, USER_DATA_MIN_LINES if user_data else self.min_rows))
+                if user_data and tables:
+                    # The numbers of a table are the table's: a shorter run inside one is not
+                    # reported twice (a run long enough anywhere still is, as before).
+                    runs = [run for run in runs
+                            if not any(t.start <= run.start and run.end <= t.end for t in tables)
+                            or len(_NUMBER_RE.findall(text, run.start, run.end)) >= self.min_numbers]
+                hits.extend(runs)
+                hits.extend(tables)
         return hits
 
     def measure(self, entity: str, text: str) -> Measure:
@@ -80,8 +90,8 @@ class TextTableDetector(Detector, Measured):
         columns = max((len(fields) for d in _DELIMITERS if (fields := _fields(lines[0], d))), default=0) if lines else 0
         return (("rows", max(len(lines) - 1, 0)), ("columns", columns))
 
-    def _numeric_runs(self, index: int, text: str) -> Iterator[Hit]:
-        for start, end in numeric_runs(text, self.min_numbers):
+    def _numeric_runs(self, index: int, text: str, min_numbers: int) -> Iterator[Hit]:
+        for start, end in numeric_runs(text, min_numbers):
             yield Hit(index, "NUMERIC_ARRAY", start, end, 0.9)
 
     def _tables(self, index: int, text: str, min_rows: int) -> Iterator[Hit]:

@@ -154,3 +154,23 @@ def test_small_tables_in_user_data_reach_the_policy(tmp_path):
     assert action(_csv(5)) == "block"                     # 5 rows x 4 columns
     assert action(_csv(2)) == "allow"                     # 2 rows: under the policy's 3
     assert action("lr,epochs\n0.01,10\n") == "allow"      # a header and one row: not even reported
+
+
+def test_a_shorter_vector_as_text_in_user_data_is_measured(detector):
+    text = json.dumps(VECTOR[:96])  # under min_numbers (128): reported in user data only
+    [hit] = detector.scan([Leaf("$.values.e", text, "user_dict")])
+    assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"numbers": 96}
+    assert entities(detector, text, "code") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "versions: " + ", ".join(f"1.{i}.{i + 1}" for i in range(60)),
+        "timestamps: " + ", ".join(f"2024-05-{1 + i % 28:02d}T10:22:31" for i in range(60)),
+        "lr=0.01 epochs=10 batch=32 seed=42 dropout=0.1 layers=3 units=64",
+    ],
+    ids=["versions", "timestamps", "params"],
+)
+def test_metadata_in_user_data_is_no_numeric_run(detector, text):
+    assert entities(detector, text) == []
