@@ -87,9 +87,12 @@ class Finding:
     detector: str
     fingerprint: str   # HMAC-SHA256 of the matched text under the deployment key (hex, 32 chars)
     field_class: str = "unknown"
+    # What a shape detector measured ((name, count) pairs: words, sentences, rows, columns,
+    # numbers ...), for the policy to compare with its thresholds; () for other findings.
+    measure: tuple[tuple[str, int], ...] = ()
 
     def as_policy_input(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "entity": self.entity,
             "category": self.category,
             "path": self.path,
@@ -97,6 +100,9 @@ class Finding:
             "detector": self.detector,
             "field_class": self.field_class,
         }
+        if self.measure:
+            entry["measure"] = dict(self.measure)
+        return entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint, path_segments
 from metagate.scanner.detection import LeafDetection
 from metagate.scanner.detectors.base import Detector, TreeDetector
+from metagate.scanner.detectors.shapes import Measured, ShapeTreeDetector
 from metagate.scanner.evasion import expand_leaves, forget_clean_texts
 from metagate.scanner.fingerprint import fingerprint
 from metagate.scanner.leaves import Collected, LeafWalker
@@ -245,6 +246,7 @@ class Scanner:
                     detector=detector.name,
                     fingerprint=fingerprint(self.key, leaf.text[hit.start : hit.end]),
                     field_class=leaf.field_class,
+                    measure=detector.measure(hit.entity, leaf.text[hit.start : hit.end]) if isinstance(detector, Measured) else (),
                 )
             )
         body = result.body
@@ -252,9 +254,16 @@ class Scanner:
             for detector in self.tree_detectors:
                 if not detector.may_find(body.decoded):
                     continue
-                for path, entity, score in detector.scan_tree(body.document, settled_nodes):
+                if isinstance(detector, ShapeTreeDetector):  # user-data subtrees only, measured
+                    found = detector.scan_user_data(
+                        body.document, settled_nodes, self.catalog, result.endpoint, result.unknown_fields
+                    )
+                else:
+                    found = detector.scan_tree(body.document, settled_nodes)
+                for path, entity, score, *measure in found:
                     findings.append(
-                        Finding(entity, detector.category, path, 0, 0, round(float(score), 3), detector.name, "", "user_dict")
+                        Finding(entity, detector.category, path, 0, 0, round(float(score), 3), detector.name, "",
+                                "user_dict", measure[0] if measure else ())
                     )
         result.findings = findings
 

@@ -10,6 +10,9 @@
       arrays:  {enabled: true, min_numbers: 128, min_records: 20, min_record_keys: 2}
       tables:  {enabled: true, min_numbers: 128, min_rows: 20}
       birthdate: {enabled: true, score: 0.85}
+      prose:   {enabled: true}    # shape detectors (detectors/shapes.py): their thresholds
+      shapes:  {enabled: true}    # are policy data (shape_thresholds in data.json)
+      json_text: {enabled: true}
 
 With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers or more to it
 (NUMERIC_ARRAY, a blob finding): a tensor printed as text is not phone or card numbers, and
@@ -37,6 +40,9 @@ _KEYS: dict[str, frozenset[str]] = {
     "arrays": frozenset({"enabled", "min_numbers", "min_records", "min_record_keys"}),
     "tables": frozenset({"enabled", "min_numbers", "min_rows"}),
     "birthdate": frozenset({"enabled", "score"}),
+    "prose": frozenset({"enabled"}),
+    "shapes": frozenset({"enabled"}),
+    "json_text": frozenset({"enabled"}),
 }
 
 
@@ -93,14 +99,37 @@ def _build_arrays(args: dict[str, Any]) -> TreeDetector:
     return NumericArrayDetector(**args)
 
 
+def _build_prose(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.shapes import ProseDetector
+
+    return ProseDetector(**args)
+
+
+def _build_json_text(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.shapes import JsonTextDetector
+
+    return JsonTextDetector(**args)
+
+
+def _build_shapes(args: dict[str, Any]) -> TreeDetector:
+    from metagate.scanner.detectors.shapes import ShapeTreeDetector
+
+    return ShapeTreeDetector(**args)
+
+
 _DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
     ("secrets", _build_secrets),
     ("pii", _build_pii),
     ("blobs", _build_blobs),
     ("tables", _build_tables),
     ("birthdate", _build_birthdate),
+    ("prose", _build_prose),
+    ("json_text", _build_json_text),
 )
-_TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (("arrays", _build_arrays),)
+_TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (
+    ("arrays", _build_arrays),
+    ("shapes", _build_shapes),
+)
 
 
 def build_detectors(config: dict[str, Any] | None = None) -> tuple[list[Detector], list[TreeDetector]]:

@@ -11,6 +11,13 @@ array or torch tensor, `df.to_csv()`. Two shapes:
   with a column that holds a number in most rows (a header aside). Source code has runs of
   lines with one comma each (`"a": 1,`, `f(x, y)`); those end in the delimiter or hold no
   numeric column.
+
+In user data (the classes of `shapes.USER_DATA_CLASSES`) a table is data from a few rows:
+there a stretch of `USER_DATA_MIN_LINES` lines (a header and two rows), or a run of
+`shapes.NUMBERS_FLOOR` numbers, is reported, and the
+finding carries its measure (`rows`, the header aside, and `columns`; `numbers` for a
+numeric run) for the policy's `shape_thresholds` (rules/blobs.rego) to decide. Elsewhere
+(logs, code, free text) `min_rows` stays the bar.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from metagate.scanner.detectors.base import Detector, Hit
+from metagate.scanner.detectors.shapes import NUMBERS_FLOOR, USER_DATA_CLASSES, Measure, Measured
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -33,9 +41,10 @@ _LINE_BREAK = re.compile(r"\r?\n|\\r\\n|\\n")
 _DELIMITERS = (",", "\t", ";", "|")
 DEFAULT_MIN_NUMBERS = 128  # as NumericArrayDetector: an embedding has 384 or more
 _NUMERIC_COLUMN_SHARE = 0.8
+USER_DATA_MIN_LINES = 3  # a header and two rows: the policy's threshold sits at or above
 
 
-class TextTableDetector(Detector):
+class TextTableDetector(Detector, Measured):
     name = "tables"
     category = "blob"
     # Hits depend only on a leaf's text: cacheable.
@@ -49,24 +58,46 @@ class TextTableDetector(Detector):
         self.min_rows = min_rows
         # The shortest text that can hold either: "1,1,...,1", or min_rows lines of "1,1".
         self._min_chars = min(2 * min_numbers - 1, 4 * min_rows - 1)
+        self._min_user_numbers = min(min_numbers, NUMBERS_FLOOR)
+        self._min_user_chars = min(self._min_chars, 4 * USER_DATA_MIN_LINES - 1, 2 * self._min_user_numbers - 1)
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         hits: list[Hit] = []
         for index, leaf in enumerate(leaves):
             text = leaf.text
-            if len(text) >= self._min_chars and self.wants(leaf):
-                hits.extend(self._numeric_runs(index, text))
-                hits.extend(self._tables(index, text))
+            if len(text) < self._min_user_chars:
+                continue
+            user_data = leaf.field_class in USER_DATA_CLASSES
+            if (user_data or len(text) >= self._min_chars) and self.wants(leaf):
+                runs = list(self._numeric_runs(index, text, self._min_user_numbers if user_data else self.min_numbers))
+                tables = list(self._tables(index, text, USER_DATA_MIN_LINES if user_data else self.min_rows))
+                if user_data and tables:
+                    # The numbers of a table are the table's: a shorter run inside one is not
+                    # reported twice (a run long enough anywhere still is, as before).
+                    runs = [run for run in runs
+                            if not any(t.start <= run.start and run.end <= t.end for t in tables)
+                            or len(_NUMBER_RE.findall(text, run.start, run.end)) >= self.min_numbers]
+                hits.extend(runs)
+                hits.extend(tables)
         return hits
 
-    def _numeric_runs(self, index: int, text: str) -> Iterator[Hit]:
-        for start, end in numeric_runs(text, self.min_numbers):
+    def measure(self, entity: str, text: str) -> Measure:
+        """Of a hit's span: `numbers` of a numeric run, `rows` (the header aside) and
+        `columns` of a table."""
+        if entity == "NUMERIC_ARRAY":
+            return (("numbers", len(_NUMBER_RE.findall(text))),)
+        lines = [line for line in _LINE_BREAK.split(text) if line.strip()]
+        columns = max((len(fields) for d in _DELIMITERS if (fields := _fields(lines[0], d))), default=0) if lines else 0
+        return (("rows", max(len(lines) - 1, 0)), ("columns", columns))
+
+    def _numeric_runs(self, index: int, text: str, min_numbers: int) -> Iterator[Hit]:
+        for start, end in numeric_runs(text, min_numbers):
             yield Hit(index, "NUMERIC_ARRAY", start, end, 0.9)
 
-    def _tables(self, index: int, text: str) -> Iterator[Hit]:
-        if text.count("\n") + text.count("\\n") < self.min_rows - 1:  # breaks, or serialized ones
+    def _tables(self, index: int, text: str, min_rows: int) -> Iterator[Hit]:
+        if text.count("\n") + text.count("\\n") < min_rows - 1:  # breaks, or serialized ones
             return
-        delimiters = [d for d in _DELIMITERS if text.count(d) >= self.min_rows]
+        delimiters = [d for d in _DELIMITERS if text.count(d) >= min_rows]
         if not delimiters:
             return
         spans: list[tuple[int, int]] = []  # of each line, without its break
@@ -77,11 +108,11 @@ class TextTableDetector(Detector):
         spans.append((start, len(text)))
         lines = [text[begin:end] for begin, end in spans]
         for delimiter in delimiters:
-            for first, last in self._row_stretches(lines, delimiter):
+            for first, last in self._row_stretches(lines, delimiter, min_rows):
                 yield Hit(index, "CSV_TABLE", spans[first][0], spans[last][1], 0.8)
                 break  # one finding per delimiter is enough to name the leaf
 
-    def _row_stretches(self, lines: list[str], delimiter: str) -> Iterator[tuple[int, int]]:
+    def _row_stretches(self, lines: list[str], delimiter: str, min_rows: int) -> Iterator[tuple[int, int]]:
         """(first, last) line indexes of stretches of rows with the same field count."""
         start, width = 0, 0
         for number, line in enumerate([*lines, ""]):  # a final "" closes the last stretch
@@ -89,7 +120,7 @@ class TextTableDetector(Detector):
             count = len(fields) if fields else 0
             if count == width and count:
                 continue
-            if width and number - start >= self.min_rows and _has_numeric_column(lines[start:number], delimiter):
+            if width and number - start >= min_rows and _has_numeric_column(lines[start:number], delimiter):
                 yield start, number - 1
             start, width = number, count
 

@@ -429,8 +429,8 @@ def test_detector_survives_pickling_into_a_worker(detector):
 
 def test_registry_builds_every_detector_by_default():
     detectors, tree_detectors = build_detectors(None)
-    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "presidio", "secrets", "tables"]
-    assert [d.name for d in tree_detectors] == ["arrays"]
+    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "json_text", "presidio", "prose", "secrets", "tables"]
+    assert [d.name for d in tree_detectors] == ["arrays", "shapes"]
 
 
 def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
@@ -443,7 +443,7 @@ def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
         }
     )
     by_name = {d.name: d for d in detectors}
-    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables"}
+    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables", "prose", "json_text"}
     assert by_name["tables"].min_rows == 5
     pii = by_name["presidio"]
     assert pii.score_threshold == 0.7

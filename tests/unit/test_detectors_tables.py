@@ -117,3 +117,60 @@ def test_thresholds_are_configurable():
 def test_thresholds_that_make_no_table_are_refused(args):
     with pytest.raises(ValueError):
         TextTableDetector(**args)
+
+
+# --- user data: a table is data from a few rows, measured for the policy ----------------
+
+
+def test_a_small_table_in_user_data_is_reported_with_its_measure(detector):
+    text = _csv(5)  # df.head().to_csv(): a header and five rows
+    [hit] = detector.scan([Leaf("$.values.sample", text, "user_dict")])
+    assert hit.entity == "CSV_TABLE"
+    assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"rows": 5, "columns": 4}
+    # Outside user data (logs, code, free text) the bar stays min_rows.
+    assert entities(detector, text, "free_text") == []
+    assert entities(detector, text, "log") == []
+
+
+def test_a_numeric_run_is_measured_in_numbers(detector):
+    text = json.dumps(VECTOR)
+    [hit] = detector.scan([Leaf("$.values.e", text, "user_dict")])
+    assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"numbers": 384}
+
+
+def test_small_tables_in_user_data_reach_the_policy(tmp_path):
+    from metagate.proxy.inspection import Inspector, InspectorSettings
+    from metagate.scanner.capture import request_from_record
+
+    inspector = Inspector(InspectorSettings(fingerprint_key=b"\x06" * 32))
+
+    def action(note: str) -> str:
+        body = {"project": "98ca14fe-5948-4fc8-9797-8363ac186725", "resources": [], "values": {"note": note},
+                "types": {"note": "str"}}
+        record = {"method": "POST", "path": "/api/v1/run-metadata", "query": [],
+                  "headers": {"Content-Type": "application/json"}, "body_text": json.dumps(body)}
+        return inspector.inspect(request_from_record(record, "t")).decision.action
+
+    assert action(_csv(5)) == "block"                     # 5 rows x 4 columns
+    assert action(_csv(2)) == "allow"                     # 2 rows: under the policy's 3
+    assert action("lr,epochs\n0.01,10\n") == "allow"      # a header and one row: not even reported
+
+
+def test_a_shorter_vector_as_text_in_user_data_is_measured(detector):
+    text = json.dumps(VECTOR[:96])  # under min_numbers (128): reported in user data only
+    [hit] = detector.scan([Leaf("$.values.e", text, "user_dict")])
+    assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"numbers": 96}
+    assert entities(detector, text, "code") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "versions: " + ", ".join(f"1.{i}.{i + 1}" for i in range(60)),
+        "timestamps: " + ", ".join(f"2024-05-{1 + i % 28:02d}T10:22:31" for i in range(60)),
+        "lr=0.01 epochs=10 batch=32 seed=42 dropout=0.1 layers=3 units=64",
+    ],
+    ids=["versions", "timestamps", "params"],
+)
+def test_metadata_in_user_data_is_no_numeric_run(detector, text):
+    assert entities(detector, text) == []

@@ -2,8 +2,33 @@
 # at or above the threshold in data.metagate.config block. Exempt: ignored entities, the SDK's
 # own credential fields on its auth endpoints, and findings in fields that are redacted (the
 # value never leaves). See lib.blocking_findings.
+#
+# Data by shape (scanner/detectors/shapes.py: PROSE, RECORDS_TABLE, COLUMN_LISTS, NUMERIC_ARRAY
+# in user data) comes with a `measure` (words, sentences, rows, columns, numbers ...): such a
+# finding blocks only when its measure reaches every minimum that
+# data.metagate.config.shape_thresholds names for its entity. A measured entity without
+# thresholds blocks (fail closed); a finding without a measure blocks as before.
 package metagate.rules.blobs
 
 import data.metagate.lib
 
-block := [lib.item("blob.detected", f.path, f.entity) | some f in lib.blocking_findings("blob")]
+shape_thresholds := object.get(lib.config, "shape_thresholds", {})
+
+block := [lib.item("blob.detected", f.path, f.entity) |
+	some f in lib.blocking_findings("blob")
+	shape_reaches_thresholds(f)
+]
+
+shape_reaches_thresholds(finding) if not finding.measure
+
+shape_reaches_thresholds(finding) if {
+	finding.measure
+	not shape_thresholds[finding.entity]
+}
+
+shape_reaches_thresholds(finding) if {
+	minimums := shape_thresholds[finding.entity]
+	every name, minimum in minimums {
+		object.get(finding.measure, name, 0) >= minimum
+	}
+}

@@ -26,3 +26,57 @@ test_finding_in_redacted_field_does_not_block if {
 	fs := [{"entity": "BLOB_PICKLE", "category": "blob", "path": "$.steps.s.source_code", "score": 1.0, "detector": "test", "field_class": "code"}]
 	blobs.block == [] with input.findings as fs
 }
+
+# --- data by shape: a measured finding blocks when it reaches its entity's thresholds -----
+
+shape_finding(entity, measure) := {
+	"entity": entity, "category": "blob", "path": "$.values.note", "score": 0.9,
+	"detector": "prose", "field_class": "user_dict", "measure": measure,
+}
+
+test_prose_past_thresholds_blocks if {
+	fs := [shape_finding("PROSE", {"words": 80, "sentences": 6, "word_share": 90})]
+	blobs.block == [{"rule": "blob.detected", "path": "$.values.note", "entity": "PROSE"}] with input.findings as fs
+}
+
+test_prose_short_of_one_threshold_does_not_block if {
+	# Many words but one sentence: a list of words, not a text.
+	fs := [shape_finding("PROSE", {"words": 80, "sentences": 1, "word_share": 90})]
+	blobs.block == [] with input.findings as fs
+}
+
+test_records_table_of_three_rows_blocks_two_does_not if {
+	three := [shape_finding("RECORDS_TABLE", {"rows": 3, "columns": 2})]
+	two := [shape_finding("RECORDS_TABLE", {"rows": 2, "columns": 5})]
+	count(blobs.block) == 1 with input.findings as three
+	blobs.block == [] with input.findings as two
+}
+
+test_numeric_count_threshold_comes_from_data if {
+	fs := [shape_finding("NUMERIC_ARRAY", {"numbers": 100})]
+	count(blobs.block) == 1 with input.findings as fs
+	blobs.block == [] with input.findings as fs with data.metagate.config.shape_thresholds.NUMERIC_ARRAY as {"numbers": 500}
+}
+
+test_measured_entity_without_thresholds_blocks if {
+	# Fail closed: a shape the data names no minimum for is data.
+	fs := [shape_finding("NEW_SHAPE", {"rows": 1})]
+	count(blobs.block) == 1 with input.findings as fs
+}
+
+test_missing_measure_name_counts_as_zero if {
+	fs := [shape_finding("PROSE", {"words": 80})]
+	blobs.block == [] with input.findings as fs
+}
+
+test_unmeasured_numeric_array_blocks_as_before if {
+	fs := [{"entity": "NUMERIC_ARRAY", "category": "blob", "path": "$.values.e", "score": 0.9, "detector": "arrays", "field_class": "user_dict"}]
+	count(blobs.block) == 1 with input.findings as fs
+}
+
+test_numbers_spread_over_fields_block_only_when_dense if {
+	dense := [shape_finding("NUMERIC_SPREAD", {"numbers": 768, "fields": 16, "per_field": 48})]
+	sparse := [shape_finding("NUMERIC_SPREAD", {"numbers": 600, "fields": 120, "per_field": 5})]
+	count(blobs.block) == 1 with input.findings as dense
+	blobs.block == [] with input.findings as sparse
+}

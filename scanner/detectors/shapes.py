@@ -1,0 +1,567 @@
+"""Data that is not metadata by its shape: prose, tables and records, numbers in bulk.
+
+The metadata-only promise bounds what user metadata may look like: a few words, a number, a
+short list. A support ticket, a call transcript, a DataFrame or an embedding is data whatever
+it contains. These detectors *measure* the shape and report the measure with the finding
+(`Finding.measure`); the policy compares it with thresholds in its data
+(`data.metagate.config.shape_thresholds`, rules/blobs.rego), so a deployment changes what
+counts as data without touching code. The detectors only report shapes past a floor (the
+`*_FLOOR` constants) below which no threshold is meaningful: the policy's thresholds are at
+or above them.
+
+Only user data is measured: the field classes a user fills with values (`user_dict`, `name`,
+`unknown`). ZenML's own prose fields (descriptions, docstrings, model cards, source code,
+tracebacks, pip freeze: `free_text`, `code`, `log`, `package_list`, `value_repr`) and its own
+request structure (lists of steps, artifacts, components) are never measured.
+
+- `ProseDetector` (a string detector): per leaf text and per decoded view in it (views are
+  separated by `VIEW_SEPARATOR`, so sibling fragments joined by the decoders are measured
+  as one text), the number of dictionary-like words (lower-case letters, an initial capital
+  allowed: not identifiers, paths or numbers), of sentences (a word ending in `.`, `!` or
+  `?`; or lines of four words or more, whichever is more: chat typed without full stops), and the words' share of all tokens in percent. Entity PROSE.
+- `ShapeTreeDetector` (a tree detector): finds the user-data subtrees of a body with the
+  catalog, then, at any depth below them (also inside strings that hold a JSON document),
+  every form a table takes in JSON (entity RECORDS_TABLE, measure rows and columns):
+    * `to_json(orient="records")`: a list of dicts (its columns: the keys every row has);
+    * `orient="columns"` / `df.to_dict()`: `{"col": {"0": v, "1": v}}` (index-like inner keys);
+    * `orient="index"`: `{"0": {"col": v}, "1": {...}}` (index-like outer keys);
+    * `orient="split"`: `{"columns": [...], "index": [...], "data": [[...]]}`;
+    * `orient="values"`: a list of same-length lists holding text (a list of lists of numbers
+      only is a tensor: counted as numbers);
+  and `to_dict("list")`, `{"col": [v, v, v], ...}` with lists of one length, one of them
+  holding text (entity COLUMN_LISTS: short lists of equal length happen by chance in
+  configurations, e.g. requirements beside apt packages, so its threshold is its own; lists
+  of numbers only are series such as a training history, measured by their count).
+  Per user-data subtree it counts the numbers, numeric strings included, wherever they sit
+  (one list, sibling lists, an index→float dict, one-key records, hundreds of scalar
+  metrics): entity NUMERIC_ARRAY, measure `numbers`; over all user-data subtrees of a
+  request, NUMERIC_SPREAD (`numbers`, `fields`, `per_field`, reported at each subtree).
+  The string values of one object or list are also measured together as prose (entity
+  PROSE at the container): a transcript split into one value per sentence or turn.
+- `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
+  a user-data string that no user-data subtree of the body holds (a run name, a tag, a
+  query value, a header).
+
+Cost: the prose detector looks only at texts of at least `_MIN_PROSE_CHARS` with as many
+spaces as the word floor; the tree detector classifies each container of ZenML's structure
+once per endpoint and shape (cached) and walks only the user-data subtrees. Bounds: prose is
+measured on the first `MAX_PROSE_CHARS` of each view (the measure is then "at least"); a
+request's walk stops at `MAX_NODES` values, reported as OVERSIZED_USER_DATA (no metadata
+has that many values; the policy names no threshold for it, so it blocks); strings are
+parsed as JSON up to `MAX_NESTED_JSON_CHARS` and `MAX_NESTED_JSON_LAYERS` deep.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, get_args
+
+import orjson
+from metagate.scanner import jsonpath
+from metagate.scanner.catalog import Catalog, Endpoint
+from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
+from metagate.scanner.evasion import VIEW_SEPARATOR
+from metagate.scanner.model import FieldClass, Leaf
+
+# Classes a user fills with values of their own: the only ones measured.
+USER_DATA_CLASSES: frozenset[str] = frozenset({"user_dict", "name", "unknown"})
+_ALL_CLASSES: frozenset[str] = frozenset(get_args(FieldClass))
+
+Measure = tuple[tuple[str, int], ...]
+
+# --- floors: below these a shape is not reported at all (the policy thresholds sit above) --
+PROSE_WORDS_FLOOR = 10
+PROSE_SENTENCES_FLOOR = 1
+PROSE_SHARE_FLOOR = 50          # percent of tokens that are dictionary-like words
+TABLE_ROWS_FLOOR = 2
+TABLE_COLUMNS_FLOOR = 2
+NUMBERS_FLOOR = 24
+SPREAD_NUMBERS_FLOOR = 64      # numbers over several user-data fields of one request
+SPREAD_PER_FIELD_FLOOR = 8
+
+# --- bounds ---------------------------------------------------------------------------
+MAX_PROSE_CHARS = 20_000        # of each view: words saturate long before
+MAX_NODES = 200_000             # values walked per request, over all its user-data subtrees
+MAX_NESTED_JSON_CHARS = 1024 * 1024
+MAX_NESTED_JSON_LAYERS = 3
+_MIN_PROSE_CHARS = 4 * PROSE_WORDS_FLOOR
+_MIN_JSON_CHARS = 16             # '[[1,"a"],[2,"b"]]': the shortest table in JSON
+_MAX_CLASS_CACHE = 65536       # positions remembered, over all endpoints
+_ROOT_CLASSES = frozenset({"user_dict", "name"})  # containers of these classes are user data
+_MAX_CLASSIFIED_KEYS = 4096     # a bigger user dict is measured as one class (its own)
+
+
+class Measured:
+    """A detector whose findings carry a measure of the matched text (the pipeline asks for
+    it only for hits, so the hit cache stays as it is)."""
+
+    def measure(self, entity: str, text: str) -> Measure:
+        """The measure of a hit of `entity` whose span is `text`."""
+        raise NotImplementedError
+
+
+# --- prose ------------------------------------------------------------------------------
+
+# A dictionary-like word as a token: letters in lower case (an initial capital allowed),
+# an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation.
+# A word in capitals is one too (a ticket typed in capitals), from two letters on.
+_LETTERS = r"(?:[A-ZÀ-Þ]?[a-zß-ÿ]+|[A-ZÀ-Þ]{2,})(?:['’][A-Za-z]+)?"
+_WORD = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[,.;:!?]*[\"')\]”’]*(?!\S)")
+_SENTENCE = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
+_TOKEN = re.compile(r"\S+")
+_LINE_SENTENCE_WORDS = 4
+
+
+def prose_measure(text: str) -> Measure:
+    """(words, sentences, word_share) of `text`, measured on its first MAX_PROSE_CHARS."""
+    head = text[:MAX_PROSE_CHARS]
+    tokens = len(_TOKEN.findall(head))
+    if not tokens:
+        return (("words", 0), ("sentences", 0), ("word_share", 0))
+    words = len(_WORD.findall(head))
+    sentences = len(_SENTENCE.findall(head))
+    if "\n" in head:
+        # A chat log or transcript typed without full stops: a line of words is a sentence.
+        lines = sum(1 for line in head.splitlines() if len(_WORD.findall(line)) >= _LINE_SENTENCE_WORDS)
+        sentences = max(sentences, lines)
+    return (("words", words), ("sentences", sentences), ("word_share", 100 * words // tokens))
+
+
+def _is_prose(measure: Measure) -> bool:
+    (_, words), (_, sentences), (_, share) = measure
+    return words >= PROSE_WORDS_FLOOR and sentences >= PROSE_SENTENCES_FLOOR and share >= PROSE_SHARE_FLOOR
+
+
+class ProseDetector(Detector, Measured):
+    name = "prose"
+    category = "blob"
+    # Hits depend only on a leaf's text and class: cacheable.
+    leaf_local = True
+    skip_classes = _ALL_CLASSES - USER_DATA_CLASSES
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        hits: list[Hit] = []
+        for index, leaf in enumerate(leaves):
+            text = leaf.text
+            # Cheap gate first: most leaves are a word or an id.
+            if len(text) < _MIN_PROSE_CHARS or text.count(" ") < PROSE_WORDS_FLOOR - 1:
+                continue
+            if leaf.field_class in self.skip_classes:
+                continue
+            hit = self._most_prose_view(index, text)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    def _most_prose_view(self, index: int, text: str) -> Hit | None:
+        """One hit per leaf: the view (the text as sent, or a decoded or joined view) with
+        the most words among those that are prose."""
+        best: tuple[int, int, int] | None = None  # (words, start, end)
+        start = 0
+        for view in text.split(VIEW_SEPARATOR):
+            end = start + len(view)
+            if len(view) >= _MIN_PROSE_CHARS:
+                measure = prose_measure(view)
+                if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
+                    best = (measure[0][1], start, end)
+            start = end + len(VIEW_SEPARATOR)
+        if best is None:
+            return None
+        return Hit(index, "PROSE", best[1], best[2], 0.9)
+
+    def measure(self, entity: str, text: str) -> Measure:
+        return prose_measure(text)
+
+
+# --- tables, records and numbers in the JSON structure -----------------------------------
+
+_NUMERIC_TEXT = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*")
+# Index labels pandas writes: a RangeIndex or integer index, epoch milliseconds, ISO dates.
+_INDEX_LABEL = re.compile(r"-?\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+_SCALARS = (str, int, float, bool, type(None))
+
+TreeFinding = tuple[str, str, float, Measure]
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    return kind is str and len(value) <= 40 and _NUMERIC_TEXT.fullmatch(value) is not None
+
+
+def _index_like(keys: Iterable[str]) -> bool:
+    return all(type(key) is str and _INDEX_LABEL.fullmatch(key) for key in keys)
+
+
+def _scalar_row(values: Iterable[Any]) -> bool:
+    return all(type(v) in _SCALARS for v in values)
+
+
+def table_shape(node: Any) -> tuple[str, int, int] | None:
+    """(entity, rows, columns) when `node` is a table in one of the JSON forms a DataFrame,
+    a list of records or a column dict takes; None otherwise. Looks at `node` itself only."""
+    if type(node) is list:
+        return _list_table(node)
+    if type(node) is dict:
+        return _dict_table(node)
+    return None
+
+
+def _list_table(node: list[Any]) -> tuple[str, int, int] | None:
+    rows = len(node)
+    if rows < TABLE_ROWS_FLOOR:
+        return None
+    first = node[0]
+    if type(first) is dict:  # records
+        # The columns every row has (records from an API may leave optional keys out);
+        # a cell holds a value or a list of values (an object column of tags).
+        common = set(first)
+        for row in node:
+            if type(row) is not dict:
+                return None
+            common &= row.keys()
+            if len(common) < TABLE_COLUMNS_FLOOR:
+                return None
+            if not all(type(v) in _SCALARS or type(v) is list and _scalar_row(v) for v in row.values()):
+                return None
+        return "RECORDS_TABLE", rows, len(common)
+    if type(first) is list:  # orient="values"
+        width = len(first)
+        if width < TABLE_COLUMNS_FLOOR:
+            return None
+        text = False
+        for row in node:
+            if type(row) is not list or len(row) != width or not _scalar_row(row):
+                return None
+            text = text or any(type(v) is str and not _is_number(v) for v in row)
+        # A matrix of numbers only is a tensor (or a confusion matrix): the count decides.
+        return ("RECORDS_TABLE", rows, width) if text else None
+    return None
+
+
+def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
+    if not node:
+        return None
+    columns, data = node.get("columns"), node.get("data")
+    if type(columns) is list and type(data) is list and data:  # orient="split"
+        width = len(columns)
+        if all(type(row) is list and len(row) == width for row in data) and width >= 1:
+            return "RECORDS_TABLE", len(data), width
+    values = iter(node.values())
+    first = next(values)
+    if type(first) is dict:  # orient="columns" (df.to_dict()) or orient="index"
+        inner = first.keys()
+        if not inner:
+            return None
+        for value in node.values():
+            if type(value) is not dict or value.keys() != inner or not _scalar_row(value.values()):
+                return None
+        if _index_like(inner):
+            return "RECORDS_TABLE", len(inner), len(node)
+        if len(node) >= TABLE_ROWS_FLOOR and _index_like(node):
+            return "RECORDS_TABLE", len(node), len(inner)
+        return None
+    if type(first) is list and len(node) >= TABLE_COLUMNS_FLOOR:  # to_dict("list")
+        length = len(first)
+        if length < TABLE_ROWS_FLOOR:
+            return None
+        text = False
+        for value in node.values():
+            if type(value) is not list or len(value) != length or not _scalar_row(value):
+                return None
+            text = text or any(type(v) is str and not _is_number(v) for v in value)
+        # Lists of numbers only side by side are series (a training history, per-epoch
+        # metrics) or a tensor: the count of numbers decides, as for a matrix.
+        return ("COLUMN_LISTS", length, len(node)) if text else None
+    return None
+
+
+class _Walk:
+    """One bounded walk over a user-data subtree: tables at any depth, numbers in all."""
+
+    __slots__ = ("found", "numbers", "nodes", "skip", "spread", "stopped")
+
+    def __init__(self, skip: Collection[int]) -> None:
+        self.found: list[TreeFinding] = []
+        self.numbers = 0       # of the subtree being measured
+        self.nodes = 0         # of the request: the budget
+        self.skip = skip
+        self.stopped = False   # the budget ran out: some values were not looked at
+        self.spread: list[tuple[tuple[jsonpath.Part, ...], int]] = []  # (subtree, its numbers)
+
+    def spread_finding(self) -> None:
+        """Numbers split over several user-data subtrees of the request (an embedding as the
+        metadata of sixteen artifacts, a matrix over the parameters of many steps): entity
+        NUMERIC_SPREAD at each of the subtrees, with the total, the number of subtrees and
+        the mean per subtree (a big clean pipeline has many fields with a few numbers each;
+        its snapshot repeats each parameter three times). At each: a finding inside a
+        subtree keeps the clean memo from remembering it, so a repeat is measured again."""
+        if len(self.spread) < 2:
+            return
+        total = sum(numbers for _, numbers in self.spread)
+        per_field = total // len(self.spread)
+        if total < SPREAD_NUMBERS_FLOOR or per_field < SPREAD_PER_FIELD_FLOOR:
+            return
+        measure = (("numbers", total), ("fields", len(self.spread)), ("per_field", per_field))
+        for parts, _ in self.spread:
+            self.found.append((jsonpath.render(parts), "NUMERIC_SPREAD", 0.9, measure))
+
+    def measure(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
+        """Tables anywhere in the user-data subtree `node`, and its count of numbers."""
+        if self.stopped:
+            return
+        self.numbers = 0
+        self.visit(node, parts)
+        if self.nodes >= MAX_NODES:
+            self.stopped = True
+            self.found.append((jsonpath.render(parts), "OVERSIZED_USER_DATA", 0.9, (("values", self.nodes),)))
+        if self.numbers:
+            self.spread.append((parts, self.numbers))
+        if self.numbers >= NUMBERS_FLOOR:
+            self.found.append((jsonpath.render(parts), "NUMERIC_ARRAY", 0.9, (("numbers", self.numbers),)))
+
+    def visit(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
+        # (node, path, layers of JSON-in-a-string above it, inside a table already reported)
+        stack: list[tuple[Any, tuple[jsonpath.Part, ...], int, bool]] = [(node, parts, 0, False)]
+        while stack and self.nodes < MAX_NODES:
+            current, where, layer, in_table = stack.pop()
+            kind = type(current)
+            if kind is dict or kind is list:
+                if not in_table:
+                    shape = table_shape(current)
+                    if shape is not None:  # one finding per table; its numbers still count
+                        entity, rows, columns = shape
+                        self.found.append((jsonpath.render(where), entity, 0.9, (("rows", rows), ("columns", columns))))
+                        in_table = True
+                items = current.items() if kind is dict else enumerate(current)
+                texts: list[str] = []  # of several words: prose split over siblings
+                for key, value in items:
+                    self.nodes += 1
+                    value_kind = type(value)
+                    if value_kind is dict or value_kind is list:
+                        if id(value) not in self.skip:
+                            # Inside a string's JSON, paths stay the string's own; inside a
+                            # table reported, no path is needed (none is reported there).
+                            inner = where if layer or in_table else (*where, key)
+                            stack.append((value, inner, layer, in_table))
+                    elif value_kind is int or value_kind is float:
+                        self.numbers += 1
+                    elif value_kind is str:
+                        if " " in value:
+                            texts.append(value)
+                        self._text(value, where if layer or in_table else (*where, key), layer, in_table, stack)
+                if len(texts) >= 2 and not in_table:
+                    self._sibling_prose(texts, where)
+            elif kind is str:
+                self._text(current, where, layer, in_table, stack)
+            elif kind is int or kind is float:
+                self.numbers += 1
+
+    def _sibling_prose(self, texts: list[str], where: tuple[jsonpath.Part, ...]) -> None:
+        """A text split over the values of one object or list (a sentence per key, a
+        transcript turn per item) is measured as the one text it is."""
+        joined: list[str] = []
+        size = spaces = 0
+        for text in texts:
+            joined.append(text)
+            size += len(text) + 1
+            spaces += text.count(" ") + 1
+            if size >= MAX_PROSE_CHARS:
+                break
+        if size < _MIN_PROSE_CHARS or spaces < PROSE_WORDS_FLOOR - 1:
+            return  # the detector's own cheap gate: too short to hold the word floor
+        measure = prose_measure(" ".join(joined))
+        if _is_prose(measure):
+            self.found.append((jsonpath.render(where), "PROSE", 0.9, measure))
+
+    def _text(
+        self, text: str, where: tuple[jsonpath.Part, ...], layer: int, in_table: bool, stack: list[Any]
+    ) -> None:
+        if len(text) <= 40:
+            if _NUMERIC_TEXT.fullmatch(text):
+                self.numbers += 1
+            return
+        # A JSON document carried in a string (json.dumps(df.to_dict()) as a metadata value).
+        head = text.lstrip()[:1]
+        if layer >= MAX_NESTED_JSON_LAYERS or head not in ("{", "[", '"') or len(text) > MAX_NESTED_JSON_CHARS:
+            return
+        try:
+            inner = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return
+        if type(inner) in (dict, list, str):
+            # Findings inside land on the string's own path: that is where the value sits.
+            stack.append((inner, where, layer + 1, in_table))
+
+
+class JsonTextDetector(Detector, Measured):
+    """Tables and bulk numbers in a JSON document carried as a string in user data, where no
+    user-data subtree of the body holds it: a run name, a tag, a query value, a header, a
+    form field (`json.dumps(df.to_dict())`). Each view of the leaf that is JSON is parsed
+    (bounded: `MAX_NESTED_JSON_CHARS`) and measured as a user-data subtree; one hit per
+    entity and view. In a user dict of the body the tree detector finds the same at the same
+    path: the policy sees one item either way."""
+
+    name = "json_text"
+    category = "blob"
+    # Hits depend only on a leaf's text and class: cacheable.
+    leaf_local = True
+    skip_classes = _ALL_CLASSES - USER_DATA_CLASSES
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        hits: list[Hit] = []
+        for index, leaf in enumerate(leaves):
+            text = leaf.text
+            if len(text) < _MIN_JSON_CHARS or leaf.field_class in self.skip_classes:
+                continue
+            start = 0
+            for view in text.split(VIEW_SEPARATOR) if VIEW_SEPARATOR in text else (text,):
+                end = start + len(view)
+                for entity in sorted(_json_shapes(view)):
+                    hits.append(Hit(index, entity, start, end, 0.9))
+                start = end + len(VIEW_SEPARATOR)
+        return hits
+
+    def measure(self, entity: str, text: str) -> Measure:
+        return _json_shapes(text).get(entity, ())
+
+
+def _json_shapes(text: str) -> dict[str, Measure]:
+    """Entity -> the largest measure of it, for the JSON document `text` (nothing when
+    `text` is no JSON container, or too long to parse)."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "[", '"') or len(text) < _MIN_JSON_CHARS or len(text) > MAX_NESTED_JSON_CHARS:
+        return {}
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    if type(document) not in (dict, list, str):
+        return {}
+    walk = _Walk(frozenset())
+    walk.measure(document, ())
+    shapes: dict[str, Measure] = {}
+    for _, entity, _, measure in walk.found:
+        if entity not in shapes or measure > shapes[entity]:
+            shapes[entity] = measure
+    return shapes
+
+
+class _Position:
+    """A place in an endpoint's bodies (list indexes as one): its class as the catalog gives
+    it for a container there, worked out once; and, for a user-data subtree, the classes of
+    the values right below it by key."""
+
+    __slots__ = ("children", "cls", "item", "value_classes")
+
+    def __init__(self, cls: str) -> None:
+        self.cls = cls
+        self.children: dict[str, _Position] = {}
+        self.item: _Position | None = None
+        self.value_classes: dict[tuple[str, int], str] = {}
+
+
+class ShapeTreeDetector(TreeDetector):
+    """Tables, records and bulk numbers in the user-data subtrees of a JSON body."""
+
+    name = "shapes"
+    category = "blob"
+
+    def __init__(self) -> None:
+        self._roots: dict[Endpoint, _Position] = {}
+        self._positions = 0  # user dicts have keys of their own choosing: the tries stay bounded
+
+    def may_find(self, body: bytes) -> bool:
+        # The smallest table (2 x 2) or number floor needs a few commas in the JSON text.
+        return body.count(b",") >= 3
+
+    def scan_tree(self, root: Any, skip: Collection[int] = frozenset()) -> Iterable[TreeFinding]:
+        """Without a catalog: the whole document is user data (an unknown endpoint)."""
+        walk = _Walk(skip)
+        walk.measure(root, ())
+        return walk.found
+
+    def scan_user_data(
+        self,
+        root: Any,
+        skip: Collection[int],
+        catalog: Catalog,
+        endpoint: Endpoint | None,
+        unknown_fields: Collection[str] = (),
+    ) -> list[TreeFinding]:
+        """Findings in the user-data subtrees of the body `root` of a request to `endpoint`:
+        containers the catalog classes as a user dict or a list of names, fields the schema
+        does not know (`unknown_fields`, paths), everything when the endpoint is unknown."""
+        walk = _Walk(skip)
+        if endpoint is None:
+            walk.measure(root, ())
+            return walk.found
+        if self._positions >= _MAX_CLASS_CACHE:
+            self._roots.clear()
+            self._positions = 0
+        top = self._roots.get(endpoint)
+        if top is None:
+            top = self._roots[endpoint] = _Position("unknown")
+        if type(root) is list and root and type(root[0]) not in (dict, list):
+            # A body that is a list of values (of names): the body is the user data.
+            if catalog.classify(endpoint, (0,), root[0]) in _ROOT_CLASSES:
+                walk.measure(root, ())
+                return walk.found
+        unknown = set(unknown_fields)
+        stack: list[tuple[Any, tuple[jsonpath.Part, ...], _Position]] = [(root, (), top)]
+        while stack and not walk.stopped:
+            node, parts, position = stack.pop()
+            if position.cls in _ROOT_CLASSES or (unknown and parts and jsonpath.render(parts) in unknown):
+                walk.measure(self._user_values(catalog, endpoint, position, node, parts), parts)
+                continue
+            if type(node) is dict:
+                children = position.children
+                for key, value in node.items():
+                    kind = type(value)
+                    if (kind is dict or kind is list) and id(value) not in skip:
+                        child = children.get(key) or self._child(catalog, endpoint, position, (*parts, key), value)
+                        stack.append((value, (*parts, key), child))
+            else:
+                item = position.item
+                for index, value in enumerate(node):
+                    kind = type(value)
+                    if (kind is dict or kind is list) and id(value) not in skip:
+                        if item is None:
+                            item = self._item(catalog, endpoint, position, (*parts, index), value)
+                        stack.append((value, (*parts, index), item))
+        walk.spread_finding()
+        return walk.found
+
+    def _child(self, catalog: Catalog, endpoint: Endpoint, position: _Position, parts: tuple[jsonpath.Part, ...],
+               value: Any) -> _Position:
+        child = position.children[parts[-1]] = _Position(catalog.classify(endpoint, parts, value))  # type: ignore[index]
+        self._positions += 1
+        return child
+
+    def _item(self, catalog: Catalog, endpoint: Endpoint, position: _Position, parts: tuple[jsonpath.Part, ...],
+              value: Any) -> _Position:
+        item = position.item = _Position(catalog.classify(endpoint, parts, value))
+        self._positions += 1
+        return item
+
+    def _user_values(self, catalog: Catalog, endpoint: Endpoint, position: _Position, node: Any,
+                     parts: tuple[jsonpath.Part, ...]) -> Any:
+        """`node` without the keys right below it that have a class of their own (the
+        value-derived `string_representation` of artifact metadata, a pip freeze)."""
+        if type(node) is not dict or len(node) > _MAX_CLASSIFIED_KEYS:
+            return node
+        classes = position.value_classes
+        kept = {}
+        for key, value in node.items():
+            # What of a value the catalog reads: None, a `{{...}}` reference, anything else.
+            kind = 0 if value is None else 2 if type(value) is str and value.startswith("{{") else 1
+            cls = classes.get((key, kind))
+            if cls is None:
+                if len(classes) >= _MAX_CLASSIFIED_KEYS:
+                    classes.clear()
+                cls = classes[(key, kind)] = catalog.classify(endpoint, (*parts, key), value)
+            if cls in USER_DATA_CLASSES:
+                kept[key] = value
+        return kept if len(kept) < len(node) else node
