@@ -37,8 +37,12 @@ from metagate.scanner.memo import CleanMemo, digest
 _LONG_INT_DIGITS = 9
 
 # ZenML list filters write a value as `<operator>:<operand>` (`?name=contains:churn`,
-# `?created=gte:2024-01-01`); sort_by as `asc:`/`desc:<field>`. The operand is the value.
-_FILTER_OPERATOR = re.compile(r"(?:equals|notequals|contains|startswith|endswith|oneof|gte|gt|lte|lt|in|asc|desc):")
+# `?created=gte:2024-01-01 00:00:00`, `?id=oneof:["…"]`); sort_by as `asc:`/`desc:<field>`
+# (zenml.enums GenericFilterOps, SorterOps). The operand is the value.
+_FILTER_OPERATOR = re.compile(
+    r"(?:equals|notequals|contains|notcontains|startswith|endswith|oneof|notoneof|isnull|isnotnull"
+    r"|gte|gt|lte|lt|in|asc|desc):"
+)
 
 
 @dataclass(slots=True)
@@ -223,6 +227,8 @@ class Scanner:
         for name, value in dict.fromkeys(request.query):  # a repeated name=value pair once
             cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
             operand = _filter_operand(value)
+            if not operand:
+                continue  # `isnull:`, or an empty value: nothing was sent
             if cls in PROVEN_CLASSES:
                 if _proven_operand(cls, operand):
                     continue

@@ -176,7 +176,8 @@ def test_personal_data_in_a_query_value_is_blocked(inspector, query, path):
 
 def test_proven_filter_operands_are_not_leaves(inspector):
     query = [("created", "gte:2024-01-01 00:00:00"), ("id", "oneof:" + json.dumps([str(uuid.uuid4()), str(uuid.uuid4())])),
-             ("hydrate", "True"), ("page", "1"), ("size", "20")]
+             ("hydrate", "True"), ("page", "1"), ("size", "20"), ("end_time", "isnull:"),
+             ("pipeline_id", "notoneof:" + json.dumps([str(uuid.uuid4())]))]
     scan = inspector.scanner.scan(request("/api/v1/runs", query))
     assert not [leaf for leaf in scan.leaves if leaf.path.startswith("$query")]
 
