@@ -2,10 +2,13 @@
 
 Three kinds of header, decided here once for the proxy, `metagate scan` and the scanner:
 
-- **transport**: framing and negotiation (Host, Content-Length, Content-Type ...). Skipped by
-  the detectors only while the value has the shape its header allows (a Content-Type is a
-  media type, a Content-Encoding a list of registered codings ...); any other value is
-  scanned like every other header, so these names are no hiding place.
+- **transport**: framing and negotiation (Host, Content-Length, Content-Type ...) and the
+  proxy chain a load balancer in front of the gate writes (X-Forwarded-For, Forwarded ...).
+  Skipped by the detectors only while the value has the shape its header allows (a
+  Content-Type is a media type, a Content-Encoding a list of registered codings, an
+  X-Forwarded-For a short list of IP addresses ...); any other value is scanned like every
+  other header, so these names are no hiding place. (Via stays data: its received-by part
+  may be any pseudonym and it carries comments.)
 - **credential**: Authorization and every header that carries a credential by its name
   (Cookie, X-Api-Key, ...) or by its value (`Basic ...`, `Bearer ...` in any header). Their
   values are masked before they leave the proxy's event loop; only a *fact* about each
@@ -22,9 +25,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 # What a masked credential header holds when it reaches a worker (and what captures hold).
@@ -64,7 +68,58 @@ _HOST_PORT = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](
 # the hop-by-hop headers it applies to, and only those.
 _HOP_BY_HOP_NAMES = r"(?:keep-alive|close|upgrade|te|trailer|transfer-encoding|proxy-connection|proxy-authenticate|proxy-authorization|http2-settings)"
 
-TRANSPORT_SHAPES: dict[str, re.Pattern[str]] = {
+_MAX_CHAIN = 16  # entries of a proxy-chain header: more is not a chain of proxies
+
+
+def _node(text: str) -> bool:
+    """An IP address as a proxy-chain header gives it: bare, `[v6]`, with a port, quoted."""
+    text = text.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+        if not port.isdigit() or len(port) > 5:
+            return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _ip_list(value: str) -> bool:
+    entries = value.split(",")
+    return len(entries) <= _MAX_CHAIN and all(_node(entry) for entry in entries)
+
+
+_HOST = re.compile(_HOST_PORT)
+_PROTO = re.compile(r"https?|wss?", re.IGNORECASE)
+
+
+def _forwarded(value: str) -> bool:
+    """RFC 7239: for/by as an IP or `unknown` (an obfuscated identifier may be any token:
+    scanned), proto a scheme, host a host."""
+    elements = value.split(",")
+    if len(elements) > _MAX_CHAIN:
+        return False
+    for element in elements:
+        for pair in element.split(";"):
+            key, sep, item = pair.strip().partition("=")
+            key, item = key.lower(), item.strip().strip('"')
+            if not sep:
+                return False
+            if key in ("for", "by"):
+                if item.lower() != "unknown" and not _node(item):
+                    return False
+            elif key == "proto":
+                if not _PROTO.fullmatch(item):
+                    return False
+            elif key != "host" or not _HOST.fullmatch(item):
+                return False
+    return True
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern, re.IGNORECASE)
     for name, pattern in {
         "host": _HOST_PORT,
@@ -78,7 +133,17 @@ TRANSPORT_SHAPES: dict[str, re.Pattern[str]] = {
         "connection": rf"{_HOP_BY_HOP_NAMES}(?:\s*,\s*{_HOP_BY_HOP_NAMES})*",
         "keep-alive": r"(?:timeout|max)\s*=\s*[0-9]{1,6}(?:\s*,\s*(?:timeout|max)\s*=\s*[0-9]{1,6})*",
         "expect": r"100-continue",
+        "x-forwarded-proto": r"https?|wss?",
+        "x-forwarded-host": _HOST_PORT,
+        "x-forwarded-port": r"[0-9]{1,5}",
     }.items()
+}
+
+TRANSPORT_SHAPES: dict[str, Callable[[str], bool]] = {
+    **{name: (lambda value, pattern=pattern: pattern.fullmatch(value) is not None) for name, pattern in _PATTERNS.items()},
+    "x-forwarded-for": _ip_list,
+    "x-real-ip": _node,
+    "forwarded": _forwarded,
 }
 
 # The proxy sets this one itself, after the decision (a client's value is replaced).
@@ -99,7 +164,7 @@ def is_shaped_transport(lowered: str, value: str) -> bool:
     """True for a transport header whose value has its header's shape (then nothing in it is
     data); False for every other header, and for a transport header holding anything else."""
     shape = TRANSPORT_SHAPES.get(lowered)
-    return shape is not None and len(value) <= 512 and shape.fullmatch(value.strip()) is not None
+    return shape is not None and len(value) <= 1024 and shape(value.strip())
 
 
 def scanned(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

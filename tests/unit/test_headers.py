@@ -86,6 +86,11 @@ def test_masking_keeps_names_and_order_and_facts_keep_only_shapes():
     ("accept-encoding", "identity;q=1, *;q=0"), ("content-encoding", "gzip"), ("transfer-encoding", "chunked"),
     ("te", "trailers"), ("connection", "keep-alive"), ("connection", "close, TE"),
     ("keep-alive", "timeout=5, max=100"), ("expect", "100-continue"),
+    # The proxy chain a load balancer in front of the gate writes.
+    ("x-forwarded-for", "10.0.3.7"), ("x-forwarded-for", "203.0.113.7, 10.0.0.2"), ("x-forwarded-for", "2001:db8::1"),
+    ("x-real-ip", "10.1.2.3"), ("forwarded", "for=10.0.3.7;proto=https;by=10.0.0.1"),
+    ("forwarded", 'for="[2001:db8:cafe::17]:4711", for=unknown'), ("forwarded", "host=zenml.example.com;proto=https"),
+    ("x-forwarded-proto", "https"), ("x-forwarded-host", "zenml.example.com:443"), ("x-forwarded-port", "443"),
 ])
 def test_transport_headers_of_their_shape_are_not_scanned(name, value):
     assert is_shaped_transport(name, value)
@@ -99,6 +104,10 @@ def test_transport_headers_of_their_shape_are_not_scanned(name, value):
     ("accept", "application/json, jane.doe@example.com"), ("accept-encoding", "gzip, jsmith"),
     ("content-encoding", "gzip, 4539004010602815"), ("te", "trailers, john"), ("connection", "keep-alive, x-jane-doe"),
     ("keep-alive", "timeout=5, owner=jane"), ("expect", "100-continue; jane"),
+    ("x-forwarded-for", "536-22-8471"), ("x-forwarded-for", "10.0.0.1, jane.doe@example.com"),
+    ("x-forwarded-for", ", ".join(["10.0.0.1"] * 17)), ("x-real-ip", "4539004010602815"),
+    ("forwarded", "for=_jane_doe"), ("forwarded", "for=10.0.0.1;owner=jane"), ("forwarded", "for=jane.doe@example.com"),
+    ("x-forwarded-proto", "536228471"), ("x-forwarded-host", "jane.doe@example.com"),
 ])
 def test_a_transport_header_holding_anything_else_is_scanned(name, value):
     assert not is_shaped_transport(name, value)
@@ -106,7 +115,7 @@ def test_a_transport_header_holding_anything_else_is_scanned(name, value):
 
 
 def test_every_other_header_is_scanned_by_its_lower_case_name():
-    headers = [("Via", "1.1 gate"), ("Forwarded", "for=10.0.0.1"), ("X-Forwarded-For", "10.0.0.1"),
+    headers = [("Via", "1.1 gate"), ("Forwarded", "for=_hidden"), ("X-Forwarded-For", "gate"),
                ("Accept-Language", "en-US"), ("Idempotency-Key", "k"), ("X-Request-ID", "0ce3cdc9"),
                ("User-Agent", "zenml/0.98.0"), ("Source-Context", "python"), ("Trailer", "X-Owner")]
     assert scanned(headers) == [(name.lower(), value) for name, value in headers]

@@ -99,6 +99,12 @@ def test_the_sdks_headers_are_leaves_every_detector_reads_and_pass(inspector):
     assert inspector.inspect(req).decision.action == "allow"
 
 
+def test_a_load_balancers_proxy_chain_headers_pass(inspector):
+    chain = sdk_headers(X_Forwarded_For="10.0.3.7, 10.0.0.2", Forwarded="for=10.0.3.7;proto=https",
+                        X_Real_IP="10.0.3.7", X_Forwarded_Proto="https", Via="1.1 ingress-nginx")
+    assert decide(inspector, "/api/v1/current-user", headers=chain).decision.action == "allow"
+
+
 def test_a_repeated_read_still_scans_its_new_headers(inspector):
     query = [("name", "default"), ("page", "1")]
     assert decide(inspector, "/api/v1/stacks", query).decision.action == "allow"
