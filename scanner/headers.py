@@ -149,6 +149,15 @@ TRANSPORT_SHAPES: dict[str, Callable[[str], bool]] = {
 # The proxy sets this one itself, after the decision (a client's value is replaced).
 GATE_HEADERS = frozenset({"x-metagate-audit-id"})
 
+# Header names that are a vocabulary, not a client's choice: the ZenML SDK's own, the transport
+# ones and the registered ones a client library or a proxy in front of the gate adds. Any
+# other *name* is scanned too (as a body key is): `X-<an e-mail>: 1` carries data in its name.
+KNOWN_NAMES = frozenset(TRANSPORT_SHAPES) | GATE_HEADERS | frozenset({
+    "user-agent", "source-context", "x-request-id", "idempotency-key",          # the ZenML SDK
+    "via", "accept-language", "cache-control", "pragma", "trailer", "upgrade", "origin", "referer",
+    "date", "traceparent", "tracestate", "if-match", "if-none-match", "if-modified-since",
+})
+
 
 @lru_cache(maxsize=1024)
 def _credential_name(lowered: str) -> bool:

@@ -224,6 +224,10 @@ class Scanner:
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
         # Each value is a leaf named by its parameter (`$query.name`), so key semantics read
         # the name as they read a body key; a filter's operator is not part of the value.
+        # A name the route does not declare is the client's choice: a key leaf, as a body key.
+        for name in dict.fromkeys(name for name, _ in request.query):
+            if endpoint is None or name not in endpoint.query:
+                result.leaves.append(Leaf(_rooted("$query", name), name, "unknown", True))
         for name, value in dict.fromkeys(request.query):  # a repeated name=value pair once
             cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
             operand = _filter_operand(value)
@@ -238,8 +242,13 @@ class Scanner:
     def _collect_headers(self, request: InspectionRequest, result: ScanResult) -> None:
         # Every header but credentials (masked; the policy decides on their shape) and
         # transport headers of their proper shape is a value the client chose: scanned by
-        # every detector, named by the header (`$headers.x-request-id`).
-        for name, value in dict.fromkeys(_scanned_headers(request)):  # a repeated pair once
+        # every detector, named by the header (`$headers.x-request-id`). A name outside the
+        # known vocabulary is the client's choice too: a key leaf, as a body key is.
+        pairs = dict.fromkeys(_scanned_headers(request))  # a repeated pair once
+        for name in dict.fromkeys(name for name, _ in pairs):
+            if name not in header_kinds.KNOWN_NAMES:
+                result.leaves.append(Leaf(_rooted("$headers", name), name, "unknown", True))
+        for name, value in pairs:
             result.leaves.append(Leaf(_rooted("$headers", name), value, "unknown"))
 
     # --- detection -------------------------------------------------------------------

@@ -113,6 +113,20 @@ def test_a_repeated_read_still_scans_its_new_headers(inspector):
     assert blocked_at(result, "$headers.x-request-id")
 
 
+@pytest.mark.parametrize("query, headers, path", [
+    ([(EMAIL, "1")], {}, f'$query["{EMAIL}"]'),
+    ([], {f"X-{SSN}": "1"}, f"$headers.x-{SSN}"),
+])
+def test_data_in_a_parameter_or_header_name_is_blocked(inspector, query, headers, path):
+    assert blocked_at(decide(inspector, "/api/v1/runs", query, headers=sdk_headers(**headers)), path)
+
+
+def test_declared_parameter_names_are_not_key_leaves(inspector):
+    scan = inspector.scanner.scan(request("/api/v1/runs", [("name", "churn"), ("undeclared_filter", "x")]))
+    keys = [leaf.path for leaf in scan.leaves if leaf.is_key and leaf.path.startswith("$query")]
+    assert keys == ["$query.undeclared_filter"]
+
+
 # --- credential headers -------------------------------------------------------------------------
 
 
