@@ -50,6 +50,13 @@ def with_body(request: Request, new_body: Any) -> Request:
     return request
 
 
+def with_headers(request: Request, **headers: str) -> Request:
+    """`request` with `headers` set (replacing a header of the same name)."""
+    request = copy.deepcopy(request)
+    request["headers"] = {**request["headers"], **headers}
+    return request
+
+
 def new_request(method: str, path: str, document: Any = None) -> Request:
     request: Request = {"method": method, "path": path, "headers": {
         "Host": "zenml.example.com", "User-Agent": "zenml/0.98.0", "Content-Type": "application/json"}}
@@ -229,6 +236,34 @@ def build_shipped() -> None:
             "A database URL with its password wrapped in braces, `{{...}}`, is no secret reference (a reference "
             "is exactly {{ name.key }}): a credential under a credential key, and a secret.",
             new_request("POST", "/api/v1/components", store), "block", rules=["credential.write", "secret.detected"])
+
+    # Headers: the SDK authenticates with a bearer JWT only; everything else a header holds is scanned.
+    user, user_src = captured("clean_pipeline_api_key", 5)
+    jwt = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode() for part in (
+        {"alg": "HS256", "typ": "JWT"}, {"sub": "7f1b6c1e-3f2a-4f6e-9d1a-2b3c4d5e6f70", "iss": "zenml"}))
+    jwt += ".c2lnbmF0dXJlLW9mLXRoZS1zZXJ2ZXI"
+    bearer = with_headers(user, Authorization=f"Bearer {jwt}")
+    header_rules = ["headers.credential_not_sent_by_sdk", "headers.authorization_shape", "headers.authorization_repeated"]
+    shipped("headers", "sdk-bearer-jwt-allowed",
+            "The SDK's own read with its headers and a bearer JWT (the shape of the masked token in the capture).",
+            bearer, "allow", not_rules=[*header_rules, "pii.detected"], source=user_src + " (token shaped)")
+    shipped("headers", "cookie-beside-the-bearer-blocked",
+            "A cookie the SDK never sends, beside the SDK's token: refused by name, the value never read.",
+            with_headers(bearer, Cookie="session=0123456789abcdef"), "block",
+            rules=["headers.credential_not_sent_by_sdk"], source=user_src + " (token shaped, cookie added)")
+    shipped("headers", "basic-authorization-blocked",
+            "HTTP basic credentials where the SDK sends a bearer JWT.",
+            with_headers(user, Authorization="Basic dXNlcjpleGFtcGxlLXBhc3N3b3Jk"), "block",
+            rules=["headers.authorization_shape"], source=user_src + " (basic credentials)")
+    repeated = copy.deepcopy(bearer)
+    repeated["headers"] = [*repeated["headers"].items(), ("Authorization", f"Bearer {jwt}")]
+    shipped("headers", "repeated-authorization-blocked",
+            "Two Authorization headers: which one the server reads is its choice, not the gate's.",
+            repeated, "block", rules=["headers.authorization_repeated"], source=user_src + " (token shaped, twice)")
+    shipped("headers", "ssn-as-request-id-blocked",
+            "A US SSN where the SDK sends its 8-hex request id: headers are scanned like body fields.",
+            with_headers(bearer, **{"X-Request-ID": "536-22-8471"}), "block", rules=["pii.detected"],
+            source=user_src + " (request id replaced)")
 
 
 def metadata(request: Request, values: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -56,6 +56,9 @@ DEFAULT_RULES: tuple[str, ...] = (
     "secret.detected",
     "blob.detected",
     "credential.write",
+    "headers.credential_not_sent_by_sdk",
+    "headers.authorization_shape",
+    "headers.authorization_repeated",
 )
 
 # Rule ids written out in a team's modules: {"rule": "acme.x", ...} or lib.item("acme.x", ...).

@@ -18,19 +18,15 @@ from typing import Any
 
 from mitmproxy import ctx, http
 
+from metagate.proxy import trailers
 from metagate.proxy.inspection import InspectionResult
 from metagate.proxy.upstream import UpstreamClient, UpstreamFailed
 from metagate.proxy.workers import InspectionFailed, WorkerPool
 from metagate.reports.trail import AuditError, AuditStore
+from metagate.scanner.headers import credential_facts, masked
 from metagate.scanner.model import Decision, InspectionRequest
 
 log = logging.getLogger("metagate.proxy")
-
-# Header values that are credentials: masked before anything leaves the event loop.
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
-)
-MASK = "<redacted>"
 AUDIT_ID_HEADER = "X-Metagate-Audit-Id"
 ROLE = "metagate_role"
 
@@ -137,6 +133,9 @@ class MetadataGate:
     """Inspects every request to a ZenML upstream, enforces the decision, records it first."""
 
     def __init__(self, pool: WorkerPool, audit: AuditStore, upstream_role_default: str = "zenml") -> None:
+        # An HTTP/1 request with trailers would crash mitmproxy's reader and hang the client:
+        # refused with a 400 through the `error` hook instead (proxy/trailers.py).
+        trailers.install()
         self.pool = pool
         self.audit = audit
         self.default_role = upstream_role_default
@@ -156,11 +155,21 @@ class MetadataGate:
         started = time.perf_counter()
         request = flow.request
         record = self._base_record(flow)
+        if request.trailers:
+            # HTTP/2 carries trailers (HTTP/1 ones never get here: proxy/trailers.py): header
+            # fields after the body, which nothing would scan. The SDK never sends them.
+            decision = Decision("block", [trailers.RULE], [trailers.REASON])
+            await self._finish(flow, record, decision, None, started, self.pool, status=400)
+            return
+        # Credential values (by name, or by an auth scheme in any header: scanner/headers.py)
+        # are masked before anything leaves the event loop; only their shapes cross over.
+        raw_headers = tuple(request.headers.items(multi=True))  # read twice below
         inspection = InspectionRequest(
             method=request.method,
             path=request.path.split("?", 1)[0],
             body=request.raw_content or b"",
-            headers=tuple((k, MASK if k.lower() in CREDENTIAL_HEADERS else v) for k, v in request.headers.items(multi=True)),
+            headers=masked(raw_headers),
+            credentials=credential_facts(raw_headers),
             query=tuple(request.query.items(multi=True)),
             scheme=request.scheme,
             host=request.pretty_host,
@@ -200,7 +209,7 @@ class MetadataGate:
 
     async def _finish(
         self, flow: http.HTTPFlow, record: dict[str, Any], decision: Decision,
-        result: InspectionResult | None, started: float, pool: WorkerPool,
+        result: InspectionResult | None, started: float, pool: WorkerPool, status: int = 403,
     ) -> None:
         monitor = ctx.options.metagate_enforcement == "monitor"
         enforced = "allow" if monitor and decision.action in ("block", "redact") else decision.action
@@ -247,7 +256,7 @@ class MetadataGate:
         self._notify(record)
         flow.metadata["metagate_audit_id"] = record["id"]
         if enforced == "block":
-            flow.response = block_response(403, block_reason(flow.request.method, record["path"], decision))
+            flow.response = block_response(status, block_reason(flow.request.method, record["path"], decision))
             return
         if enforced == "redact" and result is not None and result.new_body is not None:
             flow.request.headers.pop("content-encoding", None)
@@ -298,9 +307,13 @@ class MetadataGate:
         if flow.error is None:
             return
         message = flow.error.msg
+        refused = True
         if "body_size_limit" in message:
             rules, reason = ["request.too_large"], "request.too_large: body over the size cap"
+        elif message == trailers.REASON:
+            rules, reason = [trailers.RULE], trailers.REASON
         else:
+            refused = False
             rules, reason = ["upstream.error"], f"upstream.error: {message[:200]}"
         # Awaited: mitmproxy answers the client (e.g. 413) only after this hook, so the
         # refusal is on record before the client hears of it.
@@ -310,7 +323,7 @@ class MetadataGate:
             "client": flow.client_conn.peername[0] if flow.client_conn.peername else "",
             "method": flow.request.method, "host": flow.request.pretty_host,
             "path": flow.request.path.split("?", 1)[0],
-            "decision": "block" if rules == ["request.too_large"] else "error",
+            "decision": "block" if refused else "error",
             "rules": rules, "reasons": [reason], "policy_revision": self.pool.policy_revision,
         }
         try:

@@ -137,14 +137,16 @@ def mask_credentials(request: InspectionRequest, request_id: str) -> InspectionR
     the user attributed from a bearer token's subject."""
     from dataclasses import replace
 
-    from metagate.proxy.addon import CREDENTIAL_HEADERS, MASK, bearer_subject
+    from metagate.proxy.addon import bearer_subject
+    from metagate.scanner.headers import credential_facts, masked
     from mitmproxy import http
 
     headers = http.Headers([(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
                             for k, v in request.headers])
     return replace(
         request,
-        headers=tuple((k, MASK if k.lower() in CREDENTIAL_HEADERS else v) for k, v in request.headers),
+        headers=masked(request.headers),
+        credentials=credential_facts(request.headers),
         user_id=bearer_subject(headers),
         request_id=request_id,
     )

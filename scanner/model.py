@@ -54,6 +54,10 @@ class InspectionRequest:
     user_id: str | None = None
     request_id: str = ""
     upstream_role: Literal["zenml", "storage", "other"] = "zenml"
+    # (lower-case name, shape) of each credential header, computed by the proxy before it
+    # masked them (scanner/headers.py `credential_facts`); None: not computed, the scanner
+    # derives them from `headers` (in-process callers that never masked anything).
+    credentials: tuple[tuple[str, str], ...] | None = None
 
     def header(self, name: str, default: str = "") -> str:
         name = name.lower()

@@ -6,12 +6,15 @@ Pure computation, no I/O: the proxy runs it in worker processes, `metagate scan`
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from metagate.scanner import headers as header_kinds
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint, path_segments
 from metagate.scanner.detection import LeafDetection
@@ -34,12 +37,13 @@ from metagate.scanner.memo import CleanMemo, digest
 # Integers this long in user data can be card or account numbers: scan them as text.
 _LONG_INT_DIGITS = 9
 
-_UNSCANNED_HEADERS = frozenset({
-    "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection",
-    "keep-alive", "accept", "accept-encoding", "accept-language", "te", "expect", "via", "forwarded",
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "idempotency-key",
-    "source-context", "x-metagate-audit-id", "authorization", "proxy-authorization", "cookie",
-})
+# ZenML list filters write a value as `<operator>:<operand>` (`?name=contains:churn`,
+# `?created=gte:2024-01-01 00:00:00`, `?id=oneof:["…"]`); sort_by as `asc:`/`desc:<field>`
+# (zenml.enums GenericFilterOps, SorterOps). The operand is the value.
+_FILTER_OPERATOR = re.compile(
+    r"(?:equals|notequals|contains|notcontains|startswith|endswith|oneof|notoneof|isnull|isnotnull"
+    r"|gte|gt|lte|lt|in|asc|desc):"
+)
 
 
 @dataclass(slots=True)
@@ -94,7 +98,10 @@ class Scanner:
 
     def scan(self, request: InspectionRequest) -> ScanResult:
         # A request without a body that was seen before and found clean (the SDK's reads
-        # repeat on every run) is answered from the memo: its fields, no text.
+        # repeat on every run) is answered from the memo: its path and query fields, no text.
+        # Its headers are scanned every time: the SDK's X-Request-ID and Idempotency-Key are
+        # new on every request, so a key holding them would never repeat (and would fill the
+        # memo with entries that crowd out the body units).
         memo = self.clean_memo
         if memo is None or request.body:
             return self._scan(request)
@@ -104,12 +111,19 @@ class Scanner:
             return self._clean_repeat(request, clean.leaves)
         result = self._scan(request)
         if not (result.findings or result.violations or result.parse_error):
-            memo.put(repeat_key, result.leaves, Counter())
+            memo.put(repeat_key, [leaf for leaf in result.leaves if not _is_header(leaf)], Counter())
         return result
 
     def _clean_repeat(self, request: InspectionRequest, fields: tuple[Leaf, ...]) -> ScanResult:
         result = ScanResult(self.catalog.match(request.method, request.path), settled=list(fields))
         result.body = normalize_body(b"", "", request.header("content-encoding"), self.limits)
+        self._collect_headers(request, result)
+        if result.leaves:
+            expansion = expand_leaves(result.leaves)
+            result.leaves = expansion.leaves
+            for path in expansion.undecoded:
+                result.violations.append(Violation(path, "undecoded", "encoded content past the decoding limits"))
+            self._detect(result, frozenset())
         return result
 
     def _scan(self, request: InspectionRequest) -> ScanResult:
@@ -191,10 +205,10 @@ class Scanner:
 
     def _collect_path(self, endpoint: Endpoint | None, path: str, result: ScanResult) -> None:
         # A path parameter is a value the client chose (a run or model name, or anything at
-        # all on a route the catalog does not know): scanned like a query value. UUIDs in a
-        # parameter are ids.
-        if endpoint is not None and (endpoint.sdk_auth or "{" not in endpoint.template):
-            return  # the SDK's own login, or a route of literal segments only
+        # all on a route the catalog does not know): scanned like a query value, as a leaf
+        # named by its parameter (`$path.run_name_or_id`). UUIDs in a parameter are ids.
+        if endpoint is not None and "{" not in endpoint.template:
+            return  # a route of literal segments only
         parts = path_segments(path)
         if parts is None:
             result.leaves.append(Leaf("$path", path, "unknown"))
@@ -209,20 +223,33 @@ class Scanner:
                 result.leaves.append(Leaf(_rooted("$path", name), part, "name"))
 
     def _collect_query(self, endpoint: Endpoint | None, request: InspectionRequest, result: ScanResult) -> None:
-        if endpoint is not None and endpoint.sdk_auth:
-            return
+        # Each value is a leaf named by its parameter (`$query.name`), so key semantics read
+        # the name as they read a body key; a filter's operator is not part of the value.
+        # A name the route does not declare is the client's choice: a key leaf, as a body key.
+        for name in dict.fromkeys(name for name, _ in request.query):
+            if endpoint is None or name not in endpoint.query:
+                result.leaves.append(Leaf(_rooted("$query", name), name, "unknown", True))
         for name, value in dict.fromkeys(request.query):  # a repeated name=value pair once
             cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
+            operand = _filter_operand(value)
+            if not operand:
+                continue  # `isnull:`, or an empty value: nothing was sent
             if cls in PROVEN_CLASSES:
-                if proven(cls, value):
+                if _proven_operand(cls, operand):
                     continue
-                cls = "name"  # not the promised shape: scanned (the detectors skip proven classes)
-            result.leaves.append(Leaf(_rooted("$query", name), value, cls))
+                cls = "name"  # not of its class's shape: scanned, as a body leaf would be
+            result.leaves.append(Leaf(_rooted("$query", name), operand, cls))
 
     def _collect_headers(self, request: InspectionRequest, result: ScanResult) -> None:
-        # Transport and SDK bookkeeping headers carry no user data; credential headers are
-        # masked before they reach the worker. Anything else a client adds is scanned.
-        for name, value in dict.fromkeys(_scanned_headers(request)):  # a repeated pair once
+        # Every header but credentials (masked; the policy decides on their shape) and
+        # transport headers of their proper shape is a value the client chose: scanned by
+        # every detector, named by the header (`$headers.x-request-id`). A name outside the
+        # known vocabulary is the client's choice too: a key leaf, as a body key is.
+        pairs = dict.fromkeys(_scanned_headers(request))  # a repeated pair once
+        for name in dict.fromkeys(name for name, _ in pairs):
+            if name not in header_kinds.KNOWN_NAMES:
+                result.leaves.append(Leaf(_rooted("$headers", name), name, "unknown", True))
+        for name, value in pairs:
             result.leaves.append(Leaf(_rooted("$headers", name), value, "unknown"))
 
     # --- detection -------------------------------------------------------------------
@@ -284,25 +311,46 @@ class Scanner:
 
 
 def _scanned_headers(request: InspectionRequest) -> list[tuple[str, str]]:
-    scanned = []
-    for name, value in request.headers:
-        lowered = _lowered(name)
-        if lowered is not None and value != "<redacted>":
-            scanned.append((lowered, value))
-    return scanned
+    return header_kinds.scanned(request.headers)
 
 
-@lru_cache(maxsize=1024)
-def _lowered(name: str) -> str | None:
-    """A header's name as scanned, or None for a transport or bookkeeping header."""
-    lowered = name.lower()
-    return None if lowered in _UNSCANNED_HEADERS else lowered
+def _filter_operand(value: str) -> str:
+    match = _FILTER_OPERATOR.match(value)
+    return value[match.end():] if match else value
+
+
+def _proven_operand(field_class: str, operand: str) -> bool:
+    """A filter operand of the parameter's class: one value, or a `oneof:` JSON list of them."""
+    if proven(field_class, operand):
+        return True
+    if not operand.startswith("["):
+        return False
+    try:
+        values = json.loads(operand)
+    except ValueError:
+        return False
+    return isinstance(values, list) and bool(values) and all(
+        isinstance(v, str) and proven(field_class, v) for v in values
+    )
+
+
+def _credential_facts(request: InspectionRequest) -> list[dict[str, str]]:
+    """What the policy learns of the credential headers: name, path and shape, no value."""
+    facts = request.credentials
+    if facts is None:  # an in-process caller that masked nothing: the same facts, derived here
+        facts = header_kinds.credential_facts(request.headers)
+    return [{"name": name, "path": _rooted("$headers", name), "shape": shape} for name, shape in facts]
 
 
 def _request_key(request: InspectionRequest) -> tuple[str, int, int, int]:
-    """A digest of everything a scan of a request without a body reads (never the text)."""
-    read = (request.method, request.path, request.query, request.header("content-encoding"), _scanned_headers(request))
+    """A digest of everything but the headers that a scan of a request without a body reads
+    (never the text): the headers are scanned on every request (see `Scanner.scan`)."""
+    read = (request.method, request.path, request.query, request.header("content-encoding"))
     return ("request", *digest(repr(read).encode("utf-8", "surrogatepass")))
+
+
+def _is_header(leaf: Leaf) -> bool:
+    return leaf.path.startswith("$headers")
 
 
 def _without(document: Any, settled: Collection[int]) -> Any:
@@ -361,6 +409,7 @@ def policy_input(request: InspectionRequest, scan: ScanResult) -> dict[str, Any]
             "violations": [{"path": v.path, "kind": v.kind, "message": v.message} for v in scan.violations],
             "unknown_fields": scan.unknown_fields,
         },
+        "headers": {"credentials": _credential_facts(request)},
         "fields": [
             {"path": leaf.path, "class": leaf.field_class}
             for leaves in (scan.leaves, scan.settled)

@@ -32,7 +32,10 @@ def test_no_sensitive_value_reaches_the_store_exports_or_reports(tmp_path, upstr
     try:
         auth = {"Authorization": f"Bearer {token}", "Cookie": f"session={secrets['cookie']}",
                 "X-Api-Key": secrets["api_key_header"]}
-        assert requests.get(f"{gate.url}/api/v1/current-user", headers=auth, timeout=30).status_code == 200
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert requests.get(f"{gate.url}/api/v1/current-user", headers=bearer, timeout=30).status_code == 200
+        # Credentials the SDK never sends (cookie, API-key header) are refused, and recorded.
+        assert requests.get(f"{gate.url}/api/v1/current-user", headers=auth, timeout=30).status_code == 403
         assert requests.post(f"{gate.url}/api/v1/login", timeout=30, data={
             "username": "default", "password": secrets["password"], "grant_type": "password"}).status_code == 200
         # Allowed or refused (unknown query parameter): recorded either way, by parameter name only.

@@ -179,10 +179,13 @@ def test_bearer_token_attributes_the_user_but_is_never_recorded(gate):
     user = str(uuid.uuid4())
     claims = base64.urlsafe_b64encode(json.dumps({"sub": user, "iss": "x"}).encode()).rstrip(b"=").decode()
     token = f"eyJhbGciOiJIUzI1NiJ9.{claims}.c2lnbmF0dXJlLXNlY3JldA"
-    response = requests.get(gate.url + "/api/v1/current-user", headers={"Authorization": f"Bearer {token}",
-                                                                          "Cookie": "session=cookie-secret-1"}, timeout=30)
+    response = requests.get(gate.url + "/api/v1/current-user", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert response.status_code == 200
     assert any(r.get("user_id") == user for r in gate.records())
+    # Issue 12: a credential the SDK never sends (a cookie) is refused, by name, not forwarded.
+    refused = requests.get(gate.url + "/api/v1/current-user", headers={"Authorization": f"Bearer {token}",
+                                                                         "Cookie": "session=cookie-secret-1"}, timeout=30)
+    assert refused.status_code == 403 and "headers.credential_not_sent_by_sdk: cookie at $headers.cookie" in refused.text
     trail = gate.trail_bytes()
     assert token.encode() not in trail and b"c2lnbmF0dXJlLXNlY3JldA" not in trail and b"cookie-secret-1" not in trail
 

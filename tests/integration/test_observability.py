@@ -70,7 +70,10 @@ def test_metrics_probes_and_logs_of_a_running_gate(tmp_path, upstream, admin_env
         ready = requests.get(f"{admin}/readyz", headers=bearer, timeout=10)
         assert ready.status_code == 200 and all(c["ok"] for c in ready.json()["checks"].values())
 
-        assert requests.get(f"{gate.url}/api/v1/current-user", headers=auth, timeout=30).status_code == 200
+        assert requests.get(f"{gate.url}/api/v1/current-user", headers={"Authorization": f"Bearer {token}"},
+                            timeout=30).status_code == 200
+        # Credentials the SDK never sends (cookie, API-key header) are refused (issue 12).
+        assert requests.get(f"{gate.url}/api/v1/current-user", headers=auth, timeout=30).status_code == 403
         assert requests.post(f"{gate.url}/api/v1/login", timeout=30, data={
             "username": "default", "password": secrets["password"], "grant_type": "password"}).status_code == 200
         requests.get(f"{gate.url}/api/v1/runs", headers=auth, timeout=30, params={"api_key": secrets["query_token"], "size": "5"})

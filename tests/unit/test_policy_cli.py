@@ -258,7 +258,7 @@ def test_default_rules_name_every_rule_the_shipped_policy_can_produce():
     written = set()
     for path in DEFAULT_POLICY_DIR.rglob("*.rego"):
         if not path.name.endswith("_test.rego"):
-            written |= set(re.findall(r'"((?:endpoint|schema|redact|pii|secret|blob|credential)\.[a-z_]+)"', path.read_text()))
+            written |= set(re.findall(r'"((?:endpoint|schema|redact|pii|secret|blob|credential|headers)\.[a-z_]+)"', path.read_text()))
     config = json.loads((DEFAULT_POLICY_DIR / "metagate" / "data.json").read_text())["config"]
     built = {f"schema.{kind}" for kind in _KIND_BY_ERROR.values()}
     built |= {f"redact.{c}" for c in config["redact_classes"]}
