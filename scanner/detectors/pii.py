@@ -33,10 +33,12 @@ import spacy
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
+from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, semantics, semantics_of_path
 from metagate.scanner.detectors.tables import numeric_runs
+from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
-from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
+from metagate.scanner.prefilter import USER_KEY_CLASSES, JoinedTexts, Trigger, last_key
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
@@ -83,26 +85,6 @@ _NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "L
 # import paths are full of capitalised identifiers that NER models mistake for names.
 DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
 
-# Words an English NER model tags as PERSON/LOCATION in ML metadata. Compared lowercased,
-# against the whole entity and against each of its tokens.
-ML_DENY_LIST: frozenset[str] = frozenset(
-    """
-    adam adamw adagrad adadelta adamax nadam rmsprop sgd lamb lion sophia
-    optimizer optimiser scheduler model models loss layer layers encoder decoder tokenizer
-    embedding embeddings trainer base large small tiny mini medium xl noise kernel prior
-    bert roberta albert distilbert deberta electra xlnet bart t5 gpt llama mistral mixtral
-    falcon gemma phi qwen claude gemini whisper clip vit deit swin resnet densenet
-    efficientnet mobilenet inception xception alexnet vgg unet yolo lenet
-    gaussian bernoulli poisson dirichlet laplace laplacian boltzmann markov bayes bayesian
-    gauss euler newton hessian jacobian cauchy weibull gumbel student kullback leibler
-    xavier glorot kaiming he lecun nesterov adam_w huber hinge tversky jaccard dice
-    pearson spearman kendall cohen fisher shapiro wilcoxon mann whitney welch tukey
-    bonferroni holm hamming manhattan euclidean chebyshev minkowski mahalanobis levenshtein
-    hugging face huggingface pytorch torch tensorflow keras jax flax sklearn scikit xgboost
-    lightgbm catboost pandas numpy scipy spark dask ray mlflow wandb zenml kubeflow airflow
-    sagemaker vertex azure gcp aws kubernetes docker linux ubuntu debian python
-    """.split()
-)
 
 # Between leaves: blank lines around an ASCII unit separator. No recognizer pattern crosses
 # it (it is not a word character, digit, '@' or URL character) and context stops at it.
@@ -150,9 +132,13 @@ def _mask_numeric_runs(text: str, min_numbers: int) -> str:
 
 
 def _context_label(leaf: Leaf) -> str:
-    """Words of the nearest JSON key, e.g. `$.user.phoneNumber[0]` → "phone number"."""
+    """Words of the nearest JSON key, e.g. `$.user.phoneNumber[0]` → "phone number"; in user
+    data, the words of the last keys of the path and the context words of what they name
+    (`$.values.customer.tax_id` → "values customer tax id ssn itin", see fields.py)."""
     if leaf.is_key:
         return ""
+    if leaf.field_class in USER_KEY_CLASSES:
+        return semantics_of_path(leaf.path).label
     words = _LABEL_WORD.findall(_CAMEL.sub(" ", last_key(leaf.path)))
     return " ".join(w.lower() for w in words[:4])
 
@@ -420,6 +406,15 @@ def _is_benign_ip(match: str, before: str, after: str) -> bool:
     return address.version == 6 and "." not in match and sum(1 for g in match.split(":") if g) < 3
 
 
+def _named_by_key(leaf: Leaf, entity: str, start: int, end: int) -> bool:
+    """Whether the match is the whole value of a field whose key names its entity: nine bare
+    digits under `ssn` or `tax_id` are a social security number, not a context hint."""
+    if entity not in semantics(leaf).supports:
+        return False
+    text = leaf.text
+    return not text[:start].strip() and not text[end:].strip()
+
+
 class PresidioPiiDetector(Detector):
     name = "presidio"
     category = "pii"
@@ -555,12 +550,12 @@ class PresidioPiiDetector(Detector):
         return found
 
     def _with_cue(self, leaves: Sequence[Leaf], wanted: list[int], texts: JoinedTexts, entity: str) -> set[int]:
-        """Members whose text or path holds one of the entity's context words: the enhancer
-        only looks at the words of the leaf and of its nearest key, which the path holds."""
+        """Members whose text or key label holds one of the entity's context words: the
+        enhancer only looks at the words of the leaf and of its label."""
         cues = self._cue_triggers[entity]
         found = texts.members_any(cues)
         if len(found) < len(wanted):
-            found |= JoinedTexts([leaves[i].path for i in wanted]).members_any(cues)
+            found |= JoinedTexts([_context_label(leaves[i]) for i in wanted]).members_any(cues)
         return found
 
     def _scan_patterns(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
@@ -621,6 +616,8 @@ class PresidioPiiDetector(Detector):
                     score = float(result.score)
                     if result.entity_type == "PHONE_NUMBER":
                         score = _phone_score(score, original[start:end], boosted)
+                    if boosted and score < KEY_CONTEXT_SCORE and _named_by_key(leaves[leaf_index], result.entity_type, start, end):
+                        score = KEY_CONTEXT_SCORE
                     yield Hit(leaf_index, result.entity_type, start, end, score)
 
     def _remember_empty(

@@ -10,6 +10,7 @@
       arrays:  {enabled: true, min_numbers: 128, min_records: 20, min_record_keys: 2}
       tables:  {enabled: true, min_numbers: 128, min_rows: 20}
       birthdate: {enabled: true, score: 0.85}
+      fields:  {enabled: true, score: 0.7}     # a value whose shape fits its key (fields.py)
 
 With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers or more to it
 (NUMERIC_ARRAY, a blob finding): a tensor printed as text is not phone or card numbers, and
@@ -37,6 +38,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "arrays": frozenset({"enabled", "min_numbers", "min_records", "min_record_keys"}),
     "tables": frozenset({"enabled", "min_numbers", "min_rows"}),
     "birthdate": frozenset({"enabled", "score"}),
+    "fields": frozenset({"enabled", "score"}),
 }
 
 
@@ -87,6 +89,12 @@ def _build_birthdate(args: dict[str, Any]) -> Detector:
     return BirthDateDetector(**args)
 
 
+def _build_fields(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.fields import FieldSemanticsDetector
+
+    return FieldSemanticsDetector(**args)
+
+
 def _build_arrays(args: dict[str, Any]) -> TreeDetector:
     from metagate.scanner.detectors.blobs import NumericArrayDetector
 
@@ -99,6 +107,7 @@ _DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
     ("blobs", _build_blobs),
     ("tables", _build_tables),
     ("birthdate", _build_birthdate),
+    ("fields", _build_fields),
 )
 _TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (("arrays", _build_arrays),)
 

@@ -429,7 +429,7 @@ def test_detector_survives_pickling_into_a_worker(detector):
 
 def test_registry_builds_every_detector_by_default():
     detectors, tree_detectors = build_detectors(None)
-    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "presidio", "secrets", "tables"]
+    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "fields", "presidio", "secrets", "tables"]
     assert [d.name for d in tree_detectors] == ["arrays"]
 
 
@@ -443,7 +443,7 @@ def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
         }
     )
     by_name = {d.name: d for d in detectors}
-    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables"}
+    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables", "fields"}
     assert by_name["tables"].min_rows == 5
     pii = by_name["presidio"]
     assert pii.score_threshold == 0.7
