@@ -33,8 +33,10 @@ import spacy
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
+from metagate.scanner.detectors.recognizers import CaselessIbanRecognizer, EmailAddressRecognizer
 from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, semantics, semantics_of_path
-from metagate.scanner.detectors.tables import numeric_runs
+from metagate.scanner.detectors.masking import mask_metadata as _mask_metadata
+from metagate.scanner.detectors.masking import mask_numeric_runs as _mask_numeric_runs
 from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.offline import make_offline, refuse_missing_model
@@ -45,8 +47,6 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     CryptoRecognizer,
-    EmailRecognizer,
-    IbanRecognizer,
     IpRecognizer,
     MacAddressRecognizer,
     NhsRecognizer,
@@ -94,41 +94,9 @@ _CONTEXT_WORD = re.compile(r"[a-z][a-z0-9#]*")
 _LABEL_WORD = re.compile(r"[A-Za-z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
-# Shapes ZenML writes into metadata. They are replaced by filler of the same length before
-# analysis so digits inside them never look like phone, bank or licence numbers.
-_SHAPES = r"""
-      \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b   # UUID
-    | \b[0-9a-f]{32,}\b                                                    # md5/sha1/sha256 hex
-    | \b\d{4}-\d{2}-\d{2}(?:[T\x20]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b  # ISO date/time
-    | (?:===|==|>=|<=|~=|!=)[ \t]*[\w.+!*-]+                                  # package pin
-    | (?<![\w.])v?\d+\.\d+\.\d{1,3}(?!\d)(?:(?:rc|a|b|post|dev|\+|-)[\w.]*)?(?![\w.]*\.\d)  # x.y.z (not 415.555.2671)
-    | (?<=[\w/])[Pp]y(?:thon)?\d\.\d+\b                                    # -py3.11 tags
-"""
-_SHAPE_FLAGS = re.IGNORECASE | re.VERBOSE
-# The first characters of all shapes: a position that starts none of them fails at once,
-# instead of trying every alternative (a third of the time on URIs and package lists).
-_SHAPE_START = r"(?=[\da-f=<>~!vp])"
-_METADATA_SHAPES = re.compile(f"{_SHAPE_START}(?:{_SHAPES})", _SHAPE_FLAGS)
 _DIGIT = re.compile(r"\d")
 _NAME_LIKE = re.compile(r"[A-Z][a-z]")
 _MAX_EMPTY_SHAPES = 65536
-
-
-def _mask_metadata(text: str) -> str:
-    return _METADATA_SHAPES.sub(lambda m: "_" * (m.end() - m.start()), text)
-
-
-def _mask_numeric_runs(text: str, min_numbers: int) -> str:
-    # No run crosses the NUL between two leaves (not a separator between numbers).
-    runs = list(numeric_runs(text, min_numbers))
-    if not runs:
-        return text
-    chunks, done = [], 0
-    for start, end in runs:
-        chunks += [text[done:start], "_" * (end - start)]
-        done = end
-    chunks.append(text[done:])
-    return "".join(chunks)
 
 
 def _context_label(leaf: Leaf) -> str:
@@ -154,7 +122,7 @@ _ENTITY_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
     "PHONE_NUMBER": (Trigger.regex(r"\d(?:[\x20\t().\-/]*\d){6}"),),
     # 4+3+3+3 digits at least, groups split by at most one '-' or ' '.
     "CREDIT_CARD": (Trigger.regex(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3}"),),
-    "IBAN_CODE": (Trigger.regex(r"[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2}"),),
+    "IBAN_CODE": (Trigger.regex(r"[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2}", ignore_case=True),),
     # 5-4, 3-6, 3-2-4 and nine straight digits.
     "US_SSN": (Trigger.regex(r"\d{3}[- .]?\d{2}[- .]?\d{4}|\d{3}-\d{6}"),),
     "US_ITIN": (Trigger.regex(r"9\d{2}[- ]?\d{2}[- ]?\d{4}"),),
@@ -314,10 +282,10 @@ class _WindowedPhoneRecognizer(PhoneRecognizer):
 def _recognizers(entities: Sequence[str]) -> list[tuple[str, Any]]:
     """(entity, recognizer) pairs: CRYPTO has two (Bitcoin, and Ethereum with EIP-55)."""
     by_entity: dict[str, Any] = {
-        "EMAIL_ADDRESS": EmailRecognizer,
+        "EMAIL_ADDRESS": EmailAddressRecognizer,
         "PHONE_NUMBER": _WindowedPhoneRecognizer,
         "CREDIT_CARD": CreditCardRecognizer,
-        "IBAN_CODE": IbanRecognizer,
+        "IBAN_CODE": CaselessIbanRecognizer,
         "US_SSN": UsSsnRecognizer,
         "US_ITIN": UsItinRecognizer,
         "US_PASSPORT": UsPassportRecognizer,
@@ -380,9 +348,6 @@ def _phone_score(score: float, matched: str, boosted: bool) -> float:
 def _is_false_positive(entity: str, text: str, start: int, end: int, boosted: bool) -> bool:
     match = text[start:end]
     before = text[max(0, start - 16) : start]
-    if entity == "EMAIL_ADDRESS":
-        # user@host inside a URL (git+ssh://git@github.com/...) or scp-style git remotes.
-        return before.endswith("://") or match.split("@", 1)[0].lower() == "git"
     if entity == "IP_ADDRESS":
         return _is_benign_ip(match, before, text[end : end + 2])
     if entity == "US_DRIVER_LICENSE" and len(match) < _MIN_LICENSE_LENGTH:
