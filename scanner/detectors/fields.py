@@ -65,6 +65,7 @@ class Category:
     supports: frozenset[str]      # Presidio entities the key confirms
     cues: tuple[str, ...]         # context words for Presidio's recognizers
     head_only: bool = False       # `words` count only as the key's last word (`customer`, not `customer_ref`)
+    not_personal: bool = False    # the value names no one (a cloud region): NER skips it
 
     def ends_in(self, words: Sequence[str], own: int) -> bool:
         """Whether the category is named by `words` (parent key words, then the leaf key's
@@ -126,6 +127,7 @@ def _load_vocabulary() -> tuple[Category, ...]:
                 supports=frozenset(spec.get("supports", ())),
                 cues=tuple(spec.get("cues", ())),
                 head_only=bool(spec.get("head_only", False)),
+                not_personal=bool(spec.get("not_personal", False)),
             )
         )
     return tuple(categories)

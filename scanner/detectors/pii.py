@@ -29,11 +29,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import spacy
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
 from metagate.scanner.detectors.recognizers import CaselessIbanRecognizer, EmailAddressRecognizer
+from metagate.scanner.detectors.ner import DEFAULT_NER_CLASSES, NER_ENTITIES, SpacyNer
 from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, semantics, semantics_of_path
 from metagate.scanner.detectors.masking import mask_metadata as _mask_metadata
 from metagate.scanner.detectors.masking import mask_numeric_runs as _mask_numeric_runs
@@ -78,14 +78,6 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
 )
 # URL is supported but off by default: ZenML metadata is full of legitimate URLs.
 OPTIONAL_ENTITIES: tuple[str, ...] = ("URL",)
-NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
-_NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
-
-# Field classes NER looks at: prose and user values. Code, logs, package lists, URIs and
-# import paths are full of capitalised identifiers that NER models mistake for names.
-DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
-
-
 # Between leaves: blank lines around an ASCII unit separator. No recognizer pattern crosses
 # it (it is not a word character, digit, '@' or URL character) and context stops at it.
 _SEPARATOR_MARK = "\x1f"
@@ -95,7 +87,6 @@ _LABEL_WORD = re.compile(r"[A-Za-z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 _DIGIT = re.compile(r"\d")
-_NAME_LIKE = re.compile(r"[A-Z][a-z]")
 _MAX_EMPTY_SHAPES = 65536
 
 
@@ -463,18 +454,10 @@ class PresidioPiiDetector(Detector):
         self.ner_classes = frozenset(ner_classes)
         self.ner_score = ner_score
         self.deny_list = frozenset(w.lower() for w in deny_list)
-        self._ner = self._load_ner(spacy_model) if spacy_model else None
+        self._ner = SpacyNer(spacy_model, self.ner_classes, ner_score, self.deny_list) if spacy_model else None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), self._init_args)
-
-    @staticmethod
-    def _load_ner(spacy_model: str) -> Any:
-        refuse_missing_model(spacy_model)  # a clear error instead of spaCy's "can't find model"
-        nlp = spacy.load(spacy_model, exclude=["parser", "lemmatizer", "textcat", "senter"])
-        if "ner" not in nlp.pipe_names and "entity_ruler" not in nlp.pipe_names:
-            raise ValueError(f"spaCy pipeline {spacy_model!r} has no entity recognizer")
-        return nlp
 
     # --- scanning --------------------------------------------------------------------
 
@@ -594,21 +577,7 @@ class PresidioPiiDetector(Detector):
         self._empty_shapes.update(shapes[index] for index in indexes if index not in found)
 
     def _scan_ner(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
-        wanted = [
-            i
-            for i, leaf in enumerate(leaves)
-            if self.wants(leaf) and leaf.field_class in self.ner_classes and _NAME_LIKE.search(leaf.text)
-        ]
-        texts = (leaves[i].text for i in wanted)
+        assert self._ner is not None
+        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
         with self._lock:
-            docs = list(self._ner.pipe(texts))
-        for index, doc in zip(wanted, docs):
-            for ent in doc.ents:
-                entity = _NER_LABELS.get(ent.label_)
-                if entity is None or self._denied(ent):
-                    continue
-                yield Hit(index, entity, ent.start_char, ent.end_char, self.ner_score)
-
-    def _denied(self, ent: Any) -> bool:
-        words = [t.lower_ for t in ent if not t.is_punct]
-        return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)
+            return list(self._ner.scan(leaves, wanted))

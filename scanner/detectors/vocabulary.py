@@ -20,5 +20,15 @@ ML_DENY_LIST: frozenset[str] = frozenset(
     hugging face huggingface pytorch torch tensorflow keras jax flax sklearn scikit xgboost
     lightgbm catboost pandas numpy scipy spark dask ray mlflow wandb zenml kubeflow airflow
     sagemaker vertex azure gcp aws kubernetes docker linux ubuntu debian python
+    process processes forest random classifier regressor regression tree trees boosting boosted
+    network networks net transformer transformers gradient descent stochastic linear logistic
+    ridge lasso elastic support vector machine naive nearest neighbor neighbors neighbour means
+    decision learning deep neural rate schedule cosine warmup epoch epochs batch dropout softmax
+    relu gelu sigmoid tanh attention pooling convolution conv lstm gru rnn cnn mlp gan vae
+    data dataset load train training test testing eval evaluation validation inference predict
+    mnist cifar imagenet coco iris titanic wine boston housing california diabetes adult squad
+    glue superglue wikitext openwebtext pile laion kaggle cityscapes voc celeba fashion
+    us usa eu uk east west north south central northeast northwest southeast southwest asia
+    europe pacific america americas apac emea africa middle region regions zone
     """.split()
 )

