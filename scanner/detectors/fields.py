@@ -247,12 +247,6 @@ def _address(value: str) -> bool:
     return (has_number and (street or len(parts) >= 2 or len(words) >= 2)) or (street and len(words) >= 2) or len(parts) >= 3
 
 
-def _reference(value: str) -> bool:
-    if _UUID.fullmatch(value) or _HEX_DIGEST.fullmatch(value.lower()):
-        return False  # a random id, not a reference someone can be looked up by
-    return bool(_DOCUMENT.fullmatch(value)) and sum(ch.isdigit() for ch in value) >= 3
-
-
 def _document(value: str) -> bool:
     if not _DOCUMENT.fullmatch(value) or _UUID.fullmatch(value) or _HEX_DIGEST.fullmatch(value.lower()):
         return False
@@ -276,8 +270,6 @@ def has_shape(shape: str, value: str, key: Sequence[str]) -> bool:
         return bool(_IBAN.fullmatch(value))
     if shape == "swift":
         return bool(_SWIFT.fullmatch(value.upper())) and not value.isdigit()
-    if shape == "reference":
-        return _reference(value) or _person(value, key, 2, any_case=False)
     if shape == "document_number":
         return _document(value)
     digits = _digits(value)
@@ -309,7 +301,7 @@ def _valid_ssn(digits: str) -> bool:
 
 
 SHAPES: frozenset[str] = frozenset(
-    """person_name person_words address postal_code date health_text iban swift reference
+    """person_name person_words address postal_code date health_text iban swift
     document_number phone ssn card_number account_number routing_number""".split()
 )
 for _category in VOCABULARY:
