@@ -273,3 +273,32 @@ def test_a_title_repeating_its_key_is_no_name(default_pii):
     leaf = user("$[0].metadata.schema.properties.model_kind.title", "Model Kind")
     assert hits(default_pii, [leaf]) == []
     assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", "Reviewed by Maria Gonzalez")])] == ["PERSON"]
+
+
+# --- every naming style of every vocabulary entry --------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from metagate.scanner.detectors.fields import VOCABULARY  # noqa: E402
+
+_ENTRIES = [(c.name, phrase) for c in VOCABULARY for phrase in (*c.phrases, *((w,) for w in sorted(c.words)))]
+_STYLES = {
+    "snake": lambda words: "_".join(words),
+    "camel": lambda words: words[0] + "".join(w.capitalize() for w in words[1:]),
+    "pascal": lambda words: "".join(w.capitalize() for w in words),
+    "kebab": lambda words: "-".join(words),
+    "upper": lambda words: "_".join(w.upper() for w in words),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_ENTRIES), st.sampled_from(sorted(_STYLES)), st.sampled_from(["", "primary", "new"]),
+       st.sampled_from(["", "1", "2"]), st.booleans())
+def test_every_entry_matches_in_every_style_with_prefixes_and_suffixes(entry, style, prefix, suffix, nested):
+    name, phrase = entry
+    category = next(c for c in VOCABULARY if c.name == name)
+    words = [*([prefix] if prefix and not category.head_only else []), *phrase, *([suffix] if suffix else [])]
+    key = _STYLES[style](words)
+    path = f"$.values.record.{key}" if nested else f'$.values["{key}"]'
+    assert semantics_of_path(path).names(name), (key, [c.name for c in semantics_of_path(path).categories])
