@@ -161,16 +161,23 @@ def semantics(leaf: Leaf) -> KeySemantics:
 # --- value shapes ---------------------------------------------------------------------
 # Each takes the stripped value and the key's words, and answers whether it has the shape.
 
-_NAME_WORD = r"(?:[A-Z][a-z]*\.|[A-Z][a-zà-ÿ]+(?:['’\-][A-Za-zà-ÿ]+)*|[A-Z][A-Z]+|[a-zà-ÿ]{2,})"
+# A word of a name: an initial ("J."), a capitalised word with inner capitals or apostrophes
+# ("McDonald", "O'Neil", "Jean-Luc"), a word in capitals, or a lower-case word. Each repeat
+# starts with a character the one before cannot take, so a failing match backtracks linearly.
+_NAME_WORD = r"(?:[A-Z][a-z]*\.|[A-Z][a-zà-ÿ]*(?:['’\-][A-Za-zà-ÿ]+|[A-Z][a-zà-ÿ]+)*|[A-Z][A-Z]+|[a-zà-ÿ]{2,})"
 _PARTICLES = frozenset({"de", "da", "del", "della", "der", "den", "van", "von", "la", "le", "di", "du", "bin", "al", "el", "y", "e"})
 _PERSON = re.compile(rf"{_NAME_WORD}(?:,?\s+{_NAME_WORD}){{0,4}}")
 # Words that make a capitalised phrase an organisation, a product or a thing, not a person.
 _NOT_PERSON = frozenset(
     """
-    ai inc ltd llc gmbh ag sa corp co company team group labs lab research university institute
+    ai inc ltd llc gmbh ag sa corp co company team teams group labs lab research university institute
     foundation project org bank hospital clinic service services system systems data pipeline
     model models step steps run test tests demo default unknown none null true false na n/a
-    admin root user users bot automation auto manual script job
+    admin root user users bot automation auto manual script job platform engineering ops mlops
+    devops infra infrastructure department dept division squad office committee board council
+    center centre operations analytics science sciences intelligence learning solutions
+    technologies tech software cloud network community partners consulting customer customers
+    client clients support sales marketing finance legal security staff anonymous anon tbd
     """.split()
 )
 _STREET_WORDS = frozenset(
@@ -221,8 +228,10 @@ def _person(value: str, key: Sequence[str], min_words: int, any_case: bool) -> b
         return False  # a title repeating its key ("Patient Name")
     if any(w in _NOT_PERSON or w in _ml_words() for w in lowered):
         return False
-    if not any_case and not all(w[0].isupper() for w in real):
-        return False
+    if (not any_case or len(real) == 1) and not all(w[0].isupper() for w in real):
+        return False  # one lower-case word is a handle ("jdoe", "default"), not a name
+    if any(w.isupper() and len(w) <= 3 for w in real):
+        return False  # an acronym ("ML Platform", "NLP Team") names a thing
     return any(len(w.strip(".")) > 1 for w in real)
 
 
