@@ -30,5 +30,6 @@ ML_DENY_LIST: frozenset[str] = frozenset(
     glue superglue wikitext openwebtext pile laion kaggle cityscapes voc celeba fashion
     us usa eu uk east west north south central northeast northwest southeast southwest asia
     europe pacific america americas apac emea africa middle region regions zone
+    ada adaboost boost max min scaler seldon core serve triton tekton argo kserve bento travis jenkins
     """.split()
 )

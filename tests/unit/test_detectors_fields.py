@@ -313,3 +313,29 @@ def test_a_long_name_like_value_is_decided_in_linear_time():
     started = time.perf_counter()
     hits(FieldSemanticsDetector(), [user("$.values.patient_name", "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" * 2 + "!")])
     assert time.perf_counter() - started < 0.5
+
+
+_ML_THINGS = [
+    "Sales Forecast", "Feature Store", "Hyperparameter Tuning", "Challenger Model", "Deploy Model", "Ada Boost",
+    "Theil Sen", "Label Encoder", "Min Max Scaler", "Seldon Core", "Ray Serve", "Cloud Run", "Label Studio",
+    "Slack Alerter", "Adult Income", "Ames Housing", "Seattle Weather", "Kubeflow Pipelines", "Perceptron", "Triton",
+]
+
+
+@pytest.mark.parametrize("thing", _ML_THINGS)
+def test_title_case_names_of_ml_things_are_no_people_or_places(default_pii, thing):
+    """en_core_web_sm took each of these for a PERSON or a place, alone or in a sentence."""
+    for text in (thing, f"Pipeline for {thing} trained weekly"):
+        for leaf in (user("$.values.model_name", text), Leaf("$.name", text, "name"), Leaf("$.description", text, "free_text")):
+            assert [e for _, e, _, _ in hits(default_pii, [leaf]) if e in ("PERSON", "LOCATION")] == [], (text, leaf.field_class)
+
+
+@pytest.mark.parametrize("text", ["Maria Gonzalez", "reviewed by John Smith", "Ticket from Olga Petrova about a refund",
+                                  "We met Jane Doe in Madrid"])
+def test_people_with_a_given_name_count(default_pii, text):
+    assert "PERSON" in [e for _, e, _, _ in hits(default_pii, [user("$.values.note", text)])]
+
+
+def test_a_place_counts_after_a_locative_word(default_pii):
+    assert [t for _, e, t, _ in hits(default_pii, [user("$.values.note", "She lives in Madrid with her family")]) if e == "LOCATION"] == ["Madrid"]
+    assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", "Model for Mumbai Rainfall trained weekly")]) if e == "LOCATION"] == []
