@@ -80,6 +80,15 @@ _LOCATIVE_BEFORE = re.compile(
 )
 
 
+# Words of a text, for a given name followed by a surname the model did not see.
+_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "den", "di", "du", "bin", "al", "el", "la", "le"})
+
+
+def _capitalised(word: str) -> bool:
+    return word[0].isupper() and not word.isupper() and len(word) > 1
+
+
 @lru_cache(maxsize=1)
 def given_names() -> frozenset[str]:
     text = resources.files("metagate.scanner.detectors").joinpath("given_names.txt").read_text(encoding="utf-8")
@@ -164,6 +173,9 @@ class SpacyNer:
         self.score = score
         self.deny_list = frozenset(w.lower() for w in deny_list)
         self.given_names = given_names() - self.deny_list
+        # Words a surname is not: English words (WordNet's lemmas, in the pipeline's
+        # lemmatizer tables, verified with it), stop words and ML vocabulary.
+        self.common_words = _english_words(spacy_model) | self.deny_list
 
     def may_hold_names(self, leaf: Leaf) -> bool:
         if leaf.field_class not in self.classes:
@@ -191,25 +203,62 @@ class SpacyNer:
         short: dict[int, bool] = {}
         keys: dict[int, frozenset[str]] = {}
         for (index, offset, _), doc in zip(windows, docs):
-            for ent in doc.ents:
-                entity = _NER_LABELS.get(ent.label_)
-                if entity is None or self._denied(ent):
+            people: list[tuple[int, int]] = []
+            for hit in self._scan_doc(doc, index, offset, leaves, short, keys):
+                if hit.entity == "PERSON":
+                    people.append((hit.start, hit.end))
+                yield hit
+            # A given name and a surname the model did not see (it misses a third of them).
+            for start, end in self._given_name_pairs(doc.text):
+                start, end = offset + start, offset + end
+                if any(start < e and s < end for s, e in people):
                     continue
                 if index not in keys:
                     keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
-                if _repeats_its_keys(ent, keys[index]):
+                if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
+                    yield Hit(index, "PERSON", start, end, self.score)
+
+    def _given_name_pairs(self, text: str) -> Iterable[tuple[int, int]]:
+        """Spans of a capitalised given name, particles, then a capitalised word that is no
+        English word or ML term ("Kenji Tanaka", "Ewa Semenowicz-Nowak", "Jan van Dijk")."""
+        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        for position, (start, _, given) in enumerate(words):
+            if not _capitalised(given) or given.lower() not in self.given_names:
+                continue
+            following = position + 1
+            while following < len(words) and words[following][2] in _PARTICLES:
+                following += 1
+            if following >= len(words):
+                continue
+            _, end, surname = words[following]
+            gap = text[words[following - 1][1] : words[following][0]] if following > position else ""
+            if not _capitalised(surname) or "\n" in text[start:end] or any(ch in gap for ch in ".,;:()"):
+                continue
+            if not any(part.lower() in self.common_words for part in re.split(r"['’\-]", surname)):
+                yield start, end
+
+    def _scan_doc(self, doc: Any, index: int, offset: int, leaves: Sequence[Leaf], short: dict[int, bool],
+                  keys: dict[int, frozenset[str]]) -> Iterable[Hit]:
+        """The model's PERSON and LOCATION entities in one window that pass the checks above."""
+        for ent in doc.ents:
+            entity = _NER_LABELS.get(ent.label_)
+            if entity is None or self._denied(ent):
+                continue
+            if index not in keys:
+                keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+            if _repeats_its_keys(ent, keys[index]):
+                continue
+            before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
+            if entity == "PERSON" and not self._names_someone(ent, before):
+                continue
+            if entity == "LOCATION" and not _LOCATIVE_BEFORE.search(before):
+                continue
+            if entity == "LOCATION":
+                if index not in short:
+                    short[index] = len(_WORDS.findall(leaves[index].text)) < _MIN_WORDS_FOR_A_PLACE
+                if short[index]:
                     continue
-                before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
-                if entity == "PERSON" and not self._names_someone(ent, before):
-                    continue
-                if entity == "LOCATION" and not _LOCATIVE_BEFORE.search(before):
-                    continue
-                if entity == "LOCATION":
-                    if index not in short:
-                        short[index] = len(_WORDS.findall(leaves[index].text)) < _MIN_WORDS_FOR_A_PLACE
-                    if short[index]:
-                        continue
-                yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score)
+            yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score)
 
     def _names_someone(self, ent: Any, before: str) -> bool:
         return any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None
@@ -217,6 +266,24 @@ class SpacyNer:
     def _denied(self, ent: Any) -> bool:
         words = [t.lower_ for t in ent if not t.is_punct]
         return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)
+
+
+def _english_words(spacy_model: str) -> frozenset[str]:
+    """Stop words and the lemmas of the pipeline's lemmatizer index (WordNet's nouns, verbs,
+    adjectives and adverbs: 83,000 in en_core_web_sm), read from its data directory."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+    from spacy.lookups import Lookups
+
+    words: set[str] = set(STOP_WORDS)
+    directory = Path(spacy_model) if Path(spacy_model).exists() else model_directory(spacy_model)
+    lookups = directory / "lemmatizer" / "lookups"
+    if lookups.exists():
+        tables = Lookups().from_disk(lookups)
+        if tables.has_table("lemma_index"):
+            index = tables.get_table("lemma_index")
+            for pos in ("noun", "verb", "adj", "adv"):
+                words.update(index.get(pos) or ())
+    return frozenset(words)
 
 
 def _windows(text: str) -> list[tuple[int, int]]:

@@ -31,5 +31,12 @@ ML_DENY_LIST: frozenset[str] = frozenset(
     us usa eu uk east west north south central northeast northwest southeast southwest asia
     europe pacific america americas apac emea africa middle region regions zone
     ada adaboost boost max min scaler seldon core serve triton tekton argo kserve bento travis jenkins
+    reranker embed embeddings instruct sonnet haiku opus jina cohere nomic
+    monte carlo jensen shannon kanade jacobi bellman warshall nelder mead levenberg marquardt
+    kaplan meier cox savitzky golay winters kendall kappa matthews davies bouldin calinski
+    harabasz dijkstra kruskal hopcroft karp fulkerson edmonds viterbi baum metropolis hastings
+    gibbs langevin ornstein uhlenbeck scholes kalman wiener fourier hilbert schmidt cholesky
+    householder lanczos arnoldi krylov runge kutta bashforth crank nicolson elkan hartigan jaro
+    winkler damerau waterman needleman wunsch huffman lempel ziv tau
     """.split()
 )

@@ -339,3 +339,14 @@ def test_people_with_a_given_name_count(default_pii, text):
 def test_a_place_counts_after_a_locative_word(default_pii):
     assert [t for _, e, t, _ in hits(default_pii, [user("$.values.note", "She lives in Madrid with her family")]) if e == "LOCATION"] == ["Madrid"]
     assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", "Model for Mumbai Rainfall trained weekly")]) if e == "LOCATION"] == []
+
+
+@pytest.mark.parametrize("text", ["Ticket from Kenji Tanaka about a refund", "signed Ewa Semenowicz", "Jan van Dijk"])
+def test_a_given_name_and_a_surname_count_where_the_model_saw_nothing(default_pii, text):
+    assert "PERSON" in [e for _, e, _, _ in hits(default_pii, [user("$.values.note", text)])]
+
+
+@pytest.mark.parametrize("text", ["May Release notes", "Grace Period", "Will Return later",
+                                  "Monte Carlo", "Jensen Shannon divergence"])
+def test_a_given_name_before_an_english_word_is_no_person(default_pii, text):
+    assert "PERSON" not in [e for _, e, _, _ in hits(default_pii, [user("$.values.note", text)])]
