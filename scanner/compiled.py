@@ -16,7 +16,7 @@ import os
 COMPILED_MODULES = (
     "pipeline", "leaves", "memo", "detection", "cache", "canonical", "evasion", "normalize",
     "schemas", "model", "jsonpath", "prefilter", "catalog",
-    "detectors.blobs", "detectors.secrets", "detectors.pii",
+    "detectors.blobs", "detectors.secrets", "detectors.pii", "detectors.fields", "detectors.masking",
 )
 
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)

@@ -2,8 +2,9 @@
 
 Detectors that declare `leaf_local = True` promise that their hits for a leaf depend only on
 the leaf's text, its field class, whether it is a JSON key, and the nearest JSON key above it
-(PII context words and secret keywords read that key). For those, the results of every leaf
-are kept in a `HitCache` under a hash of exactly those inputs, and a leaf seen before is not
+(PII context words and secret keywords read that key); in user data (`user_dict`, `unknown`),
+the last keys of its path (`prefilter.context_keys`: field-name semantics read them, and the
+parent key says as much as the leaf's own). For those, the results of every leaf are kept in a `HitCache` under a hash of exactly those inputs, and a leaf seen before is not
 scanned again: `pip freeze` lists, step source code and configuration repeat on every run.
 Other detectors run on every leaf as before.
 
@@ -26,7 +27,7 @@ from metagate.scanner.cache import SECOND_HASH_PREFIX, HitCache
 from metagate.scanner.canonical import canonical_leaves, canonical_text
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import Leaf
-from metagate.scanner.prefilter import last_key
+from metagate.scanner.prefilter import USER_KEY_CLASSES, context_keys, last_key
 
 _MAX_CONTEXTS = 65536
 
@@ -52,7 +53,7 @@ class LeafDetection:
         self._cached = [d for d in self.detectors if d.leaf_local]
         self._uncached = [d for d in self.detectors if not d.leaf_local]
         # path → hash of its nearest key (paths repeat request after request).
-        self._contexts: dict[str, int] = {}
+        self._contexts: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()  # the cache's LRU order is not safe to share unlocked
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -101,7 +102,7 @@ class LeafDetection:
                 near = contexts.get(leaf.path)
                 if near is None:
                     near = self._remember_context(leaf.path)
-                context = (leaf.field_class, near)
+                context = (leaf.field_class, near[leaf.field_class in USER_KEY_CLASSES])
             key = (hash(text), hash(SECOND_HASH_PREFIX + text), len(text), context)
             hits = get(key)
             if hits is None:
@@ -134,10 +135,11 @@ class LeafDetection:
         for index in fresh:
             put(keys[index], tuple(per_leaf.get(index, ())))
 
-    def _remember_context(self, path: str) -> int:
+    def _remember_context(self, path: str) -> tuple[int, int]:
+        # (nearest key, last keys): which one a leaf's results depend on depends on its class.
         if len(self._contexts) >= _MAX_CONTEXTS:
             self._contexts.clear()
-        near = self._contexts[path] = hash(last_key(path))
+        near = self._contexts[path] = (hash(last_key(path)), hash(context_keys(path)))
         return near
 
     @staticmethod

