@@ -326,6 +326,7 @@ class Place:
     source_hint: str = ""           # prefer captures whose file name contains this
     size: str = "small"             # "large": snapshot bodies, fewer cases
     needs_key: bool = False         # the field already exists in the captured body
+    short: bool = False             # ZenML caps the field at 255 characters (STR_FIELD_MAX_LENGTH)
     create: dict[str, Any] = field(default_factory=dict)   # parent objects made when absent
 
     @property
@@ -356,23 +357,23 @@ PLACES: tuple[Place, ...] = (
     Place("artifact_metadata_key", "POST", "/api/v1/artifact_versions/batch", (0, "metadata"), kind="key"),
     Place("artifact_tag", "POST", "/api/v1/artifact_versions/batch", (0, "tags"), kind="list"),
     Place("artifact_name", "POST", "/api/v1/artifact_versions/batch", (0, "artifact_name"), kind="text",
-          wrap=lambda old, s: f"{old}_{s}"),
-    Place("artifact_content_hash", "POST", "/api/v1/artifact_versions/batch", (0, "content_hash"), kind="text"),
+          wrap=lambda old, s: f"{old}_{s}", short=True),
+    Place("artifact_content_hash", "POST", "/api/v1/artifact_versions/batch", (0, "content_hash"), kind="text", short=True),
     Place("artifact_uri", "POST", "/api/v1/artifact_versions/batch", (0, "uri"), kind="text", wrap=_append),
     Place("artifact_visualization_uri", "POST", "/api/v1/artifact_versions/batch", (0, "visualizations", 0, "uri"),
           kind="text", wrap=lambda old, s: f"{old.rsplit('/', 1)[0]}/{s}/data.json", needs_key=True),
-    Place("artifact_version_label", "POST", "/api/v1/artifact_versions/batch", (0, "version"), kind="text"),
+    Place("artifact_version_label", "POST", "/api/v1/artifact_versions/batch", (0, "version"), kind="text", short=True),
     # pipeline runs
-    Place("run_name", "POST", "/api/v1/runs", ("name",), kind="text", wrap=lambda old, s: f"retrain-{s}"),
-    Place("run_tag", "POST", "/api/v1/runs", ("tags"), kind="list"),
+    Place("run_name", "POST", "/api/v1/runs", ("name",), kind="text", wrap=lambda old, s: f"retrain-{s}", short=True),
+    Place("run_tag", "POST", "/api/v1/runs", ("tags",), kind="list"),
     Place("run_status_reason", "POST", "/api/v1/runs", ("status_reason",), kind="text",
-          wrap=lambda old, s: f"queued on behalf of {s}"),
+          wrap=lambda old, s: f"queued on behalf of {s}", short=True),
     Place("run_orchestrator_environment", "POST", "/api/v1/runs", ("orchestrator_environment", "{key}"), kind="text"),
     Place("run_update_status_reason", "PUT", "/api/v1/runs/", ("status_reason",), kind="text",
-          wrap=lambda old, s: f"stopped: {s}"),
+          wrap=lambda old, s: f"stopped: {s}", short=True),
     # steps
-    Place("step_cache_key", "POST", "/api/v1/steps", ("cache_key",), kind="text"),
-    Place("step_code_hash", "POST", "/api/v1/steps", ("code_hash",), kind="text"),
+    Place("step_cache_key", "POST", "/api/v1/steps", ("cache_key",), kind="text", short=True),
+    Place("step_code_hash", "POST", "/api/v1/steps", ("code_hash",), kind="text", short=True),
     Place("step_docstring", "POST", "/api/v1/steps", ("docstring",), kind="text",
           wrap=lambda old, s: f"Loads the rows. Questions: {s}"),
     Place("step_source_code", "POST", "/api/v1/steps", ("source_code",), kind="text",
@@ -380,8 +381,6 @@ PLACES: tuple[Place, ...] = (
     Place("step_exception_message", "PUT", "/api/v1/steps/", ("exception_info", "message"), kind="text",
           wrap=lambda old, s: f"could not score row for {s}",
           create={"exception_info": {"traceback": _TRACEBACK, "source": None, "message": "", "user_code_line": 61}}),
-    Place("step_status_reason", "PUT", "/api/v1/steps/", ("status_reason",), kind="text",
-          wrap=lambda old, s: f"skipped: {s}"),
     # snapshots (large bodies: fewer cases)
     Place("pipeline_parameter", "POST", "/api/v1/pipeline_snapshots", ("pipeline_configuration", "parameters", "{key}"),
           size="large"),
@@ -400,7 +399,7 @@ PLACES: tuple[Place, ...] = (
     Place("pipeline_extra", "POST", "/api/v1/pipeline_snapshots", ("pipeline_configuration", "extra", "{key}"),
           size="large", source_hint="training_model_pipeline"),
     Place("run_name_template", "POST", "/api/v1/pipeline_snapshots", ("run_name_template",), kind="text",
-          wrap=lambda old, s: f"{old}-{s}", size="large"),
+          wrap=lambda old, s: f"{old}-{s}", size="large", short=True),
     Place("model_description", "POST", "/api/v1/pipeline_snapshots", ("pipeline_configuration", "model", "description"),
           kind="text", wrap=lambda old, s: f"{old} Owner: {s}", size="large", source_hint="training_model_pipeline",
           needs_key=True),
@@ -408,7 +407,7 @@ PLACES: tuple[Place, ...] = (
           kind="text", wrap=lambda old, s: f"{old} Escalate to {s}.", size="large",
           source_hint="training_model_pipeline", needs_key=True),
     Place("pipeline_version_hash", "POST", "/api/v1/pipeline_snapshots", ("pipeline_version_hash",), kind="text",
-          size="large"),
+          size="large", short=True),
     Place("snapshot_pipeline_tag", "POST", "/api/v1/pipeline_snapshots", ("pipeline_configuration", "tags"),
           kind="list", size="large"),
     # pipelines, stacks, components, logs
@@ -417,7 +416,7 @@ PLACES: tuple[Place, ...] = (
     Place("component_path", "POST", "/api/v1/components", ("configuration", "path"), kind="text", wrap=_append),
     Place("component_labels", "POST", "/api/v1/components", ("labels", "{key}"), kind="text"),
     Place("stack_description", "POST", "/api/v1/stacks", ("description",), kind="text",
-          wrap=lambda old, s: f"stack for {s}"),
+          wrap=lambda old, s: f"stack for {s}", short=True),
     Place("stack_labels", "POST", "/api/v1/stacks", ("labels", "{key}"), kind="text"),
     Place("log_uri", "POST", "/api/v1/logs", ("uri",), kind="text",
           wrap=lambda old, s: f"{old.rsplit('/', 1)[0]}/{s}.log", needs_key=True),
@@ -454,6 +453,7 @@ PLACES: tuple[Place, ...] = (
 )
 
 PLACES_BY_NAME = {p.name: p for p in PLACES}
+SHORT_TEXT = 190  # leaves room for the words a place wraps around a sample within 255
 TEXT_KINDS = ("text", "list", "key", "query", "header", "path")
 
 
@@ -465,11 +465,13 @@ def fits(sample: Sample, place: Place) -> bool:
         return place.kind == "json" and place.parts[-1] == "{key}"
     if sample.cls == "key_context":
         return keyed and (place.kind == "json" or not structured)
+    if place.short and len(sample.text) > SHORT_TEXT:  # the server refuses longer values
+        return False
     if structured and place.kind != "json":
         return sample.text_ok and place.kind == "text" and len(sample.text) < 4000
     if place.kind in ("key", "query", "header", "path", "list"):
         # short, single-line values only: a key, a filter, a header, a tag, a path segment
-        return "\n" not in sample.text and len(sample.text) <= 300
+        return "\n" not in sample.text and len(sample.text) <= SHORT_TEXT
     return True
 
 
@@ -493,7 +495,7 @@ def _connector_record(template: dict[str, Any], configuration: dict[str, Any]) -
         "name": "aws-eu-readonly", "connector_type": "aws", "description": "", "auth_method": "implicit",
         "resource_types": ["s3-bucket"], "resource_id": None, "supports_instances": False, "expires_at": None,
         "expires_skew_tolerance": None, "expiration_seconds": None, "configuration": configuration,
-        "labels": {}, "project": json.loads(template["body_text"]).get("project"),
+        "labels": {},
     }
     headers = {k: v for k, v in template["headers"].items() if k.lower() not in ("content-length", "idempotency-key")}
     return {"method": "POST", "path": "/api/v1/service_connectors", "query": [], "headers": headers,
