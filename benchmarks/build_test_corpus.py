@@ -327,6 +327,7 @@ class Place:
     size: str = "small"             # "large": snapshot bodies, fewer cases
     needs_key: bool = False         # the field already exists in the captured body
     short: bool = False             # ZenML caps the field at 255 characters (STR_FIELD_MAX_LENGTH)
+    numeric: bool = False           # an integer field: only numbers fit
     create: dict[str, Any] = field(default_factory=dict)   # parent objects made when absent
 
     @property
@@ -363,6 +364,11 @@ PLACES: tuple[Place, ...] = (
     Place("artifact_visualization_uri", "POST", "/api/v1/artifact_versions/batch", (0, "visualizations", 0, "uri"),
           kind="text", wrap=lambda old, s: f"{old.rsplit('/', 1)[0]}/{s}/data.json", needs_key=True),
     Place("artifact_version_label", "POST", "/api/v1/artifact_versions/batch", (0, "version"), kind="text", short=True),
+    Place("artifact_item_count", "POST", "/api/v1/artifact_versions/batch", (0, "item_count"), numeric=True),
+    # the run's live event stream (zenml.streaming.publish)
+    Place("stream_event_payload", "POST", "/api/v1/runs/", ("events", 0, "payload", "{key}")),
+    Place("stream_event_correlation_id", "POST", "/api/v1/runs/", ("events", 0, "correlation_id"), kind="text",
+          short=True),
     # pipeline runs
     Place("run_name", "POST", "/api/v1/runs", ("name",), kind="text", wrap=lambda old, s: f"retrain-{s}", short=True),
     Place("run_tag", "POST", "/api/v1/runs", ("tags",), kind="list"),
@@ -378,6 +384,8 @@ PLACES: tuple[Place, ...] = (
           wrap=lambda old, s: f"Loads the rows. Questions: {s}"),
     Place("step_source_code", "POST", "/api/v1/steps", ("source_code",), kind="text",
           wrap=lambda old, s: f"{old}\nREVIEWER = {json.dumps(s)}\n"),
+    Place("step_exception_code_line", "PUT", "/api/v1/steps/", ("exception_info", "user_code_line"), numeric=True,
+          create={"exception_info": {"traceback": _TRACEBACK, "source": None, "message": "row failed", "user_code_line": 61}}),
     Place("step_exception_message", "PUT", "/api/v1/steps/", ("exception_info", "message"), kind="text",
           wrap=lambda old, s: f"could not score row for {s}",
           create={"exception_info": {"traceback": _TRACEBACK, "source": None, "message": "", "user_code_line": 61}}),
@@ -460,6 +468,8 @@ TEXT_KINDS = ("text", "list", "key", "query", "header", "path")
 def fits(sample: Sample, place: Place) -> bool:
     """Whether a user could plausibly put this sample at this place."""
     keyed = any(part in ("{key}", "{KEY}") for part in place.parts)
+    if place.numeric:
+        return type(sample.value) is int
     structured = isinstance(sample.value, RawJSON) or not isinstance(sample.value, str)
     if isinstance(sample.value, Siblings):
         return place.kind == "json" and place.parts[-1] == "{key}"
@@ -514,7 +524,11 @@ def _path_record(template: dict[str, Any], place: Place) -> dict[str, Any]:
 
 
 def _body_fits(record: dict[str, Any], place: Place) -> bool:
-    if record["method"] != place.method or not record["path"].startswith(place.path_prefix):
+    if record["method"] != place.method:
+        return False
+    # a prefix ending in "/" takes an id after it; any other is the whole route
+    if not (record["path"].startswith(place.path_prefix) if place.path_prefix.endswith("/")
+            else record["path"] == place.path_prefix):
         return False
     if place.kind == "query":
         return True

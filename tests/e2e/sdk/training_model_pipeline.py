@@ -1,6 +1,7 @@
 """A scikit-learn-like training pipeline written in plain Python (no sklearn in the ZenML
 venv): a logistic regression fitted by gradient descent, a Model with version metadata,
-artifact metadata, pipeline environment, Docker settings and extra, step parameters.
+artifact metadata, pipeline environment, Docker settings and extra, step parameters,
+progress events on the run's live stream (`zenml.streaming.publish`).
 
 Usage: training_model_pipeline.py [--c 0.5] [--iterations 60]
 Last stdout line: RUN_ID=<uuid>. Exits non-zero when the run fails.
@@ -16,6 +17,7 @@ from sdk_common import emit
 from stack_setup import use_artifact_root_from_env
 from zenml import ArtifactConfig, Model, log_metadata, pipeline, step
 from zenml.config import DockerSettings
+from zenml.streaming import publish
 
 FRAUD_MODEL = Model(
     name="fraud-scorer",
@@ -45,7 +47,9 @@ def fit_logistic_regression(
 ) -> Annotated[dict, ArtifactConfig(name="classifier", tags=["model-weights"])]:
     weights, bias = [0.0, 0.0], 0.0
     learning_rate = 0.5
-    for _ in range(iterations):
+    for iteration in range(iterations):
+        if iteration % 20 == 0:
+            publish({"iteration": iteration, "stage": "fit", "weights_norm": math.hypot(*weights)}, kind="progress")
         grad_w, grad_b = [0.0, 0.0], 0.0
         for x, y in zip(features, labels):
             p = 1 / (1 + math.exp(-(weights[0] * x[0] + weights[1] * x[1] + bias)))
