@@ -199,6 +199,7 @@ class SetFigures:
     cases: list[dict[str, Any]]
     ours: dict[str, dict[str, Any]]
     by_class: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_category: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_technique: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_place_group: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     misses: list[str] = field(default_factory=list)
@@ -210,6 +211,8 @@ class SetFigures:
             for key in ((class_of(label), group_of(label)), (class_of(label), "all"),
                         ("all", group_of(label)), ("all", "all")):
                 self.by_class[key].add(result, label)
+            for key in ((label["category"], group_of(label)), (label["category"], "all")):
+                self.by_category[key].add(result, label)
             self.by_technique[label["technique"]].add(result, label)
             self.by_place_group[label.get("place_group") or ("query" if "$query" in label["findings"][0]["path"] else "body")].add(result, label)
             if not matched(result["findings"], label, entity=False) or result["decision"] != label["decision"]:
@@ -239,26 +242,37 @@ def _cell(tally: Tally | None, what: str) -> str:
     return ratio(getattr(tally, what), tally.n) if tally else "-"
 
 
-def print_side_by_side(sets: list[SetFigures]) -> None:
-    """Per class: recall on leaking requests (decision), on evasion variants, findings; one column per set."""
+def _print_rows(sets: list[SetFigures], attribute: str, title: str) -> None:
     names = [s.name for s in sets]
-    classes: list[str] = []
+    rows: list[str] = []
     for figures in sets:
-        for cls, _ in figures.by_class:
-            if cls != "all" and cls not in classes:
-                classes.append(cls)
-    classes.append("all")
-    print(f"recall per class (decision as labelled; found = labelled category at the labelled path, score >= {THRESHOLD})")
+        for key, _ in getattr(figures, attribute):
+            if key != "all" and key not in rows:
+                rows.append(key)
+    if attribute == "by_class":
+        rows.append("all")
     columns = [(f"{n} {g}", n, g) for g in ("plain", "evasion") for n in names]
-    print(f"{'class':16}{'':10}" + "".join(f"{title:>20}" for title, _, _ in columns))
+    print(f"{title:16}{'':10}" + "".join(f"{heading:>20}" for heading, _, _ in columns))
     lookup = {s.name: s for s in sets}
-    for cls in classes:
+    for row_key in rows:
         for what in ("decision", "category", "entity"):
-            row = f"{cls if what == 'decision' else '':16}{what:10}"
+            row = f"{row_key if what == 'decision' else '':16}{what:10}"
             for _, name, group in columns:
-                row += f"{_cell(lookup[name].by_class.get((cls, group)), what):>20}"
+                row += f"{_cell(getattr(lookup[name], attribute).get((row_key, group)), what):>20}"
             print(row)
     print()
+
+
+def print_side_by_side(sets: list[SetFigures]) -> None:
+    """Per class and per category: recall on leaking requests (decision), on evasion variants,
+    findings; one column per set and group."""
+    print("recall on leaking requests (plain) and evasion variants; decision = the gate decided as labelled, "
+          f"category = a labelled category at the labelled path (or below) with score >= {THRESHOLD}, "
+          "entity = and a labelled entity")
+    print("(the dev set's classes are its categories)\n")
+    _print_rows(sets, "by_category", "category")
+    _print_rows(sets, "by_class", "class")
+    names = [s.name for s in sets]
     for title, attribute in (("technique", "by_technique"), ("place group", "by_place_group")):
         keys: list[str] = []
         for figures in sets:
