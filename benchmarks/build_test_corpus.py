@@ -21,7 +21,7 @@ and its label says how it was made, never what a detector said:
   caught (any one of them, at the labelled path or below it: a split value may be reported on
   one of its fragments); `decision` is `block`, or `redact` where the catalog classes the
   planted field as one the default policy redacts (a schema fact, not a detection).
-- clean.jsonl: every test capture twice, with UUIDs, hex digests, request ids, timestamps,
+- clean.jsonl: every test capture twice (and every development capture once), with UUIDs, hex digests, request ids, timestamps,
   ports and the artifact-store root regenerated at random (s3://, gs://, az://, /mnt/..., /srv/...),
   plus clean look-alikes (ML vocabulary, capitalised model and dataset names, an implicit-auth
   connector) in user fields. Expected: no finding, decision from the catalog's field classes.
@@ -61,6 +61,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from build_labelled_corpus import REDACTED_CLASSES, clean_decision  # noqa: E402
 
 CAPTURED_TEST = ROOT / "tests" / "corpus" / "captured_test"
+DEV_CAPTURED = ROOT / "tests" / "corpus" / "captured"
+DEV_CAPTURED_LEAK = "jane.doe@example.com"  # pii_pipeline's real leak: a dev-set case
 TEST_SET = ROOT / "tests" / "corpus" / "test"
 SEED = 20261204
 
@@ -961,7 +963,7 @@ def build() -> dict[str, list[dict[str, Any]]]:
     by_file: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for source, number, record in records:
         by_file.setdefault(source, []).append((number, record))
-    root_cycle = iter(rng.sample(ROOTS, len(ROOTS)) * 2)
+    root_cycle = iter(rng.sample(ROOTS, len(ROOTS)) * 3)
     for source, numbered in by_file.items():
         for variant in (1, 2):
             regen = Regenerator(rng, next(root_cycle))
@@ -971,6 +973,17 @@ def build() -> dict[str, list[dict[str, Any]]]:
                 clean.append(_case(fresh, _label(f"clean-{stem}-v{variant}-{number}", "clean",
                                                  f"{source}:{number} (regenerated, root {regen.root})",
                                                  None, None, "regenerated", clean_decision(fresh, bare), None)))
+    # the development scenarios too, once each under a fresh root: their ids and paths are new
+    # data, so a false block that depends on them shows here (the planted e-mail stays out)
+    for path in sorted(DEV_CAPTURED.glob("*.jsonl")):
+        regen = Regenerator(rng, next(root_cycle))
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip() or DEV_CAPTURED_LEAK in line:
+                continue
+            fresh = regen.record(json.loads(line))
+            clean.append(_case(fresh, _label(f"clean-dev-{path.stem}-{number}", "clean",
+                                             f"captured/{path.name}:{number} (regenerated, root {regen.root})",
+                                             None, None, "regenerated_dev_capture", clean_decision(fresh, bare), None)))
     for index, (place_name, key, value) in enumerate(CLEAN_LOOKALIKES):
         place = PLACES_BY_NAME[place_name]
         source, record = bases[place.name]

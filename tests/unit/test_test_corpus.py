@@ -131,3 +131,37 @@ def test_labels_come_from_the_builder_not_a_detector():
     source = (ROOT / "benchmarks" / "build_test_corpus.py").read_text()
     for detector_module in ("scanner.detectors", "scanner.evasion", "Inspector", "proxy.inspection"):
         assert detector_module not in source
+
+
+@cache
+def recall_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("recall", ROOT / "benchmarks" / "recall.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _finding(path: str, category: str = "pii", entity: str = "PERSON", score: float = 0.85) -> dict:
+    return {"path": path, "category": category, "entity": entity, "score": score}
+
+
+def test_recall_counts_a_finding_at_or_below_the_labelled_path_of_any_labelled_kind():
+    matched = recall_module().matched
+    label = {"findings": [{"category": "pii", "entity": "PROSE", "path": "$.values.note"},
+                          {"category": "pii", "entity": "PERSON", "path": "$.values.note"}]}
+    assert matched([_finding("$.values.note")], label, entity=True)           # the second alternative
+    assert matched([_finding("$.values.note.part_3")], label, entity=False)   # a fragment of a split value
+    assert matched([_finding("$.values.note[2]")], label, entity=False)
+    assert not matched([_finding("$.values.note2")], label, entity=False)     # a sibling, not below
+    assert not matched([_finding("$.values")], label, entity=False)           # above is not at
+    assert not matched([_finding("$.values.note", score=0.4)], label, entity=False)
+    assert not matched([_finding("$.values.note", category="secret")], label, entity=False)
+    assert not matched([_finding("$.values.note", entity="EMAIL_ADDRESS")], label, entity=True)
+
+
+def test_recall_reads_header_paths_case_insensitively():
+    matched = recall_module().matched
+    label = {"findings": [{"category": "pii", "entity": "US_SSN", "path": '$headers["x-request-id"]'}]}
+    assert matched([_finding('$headers["X-Request-ID"]', entity="US_SSN")], label, entity=True)
