@@ -7,6 +7,10 @@ object per request, in the order the requests were sent, with credentials
 replaced by ``<redacted>``.
 
 Usage (project venv): .venv/bin/python benchmarks/capture_corpus.py [--only NAME ...]
+
+``--test-set`` captures the never-tuned test set's scenarios instead (other pipeline kinds,
+another artifact-store root, an authenticated server) into ``tests/corpus/captured_test/``;
+benchmarks/build_test_corpus.py turns them into tests/corpus/test/.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from metagate.proxy.embedded import (
 ROOT = Path(__file__).resolve().parents[1]
 SDK_DIR = ROOT / "tests" / "e2e" / "sdk"
 DEFAULT_OUT = ROOT / "tests" / "corpus" / "captured"
+TEST_SET_OUT = ROOT / "tests" / "corpus" / "captured_test"
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
 REDACTED = "<redacted>"
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
@@ -54,6 +59,9 @@ class Capture:
     args: tuple[str, ...] = ()
     auth: str = "no_auth"  # "oauth2": the SDK logs in with a service-account API key
     expect_success: bool = True
+    # Artifact-store root below the capture's work directory; set, the script registers a
+    # local artifact store there and a stack using it (tests/e2e/sdk/stack_setup.py).
+    artifact_root: str | None = None
 
 
 CAPTURES = (
@@ -63,6 +71,16 @@ CAPTURES = (
     Capture("tagged_model_pipeline", "tagged_model_pipeline.py"),
     Capture("pii_pipeline", "pii_pipeline.py", ("jane.doe@example.com",)),
     Capture("clean_pipeline_api_key", "clean_pipeline.py", ("--lr", "0.01", "--epochs", "1"), auth="oauth2"),
+)
+
+# The test set's scenarios: never used to tune a detector (tests/corpus/README.md).
+TEST_CAPTURES = (
+    Capture("tabular_pipeline", "tabular_pipeline.py", ("--rows", "40")),
+    Capture("tabular_pipeline_srv_root", "tabular_pipeline.py", ("--rows", "24"), artifact_root="srv/mlops/zenml-store"),
+    Capture("training_model_pipeline", "training_model_pipeline.py", ("--c", "0.5", "--iterations", "60")),
+    Capture("training_model_pipeline_mnt_root_api_key", "training_model_pipeline.py", ("--c", "2.0", "--iterations", "30"),
+            auth="oauth2", artifact_root="mnt/data/zenml"),
+    Capture("tabular_pipeline_api_key", "tabular_pipeline.py", ("--rows", "16"), auth="oauth2"),
 )
 
 
@@ -161,6 +179,8 @@ def capture_one(
     try:
         _wait_for_port(port)
         env = zenml_client_env(work / f"client-{capture.name}", f"http://127.0.0.1:{port}", api_key=api_key)
+        if capture.artifact_root:
+            env["METAGATE_ARTIFACT_ROOT"] = str(work / capture.artifact_root)
         started = time.monotonic()
         result = subprocess.run(
             [str(python), str(SDK_DIR / capture.script), *capture.args],
@@ -190,12 +210,16 @@ def write_jsonl(records: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, help=f"default: {DEFAULT_OUT.relative_to(ROOT)}, "
+                        f"{TEST_SET_OUT.relative_to(ROOT)} with --test-set")
     parser.add_argument("--only", nargs="*", help="capture names to (re)make; default: all")
+    parser.add_argument("--test-set", action="store_true", help="capture the test set's scenarios")
     parser.add_argument("--keep-flows", type=Path, help="also keep the raw .mitm files here")
     args = parser.parse_args()
+    args.out = args.out or (TEST_SET_OUT if args.test_set else DEFAULT_OUT)
 
-    selected = [c for c in CAPTURES if not args.only or c.name in args.only]
+    scenarios = TEST_CAPTURES if args.test_set else CAPTURES
+    selected = [c for c in scenarios if not args.only or c.name in args.only]
     python = zenml_python()
     with tempfile.TemporaryDirectory(prefix="metagate-capture-") as tmp:
         work = Path(tmp)

@@ -1,17 +1,25 @@
-"""Recall per category and false-positive rate on the labelled corpus, metagate beside Presidio.
+"""Recall per class and false positives, on the development set and the never-tuned test set.
 
-    .venv/bin/python benchmarks/recall.py [--no-presidio] [--show-misses]
+    .venv/bin/python benchmarks/recall.py [--set dev|test|both] [--no-presidio] [--show-misses]
+                                          [--show-test-misses]
 
-Corpus: tests/corpus/labelled/*.jsonl (benchmarks/build_labelled_corpus.py): captured clean
-ZenML traffic, the same requests with PII, secret and blob samples injected at fields users
-fill, and those samples wrapped in evasion encodings.
+Corpora:
+- dev: tests/corpus/labelled/*.jsonl (benchmarks/build_labelled_corpus.py): captured clean
+  ZenML traffic, the same requests with PII, secret and blob samples injected at fields users
+  fill, and those samples wrapped in evasion encodings. Detectors are built against it.
+- test: tests/corpus/test/*.jsonl (benchmarks/build_test_corpus.py): other SDK scenarios and
+  artifact-store roots, other samples (names, addresses, key context, prose, records, numbers,
+  new encodings), planted at 64 SDK channels. Never tuned on: this script shows its figures,
+  not its cases; `--show-test-misses` lists them and says that reading them is tuning.
 
+Measures (both sets, per class and per technique):
 - metagate: the Inspector the proxy's workers run (default policy, fresh key). A leak counts
-  as found when a finding of the labelled category sits at the labelled path with a score at
-  or above the default policy threshold (0.5); "entity" also needs the labelled entity;
-  "decision" compares the gate's decision with the label (block, or redact where the field is
-  itself redacted).
-- Presidio: its default `AnalyzerEngine` with every default recognizer, offline
+  as found when a finding of a labelled category sits at the labelled path (or below it: a
+  split value may be reported on a fragment) with a score at or above the default policy
+  threshold (0.5); "entity" also needs a labelled entity; "decision" compares the gate's
+  decision with the label (block, or redact where the field is itself redacted): the recall
+  on leaking requests.
+- Presidio (dev set only): its default `AnalyzerEngine` with every default recognizer, offline
   (`metagate.scanner.offline.make_offline()`; no spaCy pipeline is installed, so the NLP
   engine is the no-op one and NER-only entities are out of its reach too). It sees the value
   at the labelled path as sent, with the same 0.5 threshold; "any" counts results of any
@@ -29,11 +37,13 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "corpus" / "labelled"
+TEST_SET = ROOT / "tests" / "corpus" / "test"
 THRESHOLD = 0.5
 CATEGORIES = ("pii", "secret", "blob")
 
@@ -41,9 +51,10 @@ CATEGORIES = ("pii", "secret", "blob")
 def load_cases(directory: Path = LABELLED) -> list[dict[str, Any]]:
     cases = []
     for path in sorted(directory.glob("*.jsonl")):
-        cases.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        cases.extend(json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip())
     if not cases:
-        raise SystemExit(f"no labelled cases in {directory}: run benchmarks/build_labelled_corpus.py")
+        raise SystemExit(f"no labelled cases in {directory}: run benchmarks/build_labelled_corpus.py "
+                         "(dev) or benchmarks/build_test_corpus.py (test)")
     return cases
 
 
@@ -131,109 +142,246 @@ def run_presidio(engine: Any, cases: list[dict[str, Any]]) -> dict[str, list[tup
 
 
 def ratio(hit: int, total: int) -> str:
-    return f"{hit}/{total} ({hit / total:.0%})" if total else "-"
+    if not total:
+        return "-"
+    share = hit / total
+    # a few in hundreds (false blocks) must not round to 0% or 100%
+    return f"{hit}/{total} ({share:.1%})" if 0 < share < 0.01 or 0.99 < share < 1 else f"{hit}/{total} ({share:.0%})"
 
 
-def report(cases: list[dict[str, Any]], ours: dict[str, dict[str, Any]],
-           theirs: dict[str, list[tuple[str, float]]] | None, show_misses: bool) -> int:
-    leaks = [c for c in cases if c["label"]["kind"] == "leak"]
-    clean = [c for c in cases if c["label"]["kind"] == "clean"]
-    tally: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    misses: list[str] = []
-    for case in leaks:
-        label = case["label"]
-        result = ours[label["id"]]
-        expected = label["findings"][0]
-        group = "plain" if label["technique"] in ("plain", "captured") else "evasion"
-        for key in ((label["category"], group), (label["category"], "all"), ("all", group), ("all", "all")):
-            counts = tally[key]
-            counts["n"] += 1
-            counts["category"] += found(result["findings"], expected, entity=False)
-            counts["entity"] += found(result["findings"], expected, entity=True)
-            counts["decision"] += result["decision"] == label["decision"]
-            if theirs is not None and label["category"] == "pii":
-                scores = [s for e, s in theirs[label["id"]]]
-                counts["presidio"] += any(s >= THRESHOLD for s in scores)
-                counts["presidio_entity"] += any(e == expected["entity"] and s >= THRESHOLD for e, s in theirs[label["id"]])
-                counts["presidio_any"] += bool(scores)
-        if not found(result["findings"], expected, entity=False) or result["decision"] != label["decision"]:
-            misses.append(f"  {label['id']}: decision {result['decision']} (want {label['decision']}), "
-                          f"at {expected['path']}: {sorted({(f['entity'], f['score']) for f in result['findings'] if f['path'] == expected['path']})}")
+def class_of(label: dict[str, Any]) -> str:
+    """The data class a case is reported under: the test set labels one; the dev set's is its category."""
+    return label.get("class") or label["category"]
 
-    print(f"labelled corpus: {len(leaks)} leak cases, {len(clean)} clean requests ({LABELLED.relative_to(ROOT)})")
-    print(f"found = right category at the labelled path, score >= {THRESHOLD}\n")
-    header = f"{'category':10}{'cases':>12}{'metagate':>16}{'+ entity':>16}{'decision':>16}"
-    if theirs is not None:
-        header += f"{'Presidio':>16}{'+ entity':>16}{'any score':>16}"
-    print(header)
-    for category in (*CATEGORIES, "all"):
-        for group in ("plain", "evasion", "all"):
-            counts = tally.get((category, group))
-            if not counts:
-                continue
-            row = f"{category:10}{group:>12}{ratio(counts['category'], counts['n']):>16}" \
-                  f"{ratio(counts['entity'], counts['n']):>16}{ratio(counts['decision'], counts['n']):>16}"
-            if theirs is not None:
-                if category in ("pii", "all"):
-                    row += f"{ratio(counts['presidio'], counts['n']):>16}{ratio(counts['presidio_entity'], counts['n']):>16}" \
-                           f"{ratio(counts['presidio_any'], counts['n']):>16}"
-                else:
-                    row += f"{ratio(0, counts['n']):>16}{'(no recognizers)':>16}"
+
+def group_of(label: dict[str, Any]) -> str:
+    return "plain" if label["technique"] in ("plain", "captured") else "evasion"
+
+
+def _within(path: str, expected: str) -> bool:
+    if expected.startswith("$headers"):
+        path, expected = path.lower(), expected.lower()
+    return path == expected or path.startswith(expected + ".") or path.startswith(expected + "[")
+
+
+def matched(findings: Iterable[dict[str, Any]], label: dict[str, Any], entity: bool) -> bool:
+    """A finding at or below the labelled path, of a labelled category (and entity)."""
+    return any(
+        _within(f["path"], want["path"])
+        and f["category"] == want["category"]
+        and f["score"] >= THRESHOLD
+        and (not entity or f["entity"] == want["entity"])
+        for f in findings
+        for want in label["findings"]
+    )
+
+
+def found(findings: Iterable[dict[str, Any]], expected: dict[str, Any], entity: bool) -> bool:
+    return matched(findings, {"findings": [expected]}, entity)
+
+
+@dataclass
+class Tally:
+    n: int = 0
+    category: int = 0
+    entity: int = 0
+    decision: int = 0
+
+    def add(self, result: dict[str, Any], label: dict[str, Any]) -> None:
+        self.n += 1
+        self.category += matched(result["findings"], label, entity=False)
+        self.entity += matched(result["findings"], label, entity=True)
+        self.decision += result["decision"] == label["decision"]
+
+
+@dataclass
+class SetFigures:
+    """Everything reported for one corpus."""
+
+    name: str
+    directory: Path
+    cases: list[dict[str, Any]]
+    ours: dict[str, dict[str, Any]]
+    by_class: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_category: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_technique: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_place_group: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    misses: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for case in self.leaks:
+            label = case["label"]
+            result = self.ours[label["id"]]
+            for key in ((class_of(label), group_of(label)), (class_of(label), "all"),
+                        ("all", group_of(label)), ("all", "all")):
+                self.by_class[key].add(result, label)
+            for key in ((label["category"], group_of(label)), (label["category"], "all")):
+                self.by_category[key].add(result, label)
+            self.by_technique[label["technique"]].add(result, label)
+            self.by_place_group[label.get("place_group") or ("query" if "$query" in label["findings"][0]["path"] else "body")].add(result, label)
+            if not matched(result["findings"], label, entity=False) or result["decision"] != label["decision"]:
+                paths = {f["path"] for f in label["findings"]}
+                got = sorted({(f["entity"], f["score"]) for f in result["findings"] if any(_within(f["path"], p) for p in paths)})
+                self.misses.append(f"  {label['id']}: decision {result['decision']} (want {label['decision']}), "
+                                   f"at {sorted(paths)[0]}: {got}")
+
+    @property
+    def leaks(self) -> list[dict[str, Any]]:
+        return [c for c in self.cases if c["label"]["kind"] == "leak"]
+
+    @property
+    def clean(self) -> list[dict[str, Any]]:
+        return [c for c in self.cases if c["label"]["kind"] == "clean"]
+
+    def clean_figures(self) -> dict[str, list[dict[str, Any]]]:
+        clean = self.clean
+        return {
+            "blocked": [c for c in clean if self.ours[c["label"]["id"]]["decision"] == "block"],
+            "any finding": [c for c in clean if self.ours[c["label"]["id"]]["findings"]],
+            "decision differs": [c for c in clean if self.ours[c["label"]["id"]]["decision"] != c["label"]["decision"]],
+        }
+
+
+def _cell(tally: Tally | None, what: str) -> str:
+    return ratio(getattr(tally, what), tally.n) if tally else "-"
+
+
+def _print_rows(sets: list[SetFigures], attribute: str, title: str) -> None:
+    names = [s.name for s in sets]
+    rows: list[str] = []
+    for figures in sets:
+        for key, _ in getattr(figures, attribute):
+            if key != "all" and key not in rows:
+                rows.append(key)
+    if attribute == "by_class":
+        rows.append("all")
+    columns = [(f"{n} {g}", n, g) for g in ("plain", "evasion") for n in names]
+    print(f"{title:16}{'':10}" + "".join(f"{heading:>20}" for heading, _, _ in columns))
+    lookup = {s.name: s for s in sets}
+    for row_key in rows:
+        for what in ("decision", "category", "entity"):
+            row = f"{row_key if what == 'decision' else '':16}{what:10}"
+            for _, name, group in columns:
+                row += f"{_cell(getattr(lookup[name], attribute).get((row_key, group)), what):>20}"
             print(row)
+    print()
 
-    by_technique: dict[str, Counter[str]] = defaultdict(Counter)
-    for case in leaks:
-        label = case["label"]
-        counts = by_technique[label["technique"]]
-        counts["n"] += 1
-        counts["found"] += found(ours[label["id"]]["findings"], label["findings"][0], entity=False)
-        if theirs is not None:
-            counts["presidio"] += label["category"] == "pii" and any(s >= THRESHOLD for _, s in theirs[label["id"]])
-            counts["pii"] += label["category"] == "pii"
-    print(f"\n{'technique':20}{'metagate (all categories)':>28}" + (f"{'Presidio (PII cases)':>24}" if theirs else ""))
-    for technique, counts in by_technique.items():
-        row = f"{technique:20}{ratio(counts['found'], counts['n']):>28}"
-        if theirs is not None:
-            row += f"{ratio(counts['presidio'], counts['pii']):>24}"
-        print(row)
 
-    blocked = [c for c in clean if ours[c["label"]["id"]]["decision"] == "block"]
-    with_findings = [c for c in clean if ours[c["label"]["id"]]["findings"]]
-    wrong = [c for c in clean if ours[c["label"]["id"]]["decision"] != c["label"]["decision"]]
-    print("\nfalse positives on clean traffic")
-    print(f"  metagate: blocked {ratio(len(blocked), len(clean))}, any finding {ratio(len(with_findings), len(clean))}, "
-          f"decision differs from label {ratio(len(wrong), len(clean))}")
-    if theirs is not None:
-        strong = [c for c in clean if any(s >= THRESHOLD for _, s in theirs[c["label"]["id"]])]
-        weak = [c for c in clean if theirs[c["label"]["id"]]]
-        entities = Counter(e for c in clean for e, s in theirs[c["label"]["id"]] if s >= THRESHOLD)
-        print(f"  Presidio: result >= {THRESHOLD} {ratio(len(strong), len(clean))}, any result {ratio(len(weak), len(clean))}"
-              f"  {dict(entities.most_common(5))}")
-    for case in blocked + [c for c in with_findings if c not in blocked]:
-        result = ours[case["label"]["id"]]
+def print_side_by_side(sets: list[SetFigures]) -> None:
+    """Per class and per category: recall on leaking requests (decision), on evasion variants,
+    findings; one column per set and group."""
+    print("recall on leaking requests (plain) and evasion variants; decision = the gate decided as labelled, "
+          f"category = a labelled category at the labelled path (or below) with score >= {THRESHOLD}, "
+          "entity = and a labelled entity")
+    print("(the dev set's classes are its categories)\n")
+    _print_rows(sets, "by_category", "category")
+    _print_rows(sets, "by_class", "class")
+    names = [s.name for s in sets]
+    for title, attribute in (("technique", "by_technique"), ("place group", "by_place_group")):
+        keys: list[str] = []
+        for figures in sets:
+            keys += [k for k in getattr(figures, attribute) if k not in keys]
+        print(f"{title:26}" + "".join(f"{n + ' decision':>20}{n + ' found':>20}" for n in names))
+        for key in keys:
+            row = f"{key:26}"
+            for figures in sets:
+                tally = getattr(figures, attribute).get(key)
+                row += f"{_cell(tally, 'decision'):>20}{_cell(tally, 'category'):>20}"
+            print(row)
+        print()
+    print("false positives on clean traffic")
+    for figures in sets:
+        counts = figures.clean_figures()
+        entities = Counter(f["entity"] for c in counts["any finding"] for f in figures.ours[c["label"]["id"]]["findings"])
+        print(f"  {figures.name:5} {len(figures.clean)} clean requests: blocked {ratio(len(counts['blocked']), len(figures.clean))}, "
+              f"any finding {ratio(len(counts['any finding']), len(figures.clean))}, decision differs from label "
+              f"{ratio(len(counts['decision differs']), len(figures.clean))}  findings by entity {dict(entities.most_common(8))}")
+
+
+def print_targets(figures: SetFigures) -> None:
+    plain, evasion = figures.by_class.get(("all", "plain")), figures.by_class.get(("all", "evasion"))
+    worst = min(((t.decision / t.n, cls) for (cls, g), t in figures.by_class.items() if g == "all" and cls != "all" and t.n),
+                default=(1.0, "-"))
+    blocked = len(figures.clean_figures()["blocked"])
+    print(f"\nissue 12 targets on the {figures.name} set: leaking requests {_cell(plain, 'decision')} (>= 99%), "
+          f"evasion variants {_cell(evasion, 'decision')} (>= 97%), lowest class {worst[1]} {worst[0]:.0%} (>= 95%), "
+          f"clean blocked {blocked} (0)")
+
+
+def print_presidio(figures: SetFigures, theirs: dict[str, list[tuple[str, float]]]) -> None:
+    """The dev set's PII cases as Presidio's default analyzer scores them, beside metagate."""
+    pii = [c for c in figures.leaks if c["label"]["category"] == "pii"]
+    print(f"\nPresidio on the {figures.name} set's {len(pii)} PII cases (value at the labelled path as sent)")
+    print(f"{'group':12}{'metagate':>16}{'Presidio':>16}{'+ entity':>16}{'any score':>16}")
+    for group in ("plain", "evasion", "all"):
+        cases = [c for c in pii if group == "all" or group_of(c["label"]) == group]
+        if not cases:
+            continue
+        ours = sum(matched(figures.ours[c["label"]["id"]]["findings"], c["label"], entity=False) for c in cases)
+        strong = sum(any(s >= THRESHOLD for _, s in theirs[c["label"]["id"]]) for c in cases)
+        entity = sum(any(e == c["label"]["findings"][0]["entity"] and s >= THRESHOLD for e, s in theirs[c["label"]["id"]])
+                     for c in cases)
+        weak = sum(bool(theirs[c["label"]["id"]]) for c in cases)
+        print(f"{group:12}{ratio(ours, len(cases)):>16}{ratio(strong, len(cases)):>16}{ratio(entity, len(cases)):>16}"
+              f"{ratio(weak, len(cases)):>16}")
+    clean = figures.clean
+    strong_clean = [c for c in clean if any(s >= THRESHOLD for _, s in theirs[c["label"]["id"]])]
+    weak_clean = [c for c in clean if theirs[c["label"]["id"]]]
+    entities = Counter(e for c in clean for e, s in theirs[c["label"]["id"]] if s >= THRESHOLD)
+    print(f"  Presidio on clean: result >= {THRESHOLD} {ratio(len(strong_clean), len(clean))}, "
+          f"any result {ratio(len(weak_clean), len(clean))}  {dict(entities.most_common(5))}")
+
+
+def print_details(figures: SetFigures, misses: bool) -> None:
+    """Clean requests with findings and (optionally) the missed leak cases of one set."""
+    counts = figures.clean_figures()
+    print(f"\n{figures.name} clean requests blocked or with findings")
+    for case in counts["blocked"] + [c for c in counts["any finding"] if c not in counts["blocked"]]:
+        result = figures.ours[case["label"]["id"]]
         print(f"  {case['label']['id']}: {result['decision']} {sorted({(f['entity'], f['path']) for f in result['findings']})}")
-    if show_misses and misses:
-        print(f"\nmetagate misses ({len(misses)})")
-        print("\n".join(misses))
-    return 0
+    if misses and figures.misses:
+        print(f"\n{figures.name} metagate misses ({len(figures.misses)})")
+        print("\n".join(figures.misses))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--no-presidio", action="store_true", help="metagate only")
-    parser.add_argument("--show-misses", action="store_true", help="list every leak case metagate gets wrong")
+    parser.add_argument("--set", choices=("dev", "test", "both"), default="both", help="which corpus (default: both)")
+    parser.add_argument("--no-presidio", action="store_true", help="metagate only (Presidio runs on the dev set only)")
+    parser.add_argument("--show-misses", action="store_true",
+                        help="list the dev set's clean findings and every dev leak case metagate gets wrong")
+    parser.add_argument("--show-test-misses", action="store_true",
+                        help="also list the test set's misses and clean findings: reading them is tuning on the test set")
     args = parser.parse_args()
-    cases = load_cases()
-    started = time.perf_counter()
-    ours = run_metagate(cases)
-    ours_seconds = time.perf_counter() - started
-    theirs = None
-    if not args.no_presidio:
+    chosen = {"dev": [("dev", LABELLED)], "test": [("test", TEST_SET)], "both": [("dev", LABELLED), ("test", TEST_SET)]}[args.set]
+    if args.show_test_misses:
+        print("WARNING: --show-test-misses prints the never-tuned test set's cases. Whatever you change after reading "
+              "them, the test set stops measuring generalisation: rebuild it from new scenarios and samples "
+              "(tests/corpus/README.md).", file=sys.stderr)
+    sets: list[SetFigures] = []
+    for name, directory in chosen:
+        cases = load_cases(directory)
+        started = time.perf_counter()
+        ours = run_metagate(cases)
+        print(f"({name}: {directory.relative_to(ROOT)}, {len(cases)} cases, metagate {time.perf_counter() - started:.1f} s)")
+        sets.append(SetFigures(name, directory, cases, ours))
+    print()
+    print_side_by_side(sets)
+    for figures in sets:
+        print_targets(figures)
+    dev = next((s for s in sets if s.name == "dev"), None)
+    if dev is not None and not args.no_presidio:
         engine = presidio_engine()
         started = time.perf_counter()
-        theirs = run_presidio(engine, cases)
-        print(f"(metagate {ours_seconds:.1f} s, Presidio {time.perf_counter() - started:.1f} s for {len(cases)} cases)")
-    return report(cases, ours, theirs, args.show_misses)
+        theirs = run_presidio(engine, dev.cases)
+        print(f"\n(Presidio {time.perf_counter() - started:.1f} s for {len(dev.cases)} cases)")
+        print_presidio(dev, theirs)
+    for figures in sets:
+        if figures.name == "dev":
+            print_details(figures, args.show_misses)
+        elif args.show_test_misses:
+            print_details(figures, True)
+    return 0
 
 
 if __name__ == "__main__":
