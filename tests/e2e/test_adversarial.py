@@ -21,17 +21,24 @@ and be stored: a gate that blocks everything does not pass this suite.
 
     METAGATE_PURE_PYTHON=1 .venv/bin/python -m pytest -p no:cacheprovider -q -s tests/e2e/test_adversarial.py
 
-``METAGATE_ADVERSARIAL_SEED`` fixes the canaries (the seed used is printed);
-``METAGATE_ADVERSARIAL_MAX_STORED`` (default 0.01) is the allowed stored fraction.
+``ADVERSARIAL_SEED`` (not METAGATE_*: those configure the gate) fixes the canaries (the seed used is printed);
+``ADVERSARIAL_MAX_STORED`` (default 0.01) is the allowed stored fraction.
 """
 
 from __future__ import annotations
 
+import base64
+import codecs
+import html
 import json
 import os
+import pickle
+import random
 import secrets
+import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -43,16 +50,22 @@ import requests
 
 from tests.e2e.conftest import Metagate, ZenMLUpstream, launch_metagate
 from tests.support.adversarial import (
+    CHANNELS,
+    HOMOGLYPHS,
+    TECHNIQUES,
+    Canary,
     Case,
     Context,
+    Plant,
     Request,
     StoreSnapshot,
     channel,
     generate_cases,
     load_snapshot_template,
+    make_canary,
 )
 
-MAX_STORED = float(os.environ.get("METAGATE_ADVERSARIAL_MAX_STORED", "0.01"))
+MAX_STORED = float(os.environ.get("ADVERSARIAL_MAX_STORED", "0.01"))
 WORKERS = 4
 SDK_HEADERS = {"User-Agent": "zenml/0.98.0", "Accept": "*/*", "Source-Context": "python"}
 
@@ -145,8 +158,6 @@ def _send(gate_url: str, request: Request, session: requests.Session) -> Sent:
 
 
 def _run_case(case: Case, ctx: Context, gate_url: str, seed: int, index: int, local: threading.local) -> Result:
-    import random
-
     if not hasattr(local, "session"):
         local.session = requests.Session()
     result = Result(case)
@@ -181,7 +192,7 @@ class SuiteRun:
 
 @pytest.fixture(scope="module")
 def suite_run(zenml_server: ZenMLUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuiteRun]:
-    seed = int(os.environ.get("METAGATE_ADVERSARIAL_SEED") or secrets.randbelow(2**31))
+    seed = int(os.environ.get("ADVERSARIAL_SEED") or secrets.randbelow(2**31))
     gate: Metagate = launch_metagate(tmp_path_factory, zenml_server.url, mode="reverse")
     try:
         started = time.monotonic()
@@ -218,6 +229,24 @@ def _table(title: str, results: list[Result], key) -> str:
     return "\n".join(lines)
 
 
+def _matrix(results: list[Result]) -> str:
+    """Stored/counted for every technique at every channel family."""
+    families = sorted({r.case.channel_family for r in results})
+    cells: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for result in results:
+        cells[(result.case.technique, result.case.channel_family)][result.outcome] += 1
+    width = max(len(r.case.technique) for r in results) + 2
+    lines = [f"{'technique x channel family':<{width}}" + "".join(f"{family:>14}" for family in families)]
+    for technique in sorted({r.case.technique for r in results}):
+        row = f"{technique:<{width}}"
+        for family in families:
+            counts = cells[(technique, family)]
+            counted = counts["stored"] + counts["blocked"] + counts["passed"]
+            row += f"{counts['stored']:>9}/{counted:<4}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
 def _print_report(run: SuiteRun) -> None:
     planted = run.planted
     counts = Counter(r.outcome for r in planted)
@@ -231,6 +260,7 @@ def _print_report(run: SuiteRun) -> None:
     print("\n" + _table("technique", planted, lambda r: r.case.technique))
     print("\n" + _table("channel", planted, lambda r: r.case.channel))
     print("\n" + _table("canary", planted, lambda r: r.case.canary.kind if r.case.canary else "clean"))
+    print("\n" + _matrix(planted))
     print("\n" + _table("control", run.controls, lambda r: r.case.channel))
     print("\nstored cases:")
     for result in planted:
@@ -244,8 +274,8 @@ def _print_report(run: SuiteRun) -> None:
     for result in planted:
         if result.outcome in ("rejected", "error"):
             print("  " + result.describe())
-    if os.environ.get("METAGATE_ADVERSARIAL_DUMP"):
-        with open(os.environ["METAGATE_ADVERSARIAL_DUMP"], "w") as handle:
+    if os.environ.get("ADVERSARIAL_DUMP"):
+        with open(os.environ["ADVERSARIAL_DUMP"], "w") as handle:
             for result in run.results:
                 handle.write(json.dumps({"id": result.case.id, "outcome": result.outcome, "classes": result.case.classes,
                                          "statuses": [s.status for s in result.sent]}) + "\n")  # fmt: skip
@@ -272,3 +302,143 @@ def test_at_most_one_percent_of_planted_values_reach_the_server_store(suite_run:
         f"seed {suite_run.seed}: {len(stored)}/{len(counted)} planted values stored ({100 * fraction:.1f}% > "
         f"{100 * MAX_STORED:.0f}%):\n" + "\n".join(r.describe() for r in stored[:60])
     )
+
+
+# --------------------------------------------------------------------------
+# The suite's own machinery, without a server: the cases are what they claim, and the
+# store search finds a value in every form a server keeps it (and nothing else).
+# --------------------------------------------------------------------------
+
+
+def _decoded(case: Case) -> str | bytes:
+    """Undo the case's technique by hand: what a decoder in the gate would have to recover."""
+    plant, canary = case.plant, case.canary
+    assert canary is not None
+    value = plant.value
+    undo = {
+        "plain": lambda: value,
+        "latin1_bytes": lambda: value.encode("latin-1"),
+        "percent": lambda: urllib.parse.unquote_to_bytes(value),
+        "html_entities": lambda: html.unescape(value),
+        "json_escapes": lambda: json.loads(f'"{plant.json_literal}"'),
+        "base64": lambda: base64.b64decode(value),
+        "base64_spaced": lambda: base64.b64decode(value.replace(" ", "")),
+        "base32": lambda: base64.b32decode(value),
+        "base85": lambda: base64.b85decode(value),
+        "ascii85": lambda: base64.a85decode(value),
+        "hex": lambda: bytes.fromhex(value),
+        "hex_0x_upper": lambda: bytes.fromhex(value.removeprefix("0x")),
+        "reversed": lambda: value[::-1],
+        "rot13": lambda: codecs.decode(value, "rot13"),
+        "at_obfuscation": lambda: _deobfuscate_at(value),
+        "homoglyph": lambda: value.translate({ord(v): k for k, v in HOMOGLYPHS.items()}),
+        "char_list": lambda: "".join(value),
+        "split_list": lambda: _unsplit("".join(value), canary),
+        "split_siblings": lambda: _unsplit("".join(value.values()), canary),
+        "json_int": lambda: str(value),
+        "json_float": lambda: str(int(value)),
+        "digits_list": lambda: "".join(map(str, value)),
+    }[case.technique]
+    return undo()
+
+
+def _deobfuscate_at(text: str) -> str:
+    for at, dot in ((" [at] ", " [dot] "), ("(at)", "(dot)"), (" at ", " dot "), ("[AT]", "[DOT]")):
+        if at in text:
+            return text.replace(at, "@").replace(dot, ".")
+    return text
+
+
+def _unsplit(joined: str, canary: Canary) -> str | bytes:
+    return base64.b64decode(joined) if canary.is_blob else joined
+
+
+def _expected(case: Case) -> str | bytes:
+    canary = case.canary
+    assert canary is not None
+    if case.technique in ("json_int", "json_float", "digits_list"):
+        return canary.digits
+    decoded = _decoded(case)
+    return canary.payload if isinstance(decoded, bytes) else canary.text
+
+
+def test_every_technique_meets_every_channel_and_every_plant_decodes_to_its_canary() -> None:
+    cases = generate_cases(20261204)
+    planted = [c for c in cases if not c.control]
+    assert {(c.technique, c.channel) for c in planted} == {(t.name, ch.name) for t in TECHNIQUES for ch in CHANNELS}
+    assert {c.canary.kind for c in planted if c.canary} == {"email", "card", "ssn", "aws_key", "person_name", "pem",
+                                                            "pickle_blob", "png_blob"}  # fmt: skip
+    assert {c.channel for c in cases if c.control} == {ch.name for ch in CHANNELS if ch.clean is not None}
+    assert len({c.canary.text for c in planted if c.canary}) == len(planted), "two cases share a canary"
+    assert generate_cases(20261204)[5].canary == cases[5].canary, "a seed must give the same cases"
+    for case in planted:
+        assert _decoded(case) == _expected(case), case.id
+        if case.technique not in ("plain", "latin1_bytes", "json_escapes", "json_int", "json_float"):
+            assert case.plant.as_text() != case.canary.text, f"{case.id} did not change the value"
+
+
+def test_canaries_have_the_shape_a_detector_must_recognise() -> None:
+    rng = random.Random(3)
+    for _ in range(50):
+        card = make_canary("card", rng).text
+        digits = [int(d) for d in card[::-1]]
+        assert sum(d if i % 2 == 0 else (2 * d - 9 if d > 4 else 2 * d) for i, d in enumerate(digits)) % 10 == 0, card
+        for kind, magic in (("pickle_blob", b"\x80\x04"), ("png_blob", b"\x89PNG\r\n\x1a\n")):
+            blob = make_canary(kind, rng)
+            offset = blob.payload.find(magic)
+            assert 3 <= offset <= 8, "the magic must sit behind junk bytes"
+            if kind == "pickle_blob":
+                assert pickle.loads(blob.payload[offset:])["tag"] == blob.markers[0]
+
+
+def _fake_server(tmp_path, rows: list[tuple[str | None, bytes | None]], log: str = "") -> StoreSnapshot:
+    database = tmp_path / "zenml.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE run_metadata (value TEXT, configuration BLOB)")
+        connection.executemany("INSERT INTO run_metadata VALUES (?, ?)", rows)
+    return StoreSnapshot.read(database, log)
+
+
+def _case(technique: str, plant: Plant, canary: Canary) -> Case:
+    return Case(f"{technique}@x", technique, "encoding", "run_metadata_deep", "user_data", canary, plant)
+
+
+def test_store_search_finds_a_value_in_every_form_a_server_keeps_and_nothing_else(tmp_path) -> None:
+    rng = random.Random(5)
+    email, other, name = make_canary("email", rng), make_canary("email", rng), make_canary("person_name", rng)
+    encoded = base64.b32encode(email.payload).decode()
+    homoglyph = Plant("text", name.text.translate({ord("a"): "\u0430", ord("e"): "\u0435"}))
+    card = Canary("card", "4539004010602815", b"4539004010602815")
+    held = _fake_server(
+        tmp_path,
+        [
+            # As ZenML keeps run metadata: json.dumps, so non-ASCII as \\u escapes.
+            (json.dumps({"inputs": {"note": encoded}}), None),
+            (json.dumps({"who": homoglyph.value}), None),
+            # As it keeps connector labels: base64 of JSON in a blob column.
+            (None, base64.b64encode(json.dumps({"card_bin": "4539", "card_mid": "0040", "x": "1060"}).encode())),
+        ],
+        log='INFO:     127.0.0.1:5000 - "GET /api/v1/pipelines?name=' + urllib.parse.quote(other.text) + ' HTTP/1.1" 200 OK\n',
+    )
+    assert held.holds(_case("base32", Plant("text", encoded), email))
+    assert held.holds(_case("homoglyph", homoglyph, name))
+    assert held.holds(_case("plain", Plant("text", other.text), other)), "a query value in the access log"
+    # Three of four fragments held is not the value held; all four is.
+    siblings = dict(zip(["card_bin", "card_mid", "card_mid2", "card_last4"], ["4539", "0040", "1060", "2815"]))
+    assert not held.holds(_case("split_siblings", Plant("siblings", siblings), card))
+    fresh = make_canary("email", rng)
+    assert not held.holds(_case("base32", Plant("text", base64.b32encode(fresh.payload).decode()), fresh))
+    assert not held.holds(_case("plain", Plant("text", fresh.text), fresh))
+
+
+def test_store_search_counts_split_values_only_when_every_fragment_is_held(tmp_path) -> None:
+    pieces = ["4539", "0040", "1060", "2815"]
+    card = Canary("card", "4539004010602815", b"4539004010602815")
+    split = _case("split_list", Plant("parts", pieces), card)
+    assert not _fake_server(tmp_path, [(json.dumps(pieces[:3]), None)]).holds(split)
+    (tmp_path / "zenml.db").unlink()
+    tags = [(piece, None) for piece in pieces]  # one tag row per fragment, as split tags land
+    assert _fake_server(tmp_path, tags).holds(split)
+    (tmp_path / "zenml.db").unlink()
+    # A fragment inside a longer string is not that fragment stored on its own.
+    assert not _fake_server(tmp_path, [(f"run-{piece}-x", None) for piece in pieces]).holds(split)

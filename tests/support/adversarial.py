@@ -210,7 +210,8 @@ def _chunks(text: str, rng: random.Random, low: int = 3, high: int = 5) -> list[
         pieces.append(text[index : index + size])
         index += size
     if len(pieces) > 1 and len(pieces[-1]) < low:
-        pieces[-2] += pieces.pop()
+        last = pieces.pop()
+        pieces[-1] += last
     return pieces
 
 
@@ -233,12 +234,12 @@ def _split_siblings(canary: Canary, rng: random.Random) -> Plant:
     return Plant("siblings", dict(zip(_sibling_names(canary, len(pieces)), pieces)))
 
 
-_HOMOGLYPHS = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441", "p": "\u0440",
+HOMOGLYPHS = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441", "p": "\u0440",
                              "A": "\u0410", "K": "\u041a", "I": "\u0406", "M": "\u041c", "T": "\u0422", "@": "\uff20"})  # fmt: skip
 
 
 def _homoglyph(canary: Canary, rng: random.Random) -> Plant:
-    return Plant("text", canary.text.translate(_HOMOGLYPHS))
+    return Plant("text", canary.text.translate(HOMOGLYPHS))
 
 
 def _at_obfuscation(canary: Canary, rng: random.Random) -> Plant:
@@ -283,7 +284,8 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique("hex", "encoding", _any, lambda c, r: Plant("text", c.payload.hex())),
     Technique("hex_0x_upper", "encoding", _any, lambda c, r: Plant("text", "0x" + c.payload.hex().upper())),
     Technique("reversed", "obfuscation", _is_text, lambda c, r: Plant("text", c.text[::-1])),
-    Technique("rot13", "obfuscation", _is_text, lambda c, r: Plant("text", codecs.encode(c.text, "rot13"))),
+    Technique("rot13", "obfuscation", lambda c: _is_text(c) and c.kind not in DIGIT_KINDS,  # ROT13 leaves digits as they are
+              lambda c, r: Plant("text", codecs.encode(c.text, "rot13"))),
     Technique("at_obfuscation", "obfuscation", lambda c: c.kind == "email", _at_obfuscation),
     Technique("homoglyph", "obfuscation", lambda c: c.kind in ("email", "person_name", "aws_key"), _homoglyph),
     Technique("char_list", "splitting", _is_text, lambda c, r: Plant("parts", list(c.text))),
@@ -446,6 +448,30 @@ def _environment_reference(ctx: Context, plant: Plant, rng: random.Random) -> li
         body["pipeline_configuration"]["environment"] = environment
 
     return [_snapshot(ctx, configure)]
+
+
+def _docker_settings_reference(ctx: Context, plant: Plant, rng: random.Random) -> list[Request]:
+    """The same look-alike in Docker settings' environment (what the image build would bake in)."""
+
+    def configure(body: dict[str, Any], literals: dict[str, str]) -> None:
+        environment = {}
+        for index, piece in enumerate(_pieces_or_literal(plant)):
+            value = piece(literals)
+            environment[f"API_TOKEN_{index}"] = value if value.startswith("{{") else "{{ " + value + " }}"
+        body["pipeline_configuration"]["settings"] = {"docker": {"environment": environment, "requirements": ["scikit-learn"]}}
+
+    return [_snapshot(ctx, configure)]
+
+
+def _snapshot_version_hash(ctx: Context, plant: Plant, rng: random.Random) -> list[Request]:
+    requests = []
+    for piece in _pieces_or_literal(plant):
+
+        def configure(body: dict[str, Any], literals: dict[str, str], piece=piece) -> None:
+            body["pipeline_version_hash"] = piece(literals)
+
+        requests.append(_snapshot(ctx, configure))
+    return requests
 
 
 def _artifact_version(ctx: Context, rng: random.Random, **fields: Any) -> dict[str, Any]:
@@ -645,8 +671,11 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("path_parameter", "transport", _path_parameter, _clean(lambda r: str(uuid.UUID(int=r.getrandbits(128), version=4)))),
     Channel("artifact_content_hash", "proven_class", _content_hash, _clean(lambda r: f"{r.getrandbits(128):032x}")),
     Channel("step_cache_key", "proven_class", _step_cache_key, _clean(lambda r: f"{r.getrandbits(128):032x}")),
+    Channel("snapshot_version_hash", "proven_class", _snapshot_version_hash, _clean(lambda r: f"{r.getrandbits(128):032x}")),
     Channel("environment_reference", "proven_class", _environment_reference,
             _clean(lambda r: "{{ creds_" + f"{r.randrange(1000, 9999)}" + ".password }}")),
+    Channel("docker_settings_reference", "proven_class", _docker_settings_reference,
+            _clean(lambda r: "{{ registry_" + f"{r.randrange(1000, 9999)}" + ".token }}")),
 )  # fmt: skip
 
 
