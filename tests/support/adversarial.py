@@ -201,8 +201,16 @@ class Technique:
     encode: Callable[[Canary, random.Random], Plant]
 
 
+MAX_PIECES = 10
+
+
 def _chunks(text: str, rng: random.Random, low: int = 3, high: int = 5) -> list[str]:
-    """``text`` in pieces of ``low``..``high`` characters, the last one never shorter than ``low``."""
+    """``text`` in pieces of ``low``..``high`` characters, the last one never shorter than ``low``.
+
+    Long values (a PEM, a blob's base64) get longer pieces so that a split stays within about
+    ``MAX_PIECES`` requests where a channel carries one piece per request."""
+    low = max(low, -(-len(text) // MAX_PIECES))
+    high = max(high, low + 2)
     pieces: list[str] = []
     index = 0
     while index < len(text):
