@@ -281,13 +281,18 @@ def _print_report(run: SuiteRun) -> None:
                                          "statuses": [s.status for s in result.sent]}) + "\n")  # fmt: skip
 
 
-def test_clean_controls_pass_the_gate_and_are_stored(suite_run: SuiteRun) -> None:
+def _control_failures(run: SuiteRun) -> list[str]:
     failures = []
-    for result in suite_run.controls:
+    for result in run.controls:
         expected_stored = channel(result.case.channel).stores
         if result.outcome in ("blocked", "rejected", "error") or (expected_stored and not result.stored):
             failures.append(result.describe())
+    return failures
+
+
+def test_clean_controls_pass_the_gate_and_are_stored(suite_run: SuiteRun) -> None:
     assert suite_run.controls, "no clean controls ran"
+    failures = _control_failures(suite_run)
     assert not failures, "clean controls that did not pass and land on the server:\n" + "\n".join(failures)
 
 
@@ -297,6 +302,8 @@ def test_at_most_one_percent_of_planted_values_reach_the_server_store(suite_run:
     stored = [r for r in counted if r.outcome == "stored"]
     # A suite where the server rejects most cases measures nothing.
     assert len(counted) >= 0.8 * len(planted), f"only {len(counted)} of {len(planted)} cases reached a verdict"
+    # A gate that is safe because it blocks clean traffic too has not reached the target.
+    assert not _control_failures(suite_run), "clean controls fail (see the other test): the fraction means nothing"
     fraction = len(stored) / len(counted)
     assert fraction <= MAX_STORED, (
         f"seed {suite_run.seed}: {len(stored)}/{len(counted)} planted values stored ({100 * fraction:.1f}% > "

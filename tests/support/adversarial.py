@@ -675,7 +675,8 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("artifact_name", "name_field", _artifact_name, _clean(lambda r: f"training_rows_{r.randrange(1000, 9999)}")),
     Channel("artifact_metadata_key", "name_field", _artifact_metadata_key, _clean(lambda r: f"val_accuracy_epoch_{r.randrange(100, 999)}")),
     Channel("query_filter", "transport", _query_filter, _clean(lambda r: f"clean_training_{r.randrange(1000, 9999)}")),
-    Channel("header", "transport", _header, _clean(lambda r: f"{r.randrange(16**8):08x}"), stores=False),
+    # A UUID is what the SDK sends in Idempotency-Key and fits the other headers too.
+    Channel("header", "transport", _header, _clean(lambda r: str(uuid.UUID(int=r.getrandbits(128), version=4))), stores=False),
     Channel("path_parameter", "transport", _path_parameter, _clean(lambda r: str(uuid.UUID(int=r.getrandbits(128), version=4)))),
     Channel("artifact_content_hash", "proven_class", _content_hash, _clean(lambda r: f"{r.getrandbits(128):032x}")),
     Channel("step_cache_key", "proven_class", _step_cache_key, _clean(lambda r: f"{r.getrandbits(128):032x}")),
