@@ -302,13 +302,13 @@ def test_at_most_one_percent_of_planted_values_reach_the_server_store(suite_run:
     stored = [r for r in counted if r.outcome == "stored"]
     # A suite where the server rejects most cases measures nothing.
     assert len(counted) >= 0.8 * len(planted), f"only {len(counted)} of {len(planted)} cases reached a verdict"
-    # A gate that is safe because it blocks clean traffic too has not reached the target.
-    assert not _control_failures(suite_run), "clean controls fail (see the other test): the fraction means nothing"
     fraction = len(stored) / len(counted)
     assert fraction <= MAX_STORED, (
         f"seed {suite_run.seed}: {len(stored)}/{len(counted)} planted values stored ({100 * fraction:.1f}% > "
         f"{100 * MAX_STORED:.0f}%):\n" + "\n".join(r.describe() for r in stored[:60])
     )
+    # A gate that is safe because it blocks clean traffic too has not reached the target.
+    assert not _control_failures(suite_run), "clean controls fail (see the other test): the fraction means nothing"
 
 
 # --------------------------------------------------------------------------
