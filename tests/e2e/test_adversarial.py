@@ -114,6 +114,7 @@ class Sent:
     blocked: bool  # refused by the gate
     gate_error: bool  # the gate could not reach the server
     reason: str = ""
+    rules: list[str] = field(default_factory=list)  # the gate's rules, when it blocked
 
 
 @dataclass
@@ -154,7 +155,25 @@ def _send(gate_url: str, request: Request, session: requests.Session) -> Sent:
     reason = ""
     if reply.status_code >= 400:
         reason = reply.text[:400]
-    return Sent(reply.status_code, marker == "blocked", marker == "upstream-error", reason)
+    rules: list[str] = []
+    if marker == "blocked":
+        rules = _block_rules(reply.text)
+    return Sent(reply.status_code, marker == "blocked", marker == "upstream-error", reason, rules)
+
+
+def _block_rules(body: str) -> list[str]:
+    """Rule ids from the gate's refusal ("metagate blocked POST /x: rule.id: detail; rule.id: ...")."""
+    try:
+        message = str(json.loads(body)["detail"][1])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ["?"]
+    details = message.split(": ", 1)[1] if ": " in message else message
+    rules = []
+    for part in details.split("; "):
+        rule = part.split(":", 1)[0].strip()
+        if rule and rule not in rules:
+            rules.append(rule)
+    return rules
 
 
 def _run_case(case: Case, ctx: Context, gate_url: str, seed: int, index: int, local: threading.local) -> Result:
@@ -261,6 +280,12 @@ def _print_report(run: SuiteRun) -> None:
     print("\n" + _table("channel", planted, lambda r: r.case.channel))
     print("\n" + _table("canary", planted, lambda r: r.case.canary.kind if r.case.canary else "clean"))
     print("\n" + _matrix(planted))
+    print("\nwhy blocked (rules of the gate's refusals, per channel): a block for a rule unrelated to the plant")
+    print("(a false block of the request around it) protects nothing the next fix will keep")
+    for name in sorted({r.case.channel for r in planted}):
+        rules = Counter(rule for r in planted if r.case.channel == name for s in r.sent for rule in s.rules)
+        if rules:
+            print(f"  {name:<28}" + ", ".join(f"{rule} {count}" for rule, count in rules.most_common(4)))
     print("\n" + _table("control", run.controls, lambda r: r.case.channel))
     print("\nstored cases:")
     for result in planted:
