@@ -433,8 +433,8 @@ def _snapshot(ctx: Context, configure: Callable[[dict[str, Any], dict[str, str]]
 def _pipeline_parameter(ctx: Context, plant: Plant, rng: random.Random) -> list[Request]:
     def configure(body: dict[str, Any], literals: dict[str, str]) -> None:
         value = _placed(plant, literals)
-        body["pipeline_configuration"]["parameters"] = {"lr": 0.05, "epochs": 3, "customer": value}
-        body["pipeline_spec"]["parameters"] = {"lr": 0.05, "epochs": 3, "customer": value}
+        body["pipeline_configuration"]["parameters"] = {"lr": 0.05, "epochs": 3, "segment": value}
+        body["pipeline_spec"]["parameters"] = {"lr": 0.05, "epochs": 3, "segment": value}
 
     return [_snapshot(ctx, configure)]
 
@@ -500,7 +500,7 @@ def _artifact_version(ctx: Context, rng: random.Random, **fields: Any) -> dict[s
 def _artifact_metadata_value(ctx: Context, plant: Plant, rng: random.Random) -> list[Request]:
     literals: dict[str, str] = {}
     body = _artifact_version(ctx, rng)
-    body["metadata"] = {"storage_size": 98, "length": 12, "labeler": _placed(plant, literals)}
+    body["metadata"] = {"storage_size": 98, "length": 12, "notes": _placed(plant, literals)}
     return [Request("POST", "/api/v1/artifact_versions/batch", body=[body], literals=literals)]
 
 
