@@ -341,6 +341,43 @@ def _metagate_cli() -> list[str]:
     return [str(installed)] if installed.exists() else metagate_command()
 
 
+def launch_metagate(
+    tmp_path_factory: pytest.TempPathFactory,
+    upstream_url: str | None,
+    *,
+    mode: Literal["reverse", "forward"] = "reverse",
+    config: str | Path | None = None,
+    enforcement: Literal["enforce", "monitor"] | None = None,
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 240,
+    zenml_python: Path | None = None,
+) -> Metagate:
+    """Start ``metagate run`` on a free local port with its own data dir; the caller stops it.
+
+    For fixtures of a wider scope than the ``metagate`` factory (which stops its gates after
+    each test). ``zenml_python`` is needed when ``upstream_url`` is None (embedded server).
+    """
+    workdir = tmp_path_factory.mktemp("metagate")
+    port = free_port()
+    data_dir = workdir / "data"
+    args = ["run", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--mode", mode]
+    if upstream_url is not None:
+        args += ["--upstream", upstream_url]
+    if enforcement is not None:
+        args += ["--enforcement", enforcement]
+    if config is not None:
+        config_path = Path(config) if isinstance(config, Path) else workdir / "metagate.yaml"
+        if not isinstance(config, Path):
+            config_path.write_text(config)
+        args += ["--config", str(config_path)]
+    env = {}
+    if upstream_url is None:
+        assert zenml_python is not None, "an embedded server needs the ZenML venv's python"
+        env[ZENML_PYTHON_ENV_VAR] = str(zenml_python)
+    process = start([*_metagate_cli(), *args, *extra_args], "metagate: serving", timeout=timeout, env=env)
+    return Metagate(f"http://127.0.0.1:{port}", port, data_dir, mode, process)
+
+
 @pytest.fixture
 def metagate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Metagate]]:
     """Factory: ``metagate(upstream_url, mode="reverse", config=None, enforcement=None, extra_args=())``.
@@ -352,33 +389,10 @@ def metagate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """
     started: list[Metagate] = []
 
-    def start_metagate(
-        upstream_url: str | None,
-        *,
-        mode: Literal["reverse", "forward"] = "reverse",
-        config: str | Path | None = None,
-        enforcement: Literal["enforce", "monitor"] | None = None,
-        extra_args: tuple[str, ...] = (),
-        timeout: float = 240,
-    ) -> Metagate:
-        workdir = tmp_path_factory.mktemp("metagate")
-        port = free_port()
-        data_dir = workdir / "data"
-        args = ["run", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--mode", mode]
-        if upstream_url is not None:
-            args += ["--upstream", upstream_url]
-        if enforcement is not None:
-            args += ["--enforcement", enforcement]
-        if config is not None:
-            config_path = Path(config) if isinstance(config, Path) else workdir / "metagate.yaml"
-            if not isinstance(config, Path):
-                config_path.write_text(config)
-            args += ["--config", str(config_path)]
-        env = {}
+    def start_metagate(upstream_url: str | None, **options: Any) -> Metagate:
         if upstream_url is None:
-            env[ZENML_PYTHON_ENV_VAR] = str(request.getfixturevalue("zenml_python"))
-        process = start([*_metagate_cli(), *args, *extra_args], "metagate: serving", timeout=timeout, env=env)
-        gate = Metagate(f"http://127.0.0.1:{port}", port, data_dir, mode, process)
+            options.setdefault("zenml_python", request.getfixturevalue("zenml_python"))
+        gate = launch_metagate(tmp_path_factory, upstream_url, **options)
         started.append(gate)
         return gate
 
