@@ -94,18 +94,18 @@ def test_last_key_examples(path, key):
 
 # --- secrets: every rule's triggers ---------------------------------------------------
 
-SECRET_RULES = secrets._compile_rules()
+SECRET_RULES = secrets.RULES
 
 
-@pytest.mark.parametrize("rule", SECRET_RULES, ids=[f"{r.entity}:{r.pattern.pattern[:30]}" for r in SECRET_RULES])
-def test_every_secret_rule_has_a_trigger_its_matches_fire(rule):
-    assert rule.triggers
+@pytest.mark.parametrize("rule", SECRET_RULES, ids=[f"{r.id}:{r.pattern.pattern[:30]}" for r in SECRET_RULES])
+def test_every_secret_rule_has_a_keyword_its_matches_fire(rule):
+    assert rule.keywords
 
     @given(st.from_regex(rule.pattern))
     @RARE
     def check(text):
         if rule.pattern.search(text):
-            assert any(fires(trigger, text) for trigger in rule.triggers), text
+            assert any(fires(trigger, text) for trigger in rule.keywords), text
 
     check()
 
