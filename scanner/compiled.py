@@ -15,7 +15,7 @@ import os
 # Under metagate.scanner. setup.py reads this tuple without importing the package.
 COMPILED_MODULES = (
     "pipeline", "leaves", "memo", "detection", "cache", "canonical", "evasion", "normalize",
-    "schemas", "model", "jsonpath", "prefilter", "catalog",
+    "schemas", "model", "jsonpath", "prefilter", "catalog", "decoders",
     "detectors.blobs", "detectors.secrets", "detectors.pii",
 )
 

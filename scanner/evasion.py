@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from urllib.parse import unquote
 
+from metagate.scanner import decoders
 from metagate.scanner.model import Leaf
 
 # A line of its own between views: no base64 run, digit group or package pin (`==` then
@@ -76,7 +77,10 @@ _INVISIBLE = re.compile(
     "\u2060-\u2064\u2066-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
     "\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    "\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
+    "\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef"
+    # Lone surrogates (a fallback JSON parser lets them through): no character at all, and
+    # one before `@` breaks the address pattern.
+    "\ud800-\udfff]"
 )
 _NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")  # `\d` is every Unicode decimal digit
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -145,6 +149,17 @@ def _one_layer(text: str, budget: _Budget) -> list[str]:
             found.append(nested)
     if len(text) >= MIN_BASE64_RUN:
         found.extend(_base64_views(text, budget))
+    # Hex, base32/85, chunked base64, reversal, ROT13, spelled-out addresses, look-alike
+    # letters, split digits (scanner/decoders.py): on the text as sent, and look-alikes also
+    # on the normalised text (NFKC first, then the letters NFKC leaves alone).
+    more, short = decoders.views(text)
+    if short:
+        budget.short = True
+    found.extend(more)
+    if normalised != text:
+        folded = decoders.folded_view(normalised)
+        if folded is not None:
+            found.append(folded)
     return found
 
 
@@ -502,6 +517,7 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
             positions.append(match.start())
     if not joined.isascii():
         positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
+    positions.extend(m.start() for m in decoders.TRIGGER.finditer(joined))
 
     views_of: dict[str, list[str]] = {}
     undecoded: set[str] = set()
