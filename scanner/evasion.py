@@ -443,6 +443,127 @@ def _split_joins(leaves: list[Leaf], anchors: _Anchors) -> dict[int, list[str]]:
     return joins
 
 
+# --- any value split into short fragments over one object or list ---------------------------
+
+MAX_FRAGMENT_CHARS = 32          # a part longer than this is not a fragment of something
+MAX_JOIN_WINDOW = 256            # parts joined at once (windows overlap by MAX_JOIN_OVERLAP)
+MAX_JOIN_OVERLAP = 64            # so a value split into up to 64 parts is never cut
+MAX_FRAGMENTS_PER_REQUEST = 16384  # past this many fragments the request is `undecoded`
+MAX_NUMBERED_PARTS = 64          # `part_0` ... `part_63` of one text, joined with spaces
+MAX_NUMBERED_CHARS = 64 * 1024
+# What a join can show that no part shows alone: an address, a run of 9+ digits, a token of
+# 16+ characters with letters and digits (a key, an encoded value).
+_REVEALED = re.compile(
+    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+    r"|\+?\d(?:[ \-]?\d){8,18}"
+    r"|[A-Za-z0-9+/=_\-]{16,}"
+)
+_LETTER, _DIGIT = re.compile(r"[A-Za-z]"), re.compile(r"[0-9]")
+_NUMBERED_KEY = re.compile(r"(.*?)[_\-. ]?(\d{1,6})")
+
+
+@dataclass(slots=True)
+class _Fragments:
+    """Consecutive value leaves of one object or list (`parent`)."""
+
+    parent: str
+    indexes: list[int]
+
+
+def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
+    """Runs of two or more consecutive short value leaves with the same parent, in document
+    order, and whether the request had more fragments than MAX_FRAGMENTS_PER_REQUEST."""
+    groups: list[_Fragments] = []
+    current: _Fragments | None = None
+    seen = 0
+    for index, leaf in enumerate(leaves):
+        if leaf.is_key:
+            continue  # keys sit between the values of an object
+        text = leaf.text
+        if not text or len(text) > MAX_NUMBERED_CHARS:
+            current = None
+            continue
+        parent = leaf.path[: _last_part_start(leaf.path)]
+        if current is not None and current.parent == parent:
+            current.indexes.append(index)
+        else:
+            current = _Fragments(parent, [index])
+            groups.append(current)
+        seen += 1
+        if seen > MAX_FRAGMENTS_PER_REQUEST:
+            return [g for g in groups if len(g.indexes) > 1], True
+    return [g for g in groups if len(g.indexes) > 1], False
+
+
+def _last_part_start(path: str) -> int:
+    """Where the last step of a JSON path starts (`.key`, `[3]` or `["odd key"]`)."""
+    if path.endswith("]"):
+        if path.endswith('"]'):
+            match = _LAST_PART.search(path)
+            return match.start() if match is not None else len(path)
+        return path.rfind("[")
+    return path.rfind(".")
+
+
+def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], bool]:
+    """leaf index → joined texts of its group that show something no part shows alone, and
+    whether a bound was reached (the request then counts as undecoded)."""
+    groups, short = _fragment_groups(leaves)
+    joins: dict[int, list[str]] = {}
+    for group in groups:
+        _join_numbered(leaves, group.indexes, joins)
+        short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
+        if len(short_parts) < 2:
+            continue
+        step = MAX_JOIN_WINDOW - MAX_JOIN_OVERLAP
+        for start in range(0, max(1, len(short_parts) - MAX_JOIN_OVERLAP), step):
+            _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins)
+    return joins, short
+
+
+def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[str]]) -> None:
+    texts = [leaves[i].text for i in window]
+    joined = "".join(texts)
+    ends = list(accumulate(len(t) for t in texts))  # offset after each part
+    for match in _REVEALED.finditer(joined):
+        start, end = match.span()
+        first = bisect_right(ends, start)
+        last = bisect_right(ends, end - 1)
+        if first == last:
+            continue  # inside one part: the part shows it itself
+        token = match.group()
+        if "@" not in token and not token.replace(" ", "").replace("-", "").lstrip("+").isdigit():
+            if not (_LETTER.search(token) and _DIGIT.search(token)):
+                continue  # words glued together, not a key or an encoded value
+        parts = texts[first : last + 1]
+        for view in ("".join(parts), " ".join(parts)):
+            for i in window[first : last + 1]:
+                joins.setdefault(i, []).append(view)
+
+
+def _join_numbered(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]]) -> None:
+    """`part_0`, `part_1` ... of one object (keys that differ only by a counting number): one
+    text split into numbered fields, joined with spaces (a transcript, a note)."""
+    if len(group) < 3:
+        return
+    prefix = None
+    numbers = []
+    for i in group[:MAX_NUMBERED_PARTS + 1]:
+        key = _parent_and_key(leaves[i].path)[1]
+        match = _NUMBERED_KEY.fullmatch(key) if key else None
+        if match is None or (prefix is not None and match.group(1) != prefix):
+            return
+        prefix = match.group(1)
+        numbers.append(int(match.group(2)))
+    if len(numbers) > MAX_NUMBERED_PARTS or sorted(numbers) != list(range(numbers[0], numbers[0] + len(numbers))):
+        return
+    if not any(" " in leaves[i].text for i in group):
+        return  # numbered values without words: handled as fragments
+    joined = " ".join(leaves[i].text for i in group)
+    for i in group:
+        joins.setdefault(i, []).append(joined)
+
+
 def _value_order(leaves: list[Leaf]) -> list[int]:
     """Indexes of value leaves (not keys), in document order."""
     return [index for index, leaf in enumerate(leaves) if not leaf.is_key]
@@ -493,11 +614,13 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
     leaves whose encoded content a decoding limit left undecoded."""
     if not leaves:
         return Expansion(leaves, [])
+    # Fragments are joined whatever the memo knows of each part: a part is clean alone.
+    fragments, too_many = _fragment_joins(leaves) if len(leaves) > 1 else ({}, False)
     texts = dict.fromkeys([leaf.text for leaf in leaves])
     clean = _clean_texts
     fresh = [t for t in texts if hash(t) not in clean] if clean else list(texts)
     if not fresh:
-        return Expansion(leaves, [])
+        return _with_joins(leaves, {}, fragments, too_many, [])
     joined = "\x00" + "\x00".join(fresh) + "\x00"
     positions: list[int] = []
     anchors = _Anchors(set(), set(), set())
@@ -537,16 +660,33 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
     _remember_clean(fresh, views_of, anchors, undecoded)
     joins = _split_joins(leaves, anchors) if anchors else {}
     undecoded_paths = [leaf.path for leaf in leaves if leaf.text in undecoded] if undecoded else []
-    if not views_of and not joins:
+    if not views_of and not joins and not fragments and not too_many:
         return Expansion(leaves, undecoded_paths)
+    for index, extra in joins.items():
+        fragments.setdefault(index, []).extend(extra)   # the named joins last
+    return _with_joins(leaves, views_of, fragments, too_many, undecoded_paths)
 
+
+def _with_joins(
+    leaves: list[Leaf], views_of: dict[str, list[str]], joins: dict[int, list[str]], too_many: bool, undecoded: list[str]
+) -> Expansion:
+    if too_many:
+        # More fragments than are joined: the parent objects past the bound were not read.
+        undecoded = undecoded + [leaf.path for leaf in leaves if not leaf.is_key][MAX_FRAGMENTS_PER_REQUEST:]
+    if not views_of and not joins:
+        return Expansion(leaves, undecoded)
     expanded = list(leaves)
+    changed = False
     for index, leaf in enumerate(leaves):
-        views = views_of.get(leaf.text)
+        views = views_of.get(leaf.text) or []
         extra = joins.get(index)
+        if extra:
+            # Each text once, in order, a repeated one at its last place (the named joins end).
+            extra = [e for e in reversed(dict.fromkeys(reversed(extra))) if e != leaf.text and e not in views]
         if views or extra:
-            expanded[index] = replace(leaf, text=VIEW_SEPARATOR.join([leaf.text, *(views or ()), *(extra or ())]))
-    return Expansion(expanded, undecoded_paths)
+            expanded[index] = replace(leaf, text=VIEW_SEPARATOR.join([leaf.text, *views, *(extra or ())]))
+            changed = True
+    return Expansion(expanded if changed else leaves, undecoded)
 
 
 def _remember_clean(fresh: list[str], views_of: dict[str, list[str]], anchors: _Anchors, undecoded: set[str]) -> None:
