@@ -20,8 +20,9 @@ identifiers never become views.
     digits       card/phone/SSN digit groups split by `/`, `_`, `|`, newlines, two spaces, or
                  glued to a word, and lists of single digits: separators collapsed
 
-Every loop is bounded by MAX_TRIES_PER_DECODER; a text that has more candidates than that
-reports `short` (the caller marks the leaf `undecoded`).
+Every loop is bounded: MAX_TRIES_PER_DECODER candidates decoded and MAX_VIEWS_PER_DECODER
+views per text and decoder; a text with more reports `short` (the caller marks the leaf
+`undecoded`, which the shipped policy blocks). The caller bounds layers and characters.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ import binascii
 import codecs
 import re
 
-MAX_TRIES_PER_DECODER = 256      # candidate runs decoded per text and decoder
+# Candidate runs decoded per text and decoder: a lock file with a hash per line has thousands
+# of hex runs that decode to nothing, and must not be cut short for it (the work is linear in
+# the text). Views per decoder are fewer: past MAX_VIEWS_PER_DECODER the text is `short`.
+MAX_TRIES_PER_DECODER = 16384
+MAX_VIEWS_PER_DECODER = 64
 MIN_DECODED_CHARS = 6            # a view shorter than this carries nothing a detector finds
 BINARY_VIEW_BYTES = 384          # re-encoded prefix of a binary result (magic bytes)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -106,6 +111,13 @@ class Tries:
         self.left -= 1
         return True
 
+    def full(self, views: list[str]) -> bool:
+        """True (and `short`) once a decoder has given MAX_VIEWS_PER_DECODER views."""
+        if len(views) >= MAX_VIEWS_PER_DECODER:
+            self.short = True
+            return True
+        return False
+
 
 # --- hex ------------------------------------------------------------------------------------
 
@@ -122,13 +134,15 @@ def hex_views(text: str, tries: Tries) -> list[str]:
     views: list[str] = []
     for match in _HEX_RUN.finditer(text):
         digits = match.group(1)
+        if tries.full(views):
+            break
         if len(digits) % 2 or not tries.take():
             continue
         view = bytes_view(bytes.fromhex(digits))
         if view is not None:
             views.append(view)
     for match in _HEX_DUMP.finditer(text):
-        if not tries.take():
+        if tries.full(views) or not tries.take():
             break
         view = bytes_view(bytes.fromhex(_HEX_DUMP_SEP.sub("", match.group())))
         if view is not None:
@@ -148,6 +162,8 @@ def base32_views(text: str, tries: Tries) -> list[str]:
         body = match.group(1)
         if body.islower() and not any(c in "234567" for c in body) and not match.group(2):
             continue  # a long lower-case word, not base32
+        if tries.full(views):
+            break
         if len(body) % 8 in (1, 3, 6) or not tries.take():
             continue  # no base32 text has these lengths
         try:
@@ -184,7 +200,7 @@ def base85_views(text: str, tries: Tries) -> list[str]:
         token = match.group()
         if not may_be_base85(token):
             continue
-        if not tries.take():
+        if tries.full(views) or not tries.take():
             break
         candidates: list[bytes] = []
         if token.startswith("<~"):
@@ -226,7 +242,7 @@ def chunked_base64_views(text: str, tries: Tries) -> list[str]:
         chunks = [c for c in _CHUNK_SPLIT.split(match.group()) if c]
         if len(chunks) < 2 or not _looks_chunked(chunks):
             continue
-        if not tries.take():
+        if tries.full(views) or not tries.take():
             break
         joined = "".join(chunks)
         body = joined.rstrip("=")
@@ -433,8 +449,9 @@ _NOT_DIGIT = re.compile(r"[^0-9+]+")
 _MIN_DIGITS, _MAX_DIGITS = 9, 19
 
 
-def digit_views(text: str) -> list[str]:
-    """Split or glued digit runs of an identifier's length, their separators collapsed."""
+def digit_views(text: str, tries: Tries) -> list[str]:
+    """Split or glued digit runs of an identifier's length, their separators collapsed (one
+    view, a line each)."""
     views: list[str] = []
     for match in _SPLIT_DIGITS.finditer(text):
         groups = [g for g in _NOT_DIGIT.split(match.group()) if g]
@@ -447,14 +464,15 @@ def digit_views(text: str) -> list[str]:
             # Card, phone, SSN and account groups are three digits or more (an SSN's middle
             # pair and a country code aside); dates and times are pairs: 05_22_49_600326.
             views.append(" ".join(groups))
-        if len(views) >= MAX_TRIES_PER_DECODER:
+        if tries.full(views):
             break
     for match in _GLUED_DIGITS.finditer(text):
         word = match.group(1) if match.group(1) is not None else match.group(4)
-        if _HEX_LETTERS.fullmatch(word):
-            continue  # the tail of a UUID or digest: `efb310929063`
-        views.append(match.group(2) or match.group(3))
-        if len(views) >= MAX_TRIES_PER_DECODER:
+        digits = match.group(2) or match.group(3)
+        if _HEX_LETTERS.fullmatch(word) or digits.count(digits[0]) == len(digits):
+            continue  # the tail of a UUID or digest (`efb310929063`), or padding (`000000000`)
+        views.append(digits)
+        if tries.full(views):
             break
     return ["\n".join(views)] if views else []
 
@@ -479,22 +497,21 @@ def views(text: str) -> tuple[list[str], bool]:
     if HEX_TRIGGER.search(text):
         found.extend(hex_views(text, tries))
     if B32_TRIGGER.search(text):
-        found.extend(base32_views(text, tries := _fresh(tries, found)))
+        found.extend(base32_views(text, tries := _fresh(tries)))
     if B85_TRIGGER.search(text):
-        found.extend(base85_views(text, tries := _fresh(tries, found)))
+        found.extend(base85_views(text, tries := _fresh(tries)))
     if CHUNKED_B64_TRIGGER.search(text):
-        found.extend(chunked_base64_views(text, tries := _fresh(tries, found)))
-    short = tries.short
+        found.extend(chunked_base64_views(text, tries := _fresh(tries)))
     for view in (reversed_view(text), rot13_view(text), deobfuscated_view(text), folded_view(text)):
         if view is not None:
             found.append(view)
     if DIGIT_TRIGGER.search(text):
-        found.extend(digit_views(text))
-    return found, short
+        found.extend(digit_views(text, tries := _fresh(tries)))
+    return found, tries.short
 
 
-def _fresh(tries: Tries, found: list[str]) -> Tries:
-    """Each decoder gets its own tries; what the one before ran short of is kept."""
+def _fresh(tries: Tries) -> Tries:
+    """Each decoder gets its own bounds; that the one before ran short is kept."""
     fresh = Tries()
     fresh.short = tries.short
     return fresh

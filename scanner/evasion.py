@@ -458,7 +458,7 @@ _REVEALED = re.compile(
     r"|\+?\d(?:[ \-]?\d){8,18}"
     r"|[A-Za-z0-9+/=_\-]{16,}"
 )
-_LETTER, _DIGIT = re.compile(r"[A-Za-z]"), re.compile(r"[0-9]")
+_LETTER, _DIGIT, _UPPER = re.compile(r"[A-Za-z]"), re.compile(r"[0-9]"), re.compile(r"[A-Z]")
 _NUMBERED_KEY = re.compile(r"(.*?)[_\-. ]?(\d{1,6})")
 
 
@@ -533,12 +533,21 @@ def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[st
             continue  # inside one part: the part shows it itself
         token = match.group()
         if "@" not in token and not token.replace(" ", "").replace("-", "").lstrip("+").isdigit():
-            if not (_LETTER.search(token) and _DIGIT.search(token)):
-                continue  # words glued together, not a key or an encoded value
+            if not _key_like(token):
+                continue  # words glued together (tags, feature names), not a key
         parts = texts[first : last + 1]
         for view in ("".join(parts), " ".join(parts)):
             for i in window[first : last + 1]:
                 joins.setdefault(i, []).append(view)
+
+
+def _key_like(token: str) -> bool:
+    """Letters and digits as a key or an encoded value has them: capitals with digits
+    (AKIA..., base64), or digits in a quarter of it at least (hex, lower-case tokens)."""
+    digits = len(_DIGIT.findall(token))
+    if not digits or not _LETTER.search(token):
+        return False
+    return bool(_UPPER.search(token)) or digits >= max(3, len(token) // 4)
 
 
 def _join_numbered(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]]) -> None:
