@@ -304,8 +304,10 @@ def _rot13(text: str) -> str:
     return codecs.encode(text, "rot13")
 
 
-# A character class with a count reads the same backwards: only the literal prefix turns.
-_REVERSED_SECRET = re.compile("|".join(tail + re.escape(prefix[::-1]) for prefix, tail in _SECRET_SHAPES))
+_FORWARD_SECRET = re.compile("|".join(re.escape(prefix) + tail for prefix, tail in _SECRET_SHAPES))
+# The trigger for reversal is the reversed literal prefix alone (a class with a count before
+# it would be tried at every position of a long run); the reversed text is then checked.
+_REVERSED_SECRET = re.compile("|".join(re.escape(prefix[::-1]) for prefix, _ in _SECRET_SHAPES))
 _ROT13_SECRET = re.compile("|".join(re.escape(_rot13(prefix)) + tail for prefix, tail in _SECRET_SHAPES))
 # An address read backwards: `moc.elpmaxe@eod.enaj` (the reversed top-level domain first).
 _REVERSED_EMAIL = re.compile(r"(?<![\w.])([A-Za-z]{2,24})\.[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*@[A-Za-z0-9._%+\-]+")
@@ -317,14 +319,16 @@ _REVERSED_DIGITS = re.compile(
 )
 # A card in groups of four (an ungrouped digit run read backwards is any number).
 _CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])")
-_EMAILISH = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.([A-Za-z]{2,24})(?![A-Za-z0-9])")
+_EMAILISH = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.([A-Za-z]{2,24})(?![A-Za-z0-9])")
 REVERSAL_TRIGGER = re.compile(f"{_REVERSED_SECRET.pattern}|{_REVERSED_EMAIL.pattern}|{_REVERSED_DIGITS.pattern}|{_CARD_RUN.pattern}")
 ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
 
 
 def reversed_view(text: str) -> str | None:
     """The text backwards, when that shows something the text as sent does not."""
-    if _REVERSED_SECRET.search(text) or _REVERSED_DIGITS.search(text):
+    if _REVERSED_SECRET.search(text) and _FORWARD_SECRET.search(text[::-1]):
+        return text[::-1]
+    if _REVERSED_DIGITS.search(text):
         return text[::-1]
     for match in _REVERSED_EMAIL.finditer(text):
         if _is_tld(match.group(1)[::-1]):
@@ -479,15 +483,28 @@ def digit_views(text: str, tries: Tries) -> list[str]:
 
 # --- all of them ------------------------------------------------------------------------------
 
-# What makes a text worth handing to `views`: any decoder's trigger (searched once over all
-# fresh leaf texts of a request, joined by NUL).
-TRIGGER = re.compile(
-    "|".join(
-        f"(?:{p.pattern})"
-        for p in (HEX_TRIGGER, B32_TRIGGER, B85_TRIGGER, CHUNKED_B64_TRIGGER, REVERSAL_TRIGGER,
-                  ROT13_TRIGGER, OBFUSCATION_TRIGGER, CONFUSABLE_TRIGGER, DIGIT_TRIGGER)
-    )
+# What makes a text worth handing to `views`: a necessary condition of some decoder, searched
+# once over all fresh leaf texts of a request joined by NUL. Each alternative is looser than
+# its decoder's own pattern, and written to start with a small character set and no
+# look-behind, so the regex engine skips ahead instead of trying every position.
+_REVERSED_PREFIXES = "|".join(re.escape(prefix[::-1]) for prefix, _ in _SECRET_SHAPES)
+_ROT13_PREFIXES = "|".join(re.escape(_rot13(prefix)) for prefix, _ in _SECRET_SHAPES)
+_TRIGGER_PARTS = (
+    r"[0-9a-fA-F]{16}",                                   # hex runs, 0x tokens
+    r"(?:[0-9a-fA-F]{2}(?:[ :,\-]|, |\r?\n)){7}",        # byte dumps
+    r"0[xX][0-9a-fA-F]{2}[ ,;]",                          # 0x.. lists
+    r"[A-Z2-7]{16}|[a-z2-7]{16}",                         # base32
+    r"<~|[!#$'()*;<>^`{|}~\"\[\]\\][!-~]{4}",             # base85/ascii85 punctuation
+    r"[0-9+/][A-Za-z0-9+/]{3}[A-Za-z0-9+/]*(?:\s+|\\n)[A-Za-z0-9+/]{4}",  # chunked base64
+    r"@",                                                 # addresses: reversed, ROT13
+    _REVERSED_PREFIXES, _ROT13_PREFIXES,                  # credential prefixes turned
+    r"[0-9]{4}-[0-9]{2}-[0-9]{3}|[0-9]{4}[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{7}\+|[0-9]{4}[ .\-][0-9]{3}[ .\-]?\)",  # digits backwards
+    r"[\[\(\{<]\s*(?i:at|dot)\s*[\]\)\}>]|\s(?:at|AT|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)",
+    CONFUSABLE_TRIGGER.pattern,
+    r"[0-9](?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)[0-9]|[0-9] [0-9] [0-9] [0-9] [0-9]",   # split digits
+    r"[A-Za-z_][0-9]{9}|[0-9]{9}[A-Za-z_]",                      # glued digits
 )
+TRIGGER = re.compile("|".join(_TRIGGER_PARTS))
 
 
 def views(text: str) -> tuple[list[str], bool]:

@@ -13,12 +13,23 @@ where the wrapped value sits. The pipeline dedupes leaves by path, which is why 
 appended to the leaf rather than added as leaves of their own. A finding's span may point
 past the original text, into a view; spans are only ever used for fingerprints.
 
-It also joins values of one object that together make PII: a mailbox and a domain
-({"user": "jane.doe", "domain": "example.com"}), digit groups of a card or phone number split
-over fields, first and last name; the joined text is appended to every part.
+The layers: percent, HTML entities, backslash escapes, Unicode (NFKC, invisible characters,
+lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and the decoders of
+scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reversal, ROT13,
+`[at]`/`(dot)`/spelled-out addresses, look-alike letters, split or glued digit groups.
 
-Cost on clean traffic: one regex over all leaf texts of the request joined by NUL finds the
-leaves with anything to decode; most requests have none and return unchanged.
+It also joins values of one object or list that together make a value (see
+`_fragment_joins`): short fragments whose concatenation shows an address, a run of nine or
+more digits or a key-like token that no part shows alone (an e-mail as single characters or
+3-character tags, a key as 4-character items, `card_bin`/`card_mid`/`card_last4`), numbered
+text fields (`part_0` ... `part_8`) joined with spaces, and the named joins of `_split_joins`
+(a mailbox and a domain, digit groups, first and last name); the joined text is appended to
+the parts it is made of. Joins are per request: a value split over several requests is not
+joined (out of scope of a per-request scanner).
+
+Cost on clean traffic: one regex over all fresh leaf texts of the request joined by NUL finds
+the leaves with anything to decode (most requests have none and return unchanged), and one
+pass over the leaves finds runs of sibling values.
 """
 
 from __future__ import annotations
@@ -454,9 +465,9 @@ MAX_NUMBERED_CHARS = 64 * 1024
 # What a join can show that no part shows alone: an address, a run of 9+ digits, a token of
 # 16+ characters with letters and digits (a key, an encoded value).
 _REVEALED = re.compile(
-    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
-    r"|\+?\d(?:[ \-]?\d){8,18}"
-    r"|[A-Za-z0-9+/=_\-]{16,}"
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+    r"|(?<![\d+])\+?\d(?:[ \-]?\d){8,18}"
+    r"|(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/=_\-]{16,}"
 )
 _LETTER, _DIGIT, _UPPER = re.compile(r"[A-Za-z]"), re.compile(r"[0-9]"), re.compile(r"[A-Z]")
 _NUMBERED_KEY = re.compile(r"(.*?)[_\-. ]?(\d{1,6})")
