@@ -8,7 +8,7 @@ name it). Random bytes (a digest or a UUID read as hex, a word read as base32) a
 identifiers never become views.
 
     hex          runs of hex digits (either case, `0x` prefix), spaced or `0x..` byte dumps
-    base32       RFC 4648 upper case, and lower case when it carries a digit 2-7
+    base32       RFC 4648 upper case, and lower case when padded with `=`
     base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
@@ -160,8 +160,8 @@ def base32_views(text: str, tries: Tries) -> list[str]:
     views: list[str] = []
     for match in _B32_RUN.finditer(text):
         body = match.group(1)
-        if body.islower() and not any(c in "234567" for c in body) and not match.group(2):
-            continue  # a long lower-case word, not base32
+        if body.islower() and not match.group(2):
+            continue  # lower case only when padded: unpadded, it is a long word or identifier
         if tries.full(views):
             break
         if len(body) % 8 in (1, 3, 6) or not tries.take():
@@ -493,16 +493,16 @@ _TRIGGER_PARTS = (
     r"[0-9a-fA-F]{16}",                                   # hex runs, 0x tokens
     r"(?:[0-9a-fA-F]{2}(?:[ :,\-]|, |\r?\n)){7}",        # byte dumps
     r"0[xX][0-9a-fA-F]{2}[ ,;]",                          # 0x.. lists
-    r"[A-Z2-7]{16}|[a-z2-7]{16}",                         # base32
+    r"[A-Z2-7]{16}|[a-z2-7]{8}=",                         # base32 (lower case: padded)
     r"<~|[!#$'()*;<>^`{|}~\"\[\]\\][!-~]{4}",             # base85/ascii85 punctuation
     r"[0-9+/][A-Za-z0-9+/]{3}[A-Za-z0-9+/]*(?:\s+|\\n)[A-Za-z0-9+/]{4}",  # chunked base64
     r"@",                                                 # addresses: reversed, ROT13
     _REVERSED_PREFIXES, _ROT13_PREFIXES,                  # credential prefixes turned
-    r"[0-9]{4}-[0-9]{2}-[0-9]{3}|[0-9]{4}[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{7}\+|[0-9]{4}[ .\-][0-9]{3}[ .\-]?\)",  # digits backwards
+    r"[0-9]{4}(?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}[ .\-]?\))",  # digits backwards
     r"[\[\(\{<]\s*(?i:at|dot)\s*[\]\)\}>]|\s(?:at|AT|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)",
     CONFUSABLE_TRIGGER.pattern,
     r"[0-9](?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)[0-9]|[0-9] [0-9] [0-9] [0-9] [0-9]",   # split digits
-    r"[A-Za-z_][0-9]{9}|[0-9]{9}[A-Za-z_]",                      # glued digits
+    r"[0-9]{9}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))",        # glued digits
 )
 TRIGGER = re.compile("|".join(_TRIGGER_PARTS))
 

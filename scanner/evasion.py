@@ -21,8 +21,8 @@ scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reve
 It also joins values of one object or list that together make a value (see
 `_fragment_joins`): short fragments whose concatenation shows an address, a run of nine or
 more digits or a key-like token that no part shows alone (an e-mail as single characters or
-3-character tags, a key as 4-character items, `card_bin`/`card_mid`/`card_last4`), numbered
-text fields (`part_0` ... `part_8`) joined with spaces, and the named joins of `_split_joins`
+3-character tags, a key as 4-character items, `card_bin`/`card_mid`/`card_last4`; numbered
+fields such as `part_0` ... `part_8` whatever their length), and the named joins of `_split_joins`
 (a mailbox and a domain, digit groups, first and last name); the joined text is appended to
 the parts it is made of. Joins are per request: a value split over several requests is not
 joined (out of scope of a per-request scanner).
@@ -459,9 +459,10 @@ def _split_joins(leaves: list[Leaf], anchors: _Anchors) -> dict[int, list[str]]:
 MAX_FRAGMENT_CHARS = 32          # a part longer than this is not a fragment of something
 MAX_JOIN_WINDOW = 256            # parts joined at once (windows overlap by MAX_JOIN_OVERLAP)
 MAX_JOIN_OVERLAP = 64            # so a value split into up to 64 parts is never cut
-MAX_FRAGMENTS_PER_REQUEST = 16384  # past this many fragments the request is `undecoded`
-MAX_NUMBERED_PARTS = 64          # `part_0` ... `part_63` of one text, joined with spaces
+MAX_FRAGMENTS_PER_REQUEST = 65536  # past this many sibling values the request is `undecoded`
+MAX_NUMBERED_PARTS = 256         # `part_0` ... `part_255`: parts of one text, any length
 MAX_NUMBERED_CHARS = 64 * 1024
+MAX_JOIN_CHARS_PER_REQUEST = 1024 * 1024  # joined text appended to parts, in all
 # What a join can show that no part shows alone: an address, a run of 9+ digits, a token of
 # 16+ characters with letters and digits (a key, an encoded value).
 _REVEALED = re.compile(
@@ -497,10 +498,10 @@ def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
         parent = leaf.path[: _last_part_start(leaf.path)]
         if current is not None and current.parent == parent:
             current.indexes.append(index)
+            seen += 1  # only values with a sibling before them count
         else:
             current = _Fragments(parent, [index])
             groups.append(current)
-        seen += 1
         if seen > MAX_FRAGMENTS_PER_REQUEST:
             return [g for g in groups if len(g.indexes) > 1], True
     return [g for g in groups if len(g.indexes) > 1], False
@@ -516,30 +517,39 @@ def _last_part_start(path: str) -> int:
     return path.rfind(".")
 
 
-def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], bool]:
+def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]]:
     """leaf index → joined texts of its group that show something no part shows alone, and
-    whether a bound was reached (the request then counts as undecoded)."""
+    the paths left undecoded because a bound was reached."""
     groups, short = _fragment_groups(leaves)
     joins: dict[int, list[str]] = {}
+    budget = _Budget(MAX_JOIN_CHARS_PER_REQUEST)
     for group in groups:
-        _join_numbered(leaves, group.indexes, joins)
-        short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
+        # Numbered fields are parts of one text whatever their length; other siblings are
+        # joined where they are short fragments.
+        if _numbered(leaves, group.indexes):
+            short_parts = group.indexes
+        else:
+            short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
         if len(short_parts) < 2:
             continue
         step = MAX_JOIN_WINDOW - MAX_JOIN_OVERLAP
         for start in range(0, max(1, len(short_parts) - MAX_JOIN_OVERLAP), step):
-            _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins)
-    return joins, short
+            _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
+    if short or budget.short:
+        # A bound was reached: the fragments of every group count as undecoded (the policy
+        # blocks them), whether or not a join was made of them.
+        return joins, [leaves[i].path for group in groups for i in group.indexes] or [leaves[-1].path]
+    return joins, []
 
 
-def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[str]]) -> None:
+def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[str]], budget: _Budget) -> None:
     texts = [leaves[i].text for i in window]
     joined = "".join(texts)
     ends = list(accumulate(len(t) for t in texts))  # offset after each part
     for match in _REVEALED.finditer(joined):
         start, end = match.span()
         first = bisect_right(ends, start)
-        last = bisect_right(ends, end - 1)
+        last = min(bisect_right(ends, end - 1), first + MAX_JOIN_OVERLAP - 1)  # a value's parts
         if first == last:
             continue  # inside one part: the part shows it itself
         token = match.group()
@@ -548,6 +558,8 @@ def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[st
                 continue  # words glued together (tags, feature names), not a key
         parts = texts[first : last + 1]
         for view in ("".join(parts), " ".join(parts)):
+            if not budget.take(len(view) * (last + 1 - first)):
+                return  # appended to every part: the request's join budget is spent
             for i in window[first : last + 1]:
                 joins.setdefault(i, []).append(view)
 
@@ -561,27 +573,21 @@ def _key_like(token: str) -> bool:
     return bool(_UPPER.search(token)) or digits >= max(3, len(token) // 4)
 
 
-def _join_numbered(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]]) -> None:
-    """`part_0`, `part_1` ... of one object (keys that differ only by a counting number): one
-    text split into numbered fields, joined with spaces (a transcript, a note)."""
-    if len(group) < 3:
-        return
+def _numbered(leaves: list[Leaf], group: list[int]) -> bool:
+    """`part_0`, `part_1` ... : keys that differ only by a counting number (one text split
+    into numbered fields, a transcript in `part_0` ... `part_8`)."""
+    if len(group) < 2 or len(group) > MAX_NUMBERED_PARTS:
+        return False
     prefix = None
     numbers = []
-    for i in group[:MAX_NUMBERED_PARTS + 1]:
+    for i in group:
         key = _parent_and_key(leaves[i].path)[1]
         match = _NUMBERED_KEY.fullmatch(key) if key else None
         if match is None or (prefix is not None and match.group(1) != prefix):
-            return
+            return False
         prefix = match.group(1)
         numbers.append(int(match.group(2)))
-    if len(numbers) > MAX_NUMBERED_PARTS or sorted(numbers) != list(range(numbers[0], numbers[0] + len(numbers))):
-        return
-    if not any(" " in leaves[i].text for i in group):
-        return  # numbered values without words: handled as fragments
-    joined = " ".join(leaves[i].text for i in group)
-    for i in group:
-        joins.setdefault(i, []).append(joined)
+    return sorted(numbers) == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
 def _value_order(leaves: list[Leaf]) -> list[int]:
@@ -635,7 +641,7 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
     if not leaves:
         return Expansion(leaves, [])
     # Fragments are joined whatever the memo knows of each part: a part is clean alone.
-    fragments, too_many = _fragment_joins(leaves) if len(leaves) > 1 else ({}, False)
+    fragments, too_many = _fragment_joins(leaves) if len(leaves) > 1 else ({}, [])
     texts = dict.fromkeys([leaf.text for leaf in leaves])
     clean = _clean_texts
     fresh = [t for t in texts if hash(t) not in clean] if clean else list(texts)
@@ -688,11 +694,10 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
 
 
 def _with_joins(
-    leaves: list[Leaf], views_of: dict[str, list[str]], joins: dict[int, list[str]], too_many: bool, undecoded: list[str]
+    leaves: list[Leaf], views_of: dict[str, list[str]], joins: dict[int, list[str]], too_many: list[str], undecoded: list[str]
 ) -> Expansion:
     if too_many:
-        # More fragments than are joined: the parent objects past the bound were not read.
-        undecoded = undecoded + [leaf.path for leaf in leaves if not leaf.is_key][MAX_FRAGMENTS_PER_REQUEST:]
+        undecoded = list(dict.fromkeys(undecoded + too_many))
     if not views_of and not joins:
         return Expansion(leaves, undecoded)
     expanded = list(leaves)
