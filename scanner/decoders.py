@@ -369,7 +369,7 @@ _AT_WORD = re.compile(r"\s*" + _BRACKETS.format(word=r"(?:at|@)") + r"\s*", re.I
 _DOT_WORD = re.compile(r"\s*" + _BRACKETS.format(word=r"(?:dot|\.)") + r"\s*", re.IGNORECASE)
 # `jane at example dot com`, `jane AT example.com`: a word, `at`, then a dotted or "dot" domain.
 _SPELLED = re.compile(
-    r"(?<![\w.])([A-Za-z0-9][A-Za-z0-9._%+\-]*(?:\s+(?:dot|DOT|Dot)\s+[A-Za-z0-9][A-Za-z0-9._%+\-]*)*)\s+(?:at|AT|At)\s+"
+    r"(?<![\w.])([A-Za-z0-9][A-Za-z0-9._%+\-]*(?:\s+(?:dot|DOT|Dot)\s+[A-Za-z0-9][A-Za-z0-9._%+\-]*)*)\s+(at|AT|At)\s+"
     r"([A-Za-z0-9][A-Za-z0-9\-]*(?:(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z0-9][A-Za-z0-9\-]*)+)"
 )
 _SPELLED_DOT = re.compile(r"\s+(?:dot|DOT|Dot)\s+")
@@ -384,7 +384,11 @@ def deobfuscated_view(text: str) -> str | None:
     out = _DOT_WORD.sub(".", out)
 
     def spelled(match: re.Match[str]) -> str:
-        domain = _SPELLED_DOT.sub(".", match.group(2))
+        if match.group(2) != "AT" and not _SPELLED_DOT.search(match.group(0)):
+            # `docs at docs.zenml.io` is prose: a lower-case `at` before a plain domain is
+            # an obfuscation only with a spelled-out `dot` too.
+            return match.group()
+        domain = _SPELLED_DOT.sub(".", match.group(3))
         local = _SPELLED_DOT.sub(".", match.group(1))
         return f"{local}@{domain}" if _is_tld(domain.rsplit(".", 1)[-1]) else match.group()
 
@@ -425,9 +429,19 @@ _CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
 CONFUSABLE_TRIGGER = re.compile("[" + re.escape("".join(k for k in _CONFUSABLES if len(k) == 1)) + "]")
 
 
+_MIXED_TOKEN = re.compile(r"\S+")
+_ASCII_LETTER = re.compile(r"[A-Za-z0-9@.]")
+
+
 def folded_view(text: str) -> str | None:
-    """Look-alike characters as the ASCII they imitate, when the text has any."""
+    """Look-alike characters as the ASCII they imitate, where a word mixes them with ASCII
+    letters, digits, `@` or `.` (a disguised value; Russian or Greek prose has no Latin
+    letters inside its words and is left alone)."""
     if text.isascii() or not CONFUSABLE_TRIGGER.search(text):
+        return None
+    if not any(
+        CONFUSABLE_TRIGGER.search(token) and _ASCII_LETTER.search(token) for token in _MIXED_TOKEN.findall(text)
+    ):
         return None
     folded = text.translate(_CONFUSABLE_TABLE)
     return folded if folded != text else None

@@ -131,6 +131,8 @@ def test_a_binary_behind_an_encoding_is_handed_on_as_base64_from_its_signature(e
         "TRAININGPIPELINEXX", "trainingpipelinemodels",                     # long words
         "0xdeadbeef", "aa:bb:cc:dd:ee:ff",                                  # short hex, a MAC
         "see docs at https://docs.zenml.io/how-to for details",
+        "Docs at docs.zenml.io, results at wandb.ai/team/run",               # prose `at` a domain
+        "Модель обучена на новых данных", "Το μοντέλο εκπαιδεύτηκε",       # Cyrillic, Greek prose
     ],
 )
 def test_clean_look_alikes_have_nothing_to_decode(value):
@@ -179,12 +181,14 @@ def test_any_card_in_any_layout_through_any_encoding_is_decoded(card, encoding, 
 @settings(max_examples=300, deadline=None)
 def test_random_bytes_in_any_encoding_give_no_view(data):
     # A digest, an id or a random token encoded any way decodes to bytes that are no text and
-    # carry no file signature: nothing to add.
+    # carry no file signature: no decoded view.
     assume(decoders.as_text(data) is None and decoders.signature_offset(data) < 0 and b"\0\0\0\0" not in data)
     for encoded in (data.hex(), data.hex().upper(), base64.b32encode(data).decode(), base64.b85encode(data).decode()):
         if "%" in encoded or "&" in encoded:
             continue  # base85 text can hold `%D4` or `&amp;`: the percent and HTML layers' part
-        assert decoded_views(encoded) == [], encoded
+        # (A digit run glued to a letter in base85 text is handed to the recognizers as digits:
+        # they, not the decoder, decide what a number is.)
+        assert [v for v in decoded_views(encoded) if not v.isdigit()] == [], encoded
 
 
 # --- bounds ------------------------------------------------------------------------------------
