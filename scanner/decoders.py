@@ -464,7 +464,8 @@ _GLUED_DIGITS = re.compile(
 _HEX_LETTERS = re.compile(r"[a-fA-F]+")
 DIGIT_TRIGGER = re.compile(f"{_SPLIT_DIGITS.pattern}|{_GLUED_DIGITS.pattern}")
 _NOT_DIGIT = re.compile(r"[^0-9+]+")
-_MIN_DIGITS, _MAX_DIGITS = 9, 19
+_MIN_DIGITS = 9
+_MAX_GROUPS = 256  # groups of one run put in a view
 
 
 def digit_views(text: str, tries: Tries) -> list[str]:
@@ -472,10 +473,10 @@ def digit_views(text: str, tries: Tries) -> list[str]:
     view, a line each)."""
     views: list[str] = []
     for match in _SPLIT_DIGITS.finditer(text):
-        groups = [g for g in _NOT_DIGIT.split(match.group()) if g]
+        groups = [g for g in _NOT_DIGIT.split(match.group()) if g][:_MAX_GROUPS]
         count = sum(len(g.lstrip("+")) for g in groups)
-        if not _MIN_DIGITS <= count <= _MAX_DIGITS:
-            continue
+        if count < _MIN_DIGITS:
+            continue  # longer runs too: a card among other groups (`4539|0040|1060|2815|2024`)
         if all(len(g) == 1 for g in groups):
             views.append("".join(groups))          # a list of single digits
         elif sum(len(g.lstrip("+")) <= 2 for g in groups) <= 1:

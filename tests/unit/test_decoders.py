@@ -95,7 +95,8 @@ def test_rot13_obfuscation_lookalikes_reversal(encoded, plain):
     "encoded",
     [CARD.replace(" ", "  "), CARD.replace(" ", "/"), CARD.replace(" ", "_"), CARD.replace(" ", "|"),
      CARD.replace(" ", "\n"), CARD.replace(" ", " / "), "card" + CARD.replace(" ", ""), CARD.replace(" ", "") + "x",
-     " ".join(CARD.replace(" ", "")), ",".join(CARD.replace(" ", "")), "\n".join(CARD.replace(" ", ""))],
+     " ".join(CARD.replace(" ", "")), ",".join(CARD.replace(" ", "")), "\n".join(CARD.replace(" ", "")),
+     CARD.replace(" ", "|") + "|2024|0101"],                                   # among other groups
 )
 def test_split_and_glued_digit_groups_are_collapsed(encoded):
     views = "\n".join(decoded_views(encoded))
