@@ -313,8 +313,8 @@ _ROT13_SECRET = re.compile("|".join(re.escape(_rot13(prefix)) + tail for prefix,
 _REVERSED_EMAIL = re.compile(r"(?<![\w.])([A-Za-z]{2,24})\.[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*@[A-Za-z0-9._%+\-]+")
 # Digit layouts read backwards: an SSN (4-2-3), a phone ending in a reversed `+1`/area code.
 _REVERSED_DIGITS = re.compile(
-    r"(?<![\d-])\d{4}-\d{2}-\d{3}(?![\d-])"
-    r"|(?<!\d)\d{4}[ .\-]\d{3}[ .\-]?\)?\d{3}\(?[ ]?1?\+?(?!\d)"
+    r"(?<![0-9A-Za-z\-])\d{4}-\d{2}-\d{3}(?![0-9A-Za-z\-])"
+    r"|(?<![0-9A-Za-z\-])\d{4}[ .\-]\d{3}(?: ?\) ?|[ .\-])\d{3}\(?(?: ?1?\+)?(?![0-9A-Za-z])"
     r"|(?<!\d)\d{7,14}\+"
 )
 # A card in groups of four (an ungrouped digit run read backwards is any number).
