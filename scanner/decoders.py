@@ -499,27 +499,55 @@ def digit_views(text: str, tries: Tries) -> list[str]:
 # --- all of them ------------------------------------------------------------------------------
 
 # What makes a text worth handing to `views`: a necessary condition of some decoder, searched
-# once over all fresh leaf texts of a request joined by NUL. Each alternative is looser than
-# its decoder's own pattern, and written to start with a small character set and no
-# look-behind, so the regex engine skips ahead instead of trying every position.
-_REVERSED_PREFIXES = "|".join(re.escape(prefix[::-1]) for prefix, _ in _SECRET_SHAPES)
-_ROT13_PREFIXES = "|".join(re.escape(_rot13(prefix)) for prefix, _ in _SECRET_SHAPES)
-_TRIGGER_PARTS = (
-    r"[0-9a-fA-F]{16}",                                   # hex runs, 0x tokens
-    r"(?:[0-9a-fA-F]{2}(?:[ :,\-]|, |\r?\n)){7}",        # byte dumps
-    r"0[xX][0-9a-fA-F]{2}[ ,;]",                          # 0x.. lists
-    r"[A-Z2-7]{16}|[a-z2-7]{8}=",                         # base32 (lower case: padded)
-    r"<~|[!#$'()*;<>^`{|}~\"\[\]\\][!-~]{4}",             # base85/ascii85 punctuation
-    r"[0-9+/][A-Za-z0-9+/]{3}[A-Za-z0-9+/]*(?:\s+|\\n)[A-Za-z0-9+/]{4}",  # chunked base64
-    r"@",                                                 # addresses: reversed, ROT13
-    _REVERSED_PREFIXES, _ROT13_PREFIXES,                  # credential prefixes turned
-    r"[0-9]{4}(?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}[ .\-]?\))",  # digits backwards
-    r"[\[\(\{<]\s*(?i:at|dot)\s*[\]\)\}>]|\s(?:at|AT|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)",
-    CONFUSABLE_TRIGGER.pattern,
-    r"[0-9](?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)[0-9]|[0-9] [0-9] [0-9] [0-9] [0-9]",   # split digits
-    r"[0-9]{9}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))",        # glued digits
+# once over all fresh leaf texts of a request joined by NUL (`trigger_positions`). Each check
+# is looser than its decoder's own pattern and cheap on clean text: literals are found with
+# str.find, and each regex starts with a selective character (a digit, rare punctuation), so
+# the engine skips ahead instead of trying every position. Hex and base32 runs come from the
+# base64 runs the caller already finds (`may_be_hex_or_base32`).
+_REVERSED_PREFIXES = tuple(prefix[::-1] for prefix, _ in _SECRET_SHAPES)
+_ROT13_PREFIXES = tuple(_rot13(prefix) for prefix, _ in _SECRET_SHAPES)
+_LITERALS = ("@", "<~", *_REVERSED_PREFIXES, *_ROT13_PREFIXES)
+_OBFUSCATION_LITERALS = ("[at", "(at", "{at", "<at", "[ at", "( at", "[dot", "(dot", "{dot", "<dot", "[ dot",
+                         "( dot", "[@", "(@", "{@", "[.]", "(.)", "{.}", " dot ")
+_DIGIT_LED = re.compile(
+    r"[0-9](?:[ ]{2,}[0-9]|[ ]*[/_|,;][ ]*[0-9]|[ \t]*\r?\n[ \t]*[0-9]|\t[0-9]|\\n[0-9]|(?: [0-9]){4}"
+    r"|[0-9]{8}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))"                          # glued digits
+    r"|[0-9]{3}(?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])))"  # backwards
+    r"|[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"  # byte dumps
+    r"|0[xX][0-9a-fA-F]{2}[ ,;]"                                             # 0x.. lists
 )
-TRIGGER = re.compile("|".join(_TRIGGER_PARTS))
+_CHUNK_TEXTURE = re.compile(r"[0-9+/][A-Za-z0-9+/]{3,}(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
+_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)(?=[!-~]*[A-Za-z0-9])")  # base85/ascii85
+_HEX_IN_RUN = re.compile(r"(?:^|[_\-])(?:0[xX])?[0-9a-fA-F]{16,}(?:$|[_\-])")
+_SPELLED_AT = re.compile(r"\s(?:AT|at|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)")
+_BRACKETED = re.compile(_BRACKETS.format(word=r"(?i:at|dot|@|\.)"))
+
+
+def may_be_hex_or_base32(run: str) -> bool:
+    """A base64-alphabet run that the base64 decoder leaves alone (lower case, digits only)
+    but the hex or base32 decoder may read: 16+ hex digits, or padded lower-case base32."""
+    return len(run) >= 16 and (bool(_HEX_IN_RUN.search(run)) or (run.endswith("=") and run.rstrip("=").islower()))
+
+
+def trigger_positions(joined: str) -> list[int]:
+    """Offsets in `joined` where some decoder of this module may find something."""
+    positions: list[int] = []
+    for literal in _LITERALS:
+        at = joined.find(literal)
+        while at >= 0 and len(positions) < 65536:
+            positions.append(at)
+            at = joined.find(literal, at + 1)
+    lowered = joined.lower()
+    if any(literal in lowered for literal in _OBFUSCATION_LITERALS):
+        positions.extend(m.start() for m in _BRACKETED.finditer(joined))
+        positions.extend(m.start() for m in _SPELLED_AT.finditer(joined))
+    elif " at " in lowered and (" AT " in joined or " dot " in lowered):
+        positions.extend(m.start() for m in _SPELLED_AT.finditer(joined))
+    if not joined.isascii():
+        positions.extend(m.start() for m in CONFUSABLE_TRIGGER.finditer(joined))
+    for pattern in (_DIGIT_LED, _CHUNK_TEXTURE, _RARE_PUNCT):
+        positions.extend(m.start() for m in pattern.finditer(joined))
+    return positions
 
 
 def views(text: str) -> tuple[list[str], bool]:

@@ -662,11 +662,11 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
             anchors.first_names.add(match.group(kind))
     for match in _TRIGGER.finditer(joined):
         run = match.group("run")
-        if run is None or _may_be_base64(run):
+        if run is None or _may_be_base64(run) or decoders.may_be_hex_or_base32(run):
             positions.append(match.start())
     if not joined.isascii():
         positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
-    positions.extend(m.start() for m in decoders.TRIGGER.finditer(joined))
+    positions.extend(decoders.trigger_positions(joined))
 
     views_of: dict[str, list[str]] = {}
     undecoded: set[str] = set()
