@@ -509,8 +509,11 @@ _ROT13_PREFIXES = tuple(_rot13(prefix) for prefix, _ in _SECRET_SHAPES)
 _LITERALS = ("@", "<~", *_REVERSED_PREFIXES, *_ROT13_PREFIXES)
 _OBFUSCATION_LITERALS = ("[at", "(at", "{at", "<at", "[ at", "( at", "[dot", "(dot", "{dot", "<dot", "[ dot",
                          "( dot", "[@", "(@", "{@", "[.]", "(.)", "{.}", " dot ")
+_SEP = r"(?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)"
+# Split groups as identifiers have them (3+3 digits, an SSN's 3-2-3+, five single digits);
+# dates and times in run names (2026_11_26-05_22_05_190809) have pairs and are not tried.
 _DIGIT_LED = re.compile(
-    r"[0-9](?:[ ]{2,}[0-9]|[ ]*[/_|,;][ ]*[0-9]|[ \t]*\r?\n[ \t]*[0-9]|\t[0-9]|\\n[0-9]|(?: [0-9]){4}"
+    rf"[0-9](?:[0-9]{{2}}{_SEP}[0-9]{{2}}(?:[0-9]|{_SEP}[0-9]{{3}})|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"
     r"|[0-9]{8}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))"                          # glued digits
     r"|[0-9]{3}(?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])))"  # backwards
     r"|[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"  # byte dumps
