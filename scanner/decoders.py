@@ -519,7 +519,9 @@ _DIGIT_LED = re.compile(
     r"|[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"  # byte dumps
     r"|0[xX][0-9a-fA-F]{2}[ ,;]"                                             # 0x.. lists
 )
-_CHUNK_TEXTURE = re.compile(r"[0-9+/][A-Za-z0-9+/]{3,}(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
+# A chunk then whitespace then a chunk, tried at chunk starts only (a try inside a long URI at
+# every digit or `/` would scan the rest of it again: quadratic), texture checked after.
+_CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
 _RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)(?=[!-~]*[A-Za-z0-9])")  # base85/ascii85
 _HEX_IN_RUN = re.compile(r"(?:^|[_\-])(?:0[xX])?[0-9a-fA-F]{16,}(?:$|[_\-])")
 _SPELLED_AT = re.compile(r"\s(?:AT|at|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)")
@@ -548,8 +550,9 @@ def trigger_positions(joined: str) -> list[int]:
         positions.extend(m.start() for m in _SPELLED_AT.finditer(joined))
     if not joined.isascii():
         positions.extend(m.start() for m in CONFUSABLE_TRIGGER.finditer(joined))
-    for pattern in (_DIGIT_LED, _CHUNK_TEXTURE, _RARE_PUNCT):
+    for pattern in (_DIGIT_LED, _RARE_PUNCT):
         positions.extend(m.start() for m in pattern.finditer(joined))
+    positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 
 
