@@ -188,6 +188,8 @@ def test_random_bytes_in_any_encoding_give_no_view(data):
     for encoded in (data.hex(), data.hex().upper(), base64.b32encode(data).decode(), base64.b85encode(data).decode()):
         if "%" in encoded or "&" in encoded:
             continue  # base85 text can hold `%D4` or `&amp;`: the percent and HTML layers' part
+        if any(p in encoded for p in (*decoders._REVERSED_PREFIXES, *decoders._ROT13_PREFIXES)):
+            continue  # `NXVN` + 16 capitals is ROT13 of an AWS key's shape, by chance 1 in 10**6
         # (A digit run glued to a letter in base85 text is handed to the recognizers as digits:
         # they, not the decoder, decide what a number is.)
         assert [v for v in decoders.views(encoded)[0] if not v.isdigit()] == [], encoded
