@@ -507,8 +507,6 @@ def digit_views(text: str, tries: Tries) -> list[str]:
 _REVERSED_PREFIXES = tuple(prefix[::-1] for prefix, _ in _SECRET_SHAPES)
 _ROT13_PREFIXES = tuple(_rot13(prefix) for prefix, _ in _SECRET_SHAPES)
 _LITERALS = ("@", "<~", *_REVERSED_PREFIXES, *_ROT13_PREFIXES)
-_OBFUSCATION_LITERALS = ("[at", "(at", "{at", "<at", "[ at", "( at", "[dot", "(dot", "{dot", "<dot", "[ dot",
-                         "( dot", "[@", "(@", "{@", "[.]", "(.)", "{.}", " dot ")
 _SEP = r"(?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)"
 # Split groups as identifiers have them (3+3 digits, an SSN's 3-2-3+, five single digits);
 # dates and times in run names (2026_11_26-05_22_05_190809) have pairs and are not tried.
@@ -534,19 +532,15 @@ def may_be_hex_or_base32(run: str) -> bool:
     return len(run) >= 16 and (bool(_HEX_IN_RUN.search(run)) or (run.endswith("=") and run.rstrip("=").islower()))
 
 
+_LITERAL = re.compile("|".join(map(re.escape, _LITERALS)))
+_OBFUSCATION_GATE = re.compile(r"(?i:[\[\(\{<] ?(?:at|dot|@|\.)| dot )| AT ")
+
+
 def trigger_positions(joined: str) -> list[int]:
     """Offsets in `joined` where some decoder of this module may find something."""
-    positions: list[int] = []
-    for literal in _LITERALS:
-        at = joined.find(literal)
-        while at >= 0 and len(positions) < 65536:
-            positions.append(at)
-            at = joined.find(literal, at + 1)
-    lowered = joined.lower()
-    if any(literal in lowered for literal in _OBFUSCATION_LITERALS):
+    positions = [m.start() for m in _LITERAL.finditer(joined)]
+    if _OBFUSCATION_GATE.search(joined):
         positions.extend(m.start() for m in _BRACKETED.finditer(joined))
-        positions.extend(m.start() for m in _SPELLED_AT.finditer(joined))
-    elif " at " in lowered and (" AT " in joined or " dot " in lowered):
         positions.extend(m.start() for m in _SPELLED_AT.finditer(joined))
     if not joined.isascii():
         positions.extend(m.start() for m in CONFUSABLE_TRIGGER.finditer(joined))
