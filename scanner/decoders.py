@@ -511,12 +511,16 @@ _SEP = r"(?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)"
 # Split groups as identifiers have them (3+3 digits, an SSN's 3-2-3+, five single digits);
 # dates and times in run names (2026_11_26-05_22_05_190809) have pairs and are not tried.
 _DIGIT_LED = re.compile(
-    rf"[0-9](?:[0-9]{{2}}{_SEP}[0-9]{{2}}(?:[0-9]|{_SEP}[0-9]{{3}})|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"
-    r"|[0-9]{8}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))"                          # glued digits
-    r"|[0-9]{3}(?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])))"  # backwards
-    r"|[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"  # byte dumps
-    r"|0[xX][0-9a-fA-F]{2}[ ,;]"                                             # 0x.. lists
+    # One digit, then the branches sharing prefixes (the engine tries them at every digit):
+    rf"[0-9](?:[0-9](?:[0-9](?:{_SEP}[0-9]{{2}}(?:[0-9]|{_SEP}[0-9]{{3}})"           # split groups
+    r"|[0-9](?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])"  # backwards
+    r"|[0-9]{4}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))))"                             # glued digits
+    r"|(?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2})"    # byte dumps
+    r"|[a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"
+    rf"|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"                             # single digits
+    r"|(?<=0)[xX][0-9a-fA-F]{2}[ ,;])"                                            # 0x.. lists
 )
+
 # A chunk then whitespace then a chunk, tried at chunk starts only (a try inside a long URI at
 # every digit or `/` would scan the rest of it again: quadratic), texture checked after.
 _CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
