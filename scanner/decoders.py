@@ -524,7 +524,9 @@ _DIGIT_LED = re.compile(
 # A chunk then whitespace then a chunk, tried at chunk starts only (a try inside a long URI at
 # every digit or `/` would scan the rest of it again: quadratic), texture checked after.
 _CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
-_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)(?=[!-~]*[A-Za-z0-9])")  # base85/ascii85
+# base85/ascii85: rare punctuation right after a letter or digit (a look-ahead over the rest of
+# the token would rescan a long token from each of its punctuation marks: quadratic).
+_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)")
 _HEX_IN_RUN = re.compile(r"(?:^|[_\-])(?:0[xX])?[0-9a-fA-F]{16,}(?:$|[_\-])")
 _SPELLED_AT = re.compile(r"\s(?:AT|at|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)")
 _BRACKETED = re.compile(_BRACKETS.format(word=r"(?i:at|dot|@|\.)"))
