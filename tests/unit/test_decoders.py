@@ -223,6 +223,27 @@ def test_a_megabyte_of_prose_is_decided_quickly():
     assert time.perf_counter() - started < 5
 
 
+_RNG = __import__("random").Random(7)
+_PATHOLOGICAL = {
+    "base85-like token": "".join(_RNG.choice("0123456789ABCabc!#$%&()*+-;<=>?@^_`{|}~") for _ in range(300_000)),
+    "ascii85-like token": "".join(chr(_RNG.randint(33, 117)) for _ in range(300_000)),
+    "one long URI": "/".join("".join(_RNG.choice("abcdef0123456789-_") for _ in range(12)) for _ in range(24_000)),
+    "spaced base64": " ".join("".join(_RNG.choice("ABCabc0123+/") for _ in range(8)) for _ in range(33_000)),
+    "digit list": " ".join(str(_RNG.randint(0, 9)) for _ in range(150_000)),
+    "addresses": "x@" * 150_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PATHOLOGICAL))
+def test_pathological_texts_are_decided_in_linear_time(name):
+    import time
+
+    evasion.forget_clean_texts()
+    started = time.perf_counter()
+    expand_leaves([Leaf("$.values.note", _PATHOLOGICAL[name], "user_dict")])
+    assert time.perf_counter() - started < 3  # 300 KB; a quadratic scan took minutes
+
+
 # --- fragments of one object or list ----------------------------------------------------------
 
 
