@@ -15,8 +15,9 @@ import os
 # Under metagate.scanner. setup.py reads this tuple without importing the package.
 COMPILED_MODULES = (
     "pipeline", "leaves", "memo", "detection", "cache", "canonical", "evasion", "normalize",
-    "schemas", "model", "jsonpath", "prefilter", "catalog",
+    "schemas", "model", "jsonpath", "prefilter", "catalog", "decoders", "headers",
     "detectors.blobs", "detectors.secrets", "detectors.pii", "detectors.fields", "detectors.masking",
+    "detectors.shapes",
 )
 
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)

@@ -13,12 +13,23 @@ where the wrapped value sits. The pipeline dedupes leaves by path, which is why 
 appended to the leaf rather than added as leaves of their own. A finding's span may point
 past the original text, into a view; spans are only ever used for fingerprints.
 
-It also joins values of one object that together make PII: a mailbox and a domain
-({"user": "jane.doe", "domain": "example.com"}), digit groups of a card or phone number split
-over fields, first and last name; the joined text is appended to every part.
+The layers: percent, HTML entities, backslash escapes, Unicode (NFKC, invisible characters,
+lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and the decoders of
+scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reversal, ROT13,
+`[at]`/`(dot)`/spelled-out addresses, look-alike letters, split or glued digit groups.
 
-Cost on clean traffic: one regex over all leaf texts of the request joined by NUL finds the
-leaves with anything to decode; most requests have none and return unchanged.
+It also joins values of one object or list that together make a value (see
+`_fragment_joins`): short fragments whose concatenation shows an address, a run of nine or
+more digits or a key-like token that no part shows alone (an e-mail as single characters or
+3-character tags, a key as 4-character items, `card_bin`/`card_mid`/`card_last4`; numbered
+fields such as `part_0` ... `part_8` whatever their length), and the named joins of `_split_joins`
+(a mailbox and a domain, digit groups, first and last name); the joined text is appended to
+the parts it is made of. Joins are per request: a value split over several requests is not
+joined (out of scope of a per-request scanner).
+
+Cost on clean traffic: one regex over all fresh leaf texts of the request joined by NUL finds
+the leaves with anything to decode (most requests have none and return unchanged), and one
+pass over the leaves finds runs of sibling values.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from urllib.parse import unquote
 
+from metagate.scanner import decoders
 from metagate.scanner.model import Leaf
 
 # A line of its own between views: no base64 run, digit group or package pin (`==` then
@@ -76,7 +88,10 @@ _INVISIBLE = re.compile(
     "\u2060-\u2064\u2066-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
     "\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    "\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
+    "\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef"
+    # Lone surrogates (a fallback JSON parser lets them through): no character at all, and
+    # one before `@` breaks the address pattern.
+    "\ud800-\udfff]"
 )
 _NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")  # `\d` is every Unicode decimal digit
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -145,6 +160,17 @@ def _one_layer(text: str, budget: _Budget) -> list[str]:
             found.append(nested)
     if len(text) >= MIN_BASE64_RUN:
         found.extend(_base64_views(text, budget))
+    # Hex, base32/85, chunked base64, reversal, ROT13, spelled-out addresses, look-alike
+    # letters, split digits (scanner/decoders.py): on the text as sent, and look-alikes also
+    # on the normalised text (NFKC first, then the letters NFKC leaves alone).
+    more, short = decoders.views(text)
+    if short:
+        budget.short = True
+    found.extend(more)
+    if normalised != text:
+        folded = decoders.folded_view(normalised)
+        if folded is not None:
+            found.append(folded)
     return found
 
 
@@ -428,6 +454,142 @@ def _split_joins(leaves: list[Leaf], anchors: _Anchors) -> dict[int, list[str]]:
     return joins
 
 
+# --- any value split into short fragments over one object or list ---------------------------
+
+MAX_FRAGMENT_CHARS = 32          # a part longer than this is not a fragment of something
+MAX_JOIN_WINDOW = 256            # parts joined at once (windows overlap by MAX_JOIN_OVERLAP)
+MAX_JOIN_OVERLAP = 64            # so a value split into up to 64 parts is never cut
+MAX_FRAGMENTS_PER_REQUEST = 65536  # past this many sibling values the request is `undecoded`
+MAX_NUMBERED_PARTS = 256         # `part_0` ... `part_255`: parts of one text, any length
+MAX_NUMBERED_CHARS = 64 * 1024
+MAX_JOIN_CHARS_PER_REQUEST = 1024 * 1024  # joined text appended to parts, in all
+# What a join can show that no part shows alone: an address, a run of 9+ digits, a token of
+# 16+ characters with letters and digits (a key, an encoded value).
+_REVEALED = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+    r"|(?<![\d+])\+?\d(?:[ \-]?\d){8,18}"
+    r"|(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/=_\-]{16,}"
+)
+_LETTER, _DIGIT, _UPPER = re.compile(r"[A-Za-z]"), re.compile(r"[0-9]"), re.compile(r"[A-Z]")
+_NUMBERED_KEY = re.compile(r"(.*?)[_\-. ]?(\d{1,6})")
+
+
+@dataclass(slots=True)
+class _Fragments:
+    """Consecutive value leaves of one object or list (`parent`)."""
+
+    parent: str
+    indexes: list[int]
+
+
+def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
+    """Runs of two or more consecutive short value leaves with the same parent, in document
+    order, and whether the request had more fragments than MAX_FRAGMENTS_PER_REQUEST."""
+    groups: list[_Fragments] = []
+    current: _Fragments | None = None
+    seen = 0
+    for index, leaf in enumerate(leaves):
+        if leaf.is_key:
+            continue  # keys sit between the values of an object
+        text = leaf.text
+        if not text or len(text) > MAX_NUMBERED_CHARS:
+            current = None
+            continue
+        parent = leaf.path[: _last_part_start(leaf.path)]
+        if current is not None and current.parent == parent:
+            current.indexes.append(index)
+            seen += 1  # only values with a sibling before them count
+        else:
+            current = _Fragments(parent, [index])
+            groups.append(current)
+        if seen > MAX_FRAGMENTS_PER_REQUEST:
+            return [g for g in groups if len(g.indexes) > 1], True
+    return [g for g in groups if len(g.indexes) > 1], False
+
+
+def _last_part_start(path: str) -> int:
+    """Where the last step of a JSON path starts (`.key`, `[3]` or `["odd key"]`)."""
+    if path.endswith("]"):
+        if path.endswith('"]'):
+            match = _LAST_PART.search(path)
+            return match.start() if match is not None else len(path)
+        return path.rfind("[")
+    return path.rfind(".")
+
+
+def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]]:
+    """leaf index → joined texts of its group that show something no part shows alone, and
+    the paths left undecoded because a bound was reached."""
+    groups, short = _fragment_groups(leaves)
+    joins: dict[int, list[str]] = {}
+    budget = _Budget(MAX_JOIN_CHARS_PER_REQUEST)
+    for group in groups:
+        # Numbered fields are parts of one text whatever their length; other siblings are
+        # joined where they are short fragments.
+        if _numbered(leaves, group.indexes):
+            short_parts = group.indexes
+        else:
+            short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
+        if len(short_parts) < 2:
+            continue
+        step = MAX_JOIN_WINDOW - MAX_JOIN_OVERLAP
+        for start in range(0, max(1, len(short_parts) - MAX_JOIN_OVERLAP), step):
+            _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
+    if short or budget.short:
+        # A bound was reached: the fragments of every group count as undecoded (the policy
+        # blocks them), whether or not a join was made of them.
+        return joins, [leaves[i].path for group in groups for i in group.indexes] or [leaves[-1].path]
+    return joins, []
+
+
+def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[str]], budget: _Budget) -> None:
+    texts = [leaves[i].text for i in window]
+    joined = "".join(texts)
+    ends = list(accumulate(len(t) for t in texts))  # offset after each part
+    for match in _REVEALED.finditer(joined):
+        start, end = match.span()
+        first = bisect_right(ends, start)
+        last = min(bisect_right(ends, end - 1), first + MAX_JOIN_OVERLAP - 1)  # a value's parts
+        if first == last:
+            continue  # inside one part: the part shows it itself
+        token = match.group()
+        if "@" not in token and not token.replace(" ", "").replace("-", "").lstrip("+").isdigit():
+            if not _key_like(token):
+                continue  # words glued together (tags, feature names), not a key
+        parts = texts[first : last + 1]
+        for view in ("".join(parts), " ".join(parts)):
+            if not budget.take(len(view) * (last + 1 - first)):
+                return  # appended to every part: the request's join budget is spent
+            for i in window[first : last + 1]:
+                joins.setdefault(i, []).append(view)
+
+
+def _key_like(token: str) -> bool:
+    """Letters and digits as a key or an encoded value has them: capitals with digits
+    (AKIA..., base64), or digits in a quarter of it at least (hex, lower-case tokens)."""
+    digits = len(_DIGIT.findall(token))
+    if not digits or not _LETTER.search(token):
+        return False
+    return bool(_UPPER.search(token)) or digits >= max(3, len(token) // 4)
+
+
+def _numbered(leaves: list[Leaf], group: list[int]) -> bool:
+    """`part_0`, `part_1` ... : keys that differ only by a counting number (one text split
+    into numbered fields, a transcript in `part_0` ... `part_8`)."""
+    if len(group) < 2 or len(group) > MAX_NUMBERED_PARTS:
+        return False
+    prefix = None
+    numbers = []
+    for i in group:
+        key = _parent_and_key(leaves[i].path)[1]
+        match = _NUMBERED_KEY.fullmatch(key) if key else None
+        if match is None or (prefix is not None and match.group(1) != prefix):
+            return False
+        prefix = match.group(1)
+        numbers.append(int(match.group(2)))
+    return sorted(numbers) == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
 def _value_order(leaves: list[Leaf]) -> list[int]:
     """Indexes of value leaves (not keys), in document order."""
     return [index for index, leaf in enumerate(leaves) if not leaf.is_key]
@@ -478,11 +640,13 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
     leaves whose encoded content a decoding limit left undecoded."""
     if not leaves:
         return Expansion(leaves, [])
+    # Fragments are joined whatever the memo knows of each part: a part is clean alone.
+    fragments, too_many = _fragment_joins(leaves) if len(leaves) > 1 else ({}, [])
     texts = dict.fromkeys([leaf.text for leaf in leaves])
     clean = _clean_texts
     fresh = [t for t in texts if hash(t) not in clean] if clean else list(texts)
     if not fresh:
-        return Expansion(leaves, [])
+        return _with_joins(leaves, {}, fragments, too_many, [])
     joined = "\x00" + "\x00".join(fresh) + "\x00"
     positions: list[int] = []
     anchors = _Anchors(set(), set(), set())
@@ -498,10 +662,11 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
             anchors.first_names.add(match.group(kind))
     for match in _TRIGGER.finditer(joined):
         run = match.group("run")
-        if run is None or _may_be_base64(run):
+        if run is None or _may_be_base64(run) or decoders.may_be_hex_or_base32(run):
             positions.append(match.start())
     if not joined.isascii():
         positions.extend(m.start() for m in _NON_ASCII.finditer(joined))
+    positions.extend(decoders.trigger_positions(joined))
 
     views_of: dict[str, list[str]] = {}
     undecoded: set[str] = set()
@@ -521,16 +686,32 @@ def expand_leaves(leaves: list[Leaf]) -> Expansion:
     _remember_clean(fresh, views_of, anchors, undecoded)
     joins = _split_joins(leaves, anchors) if anchors else {}
     undecoded_paths = [leaf.path for leaf in leaves if leaf.text in undecoded] if undecoded else []
-    if not views_of and not joins:
+    if not views_of and not joins and not fragments and not too_many:
         return Expansion(leaves, undecoded_paths)
+    for index, extra in joins.items():
+        fragments.setdefault(index, []).extend(extra)   # the named joins last
+    return _with_joins(leaves, views_of, fragments, too_many, undecoded_paths)
 
+
+def _with_joins(
+    leaves: list[Leaf], views_of: dict[str, list[str]], joins: dict[int, list[str]], too_many: list[str], undecoded: list[str]
+) -> Expansion:
+    if too_many:
+        undecoded = list(dict.fromkeys(undecoded + too_many))
+    if not views_of and not joins:
+        return Expansion(leaves, undecoded)
     expanded = list(leaves)
+    changed = False
     for index, leaf in enumerate(leaves):
-        views = views_of.get(leaf.text)
+        views = views_of.get(leaf.text) or []
         extra = joins.get(index)
+        if extra:
+            # Each text once, in order, a repeated one at its last place (the named joins end).
+            extra = [e for e in reversed(dict.fromkeys(reversed(extra))) if e != leaf.text and e not in views]
         if views or extra:
-            expanded[index] = replace(leaf, text=VIEW_SEPARATOR.join([leaf.text, *(views or ()), *(extra or ())]))
-    return Expansion(expanded, undecoded_paths)
+            expanded[index] = replace(leaf, text=VIEW_SEPARATOR.join([leaf.text, *views, *(extra or ())]))
+            changed = True
+    return Expansion(expanded if changed else leaves, undecoded)
 
 
 def _remember_clean(fresh: list[str], views_of: dict[str, list[str]], anchors: _Anchors, undecoded: set[str]) -> None:

@@ -1,7 +1,10 @@
 """The string leaves of a JSON body, in one walk.
 
 What a leaf is (tests/unit/test_detectors_leaves.py holds the plain definition): every string
-value, every integer long enough to be a card or account number, and every key above them,
+value, every number of nine digits or more (an integer, or an integral float such as
+4.539004010602815e15) as its digit string whatever the field's class (a card as a metric, an
+SSN as a line number), every list of nine or more small integers as the digits, text or
+base64 bytes it spells, and every key above them,
 with its JSON path and field class; values of a proven class (ids, timestamps, enums...) that
 have the shape the class promises are left out, and so are keys the schema declares (field
 names of ZenML's models carry no user data). A key leaf is added the first time a scalar
@@ -17,6 +20,7 @@ segment rendered once.
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -28,8 +32,15 @@ from metagate.scanner.memo import CleanMemo
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.schemas import proven
 
-_LONG_INT_DIGITS = 9
-_NOT_SCANNED_INTS = frozenset({"numeric", "timestamp", "enum"})
+# Numbers of nine digits or more can be an identifier (an SSN, a phone, a card, an account)
+# whatever the field's class: rendered back to digits, they are leaves for the recognizers.
+# Ordinary metrics (0.93, 12, 1e-4, a loss) are smaller or not integral, and stay out.
+_LONG_NUMBER = 10**8          # the smallest nine-digit number
+_HUGE_NUMBER = 1e20           # past twenty digits a float no longer holds a digit string
+# A list of small integers can carry a value too: single digits (a card as [4, 5, 3, 9, ...])
+# or bytes (a secret, a pickle as [128, 4, 149, ...]); rendered as digits, text or base64.
+_MIN_INT_LIST = 9
+_MAX_INT_LIST = 4096          # items rendered; NumericArrayDetector reports longer lists
 _MAX_PLANS = 65536     # user dicts have keys of their own choosing: the tries stay bounded
 _MAX_SEGMENTS = 65536
 
@@ -186,6 +197,11 @@ class LeafWalker:
             item = plan.item or self._item(plan)
             for index, value in enumerate(node):
                 self._walk(endpoint, value, f"{path}[{index}]", item, keys, emitted, leaves, inventory)
+            if len(node) >= _MIN_INT_LIST and type(node[0]) is int:
+                rendered = _render_int_list(node)
+                if rendered is not None:  # after its items: their key leaves come first
+                    cls = item.classes[_OTHER] or self._classify(endpoint, item, _OTHER, node[0])
+                    leaves.append(Leaf(path, rendered, "name" if cls in PROVEN_CLASSES else cls))
             return
         if node is None:
             value_kind = _NONE
@@ -206,12 +222,12 @@ class LeafWalker:
             if proven_class and proven(cls, node):
                 return
             leaves.append(Leaf(path, node, "name" if proven_class else cls))
-        elif (
-            kind is int
-            and cls not in _NOT_SCANNED_INTS
-            and len(str(abs(node))) >= _LONG_INT_DIGITS
-        ):
-            leaves.append(Leaf(path, str(node), cls))
+        elif kind is int:
+            if node >= _LONG_NUMBER or node <= -_LONG_NUMBER:
+                leaves.append(Leaf(path, str(node), "name" if proven_class else cls))
+        elif kind is float:
+            if (_LONG_NUMBER <= node < _HUGE_NUMBER or -_HUGE_NUMBER < node <= -_LONG_NUMBER) and node.is_integer():
+                leaves.append(Leaf(path, str(int(node)), "name" if proven_class else cls))
 
     # --- plans ---------------------------------------------------------------------------
 
@@ -247,3 +263,22 @@ class LeafWalker:
             self._segments.clear()
         self._segments[key] = segment
         return segment
+
+
+def _render_int_list(items: list[Any]) -> str | None:
+    """A list of single digits as its digit string, a list of byte values as the text they
+    spell or (binary) as base64 of the bytes; None for any other list."""
+    head = items[:_MAX_INT_LIST]
+    for value in head:
+        if type(value) is not int or not 0 <= value <= 255:
+            return None
+    if max(head) <= 9:
+        return "".join(map(str, head))
+    data = bytes(head)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isprintable():
+        return text
+    return base64.b64encode(data).decode("ascii")

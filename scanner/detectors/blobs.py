@@ -2,9 +2,13 @@
 
 `BlobDetector` looks at long base64/base64url/hex runs in string leaves, decodes a bounded
 prefix and names the file format from its magic bytes (a table for the formats ML code
-produces, then puremagic for the rest); it also reports `data:` URIs and long high-entropy
-runs that decode to nothing recognisable. Hashes and UUIDs, which ZenML writes everywhere, are
-never reported: their lengths and alphabets are excluded before anything is decoded.
+produces, then puremagic for the rest), at offset 0 or, for signatures of four bytes or more,
+after up to SIGNATURE_WINDOW bytes of leading junk; it also reports `data:` URIs, raw bytes
+carried as a latin-1 string (magic bytes of `text.encode("latin-1")`), and long high-entropy
+runs that decode to nothing recognisable. Hashes, UUIDs and paths, which ZenML writes
+everywhere, never decide a verdict: a hex run of a digest's length is a file only when its
+bytes open with a strong signature, and a run that mixes both base64 alphabets (a path with
+`/` and `-`/`_`) is judged segment by segment.
 
 `NumericArrayDetector` looks at the JSON structure: long arrays of numbers (embeddings,
 tensors), nested numeric matrices, and arrays of same-keyed records (a serialized table).
@@ -22,6 +26,7 @@ from typing import Any
 
 import puremagic
 from metagate.scanner import jsonpath
+from metagate.scanner.decoders import SIGNATURE_WINDOW, signature_offset
 from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 
@@ -99,6 +104,36 @@ def _is_onnx(data: bytes) -> bool:
     # Best effort: ModelProto starts with ir_version (field 1, varint 3-12) and then
     # producer_name (field 2) or opset_import (field 8), both length-delimited.
     return len(data) >= 4 and data[0] == 0x08 and 3 <= data[1] <= 12 and data[2] in (0x12, 0x42)
+
+
+def _identify_anywhere(data: bytes) -> str | None:
+    """`_identify` at offset 0, else after leading junk: a strong signature (four bytes or
+    more, or a pickle's PROTO and first opcode) in the first SIGNATURE_WINDOW bytes."""
+    entity = _identify(data)
+    if entity is not None:
+        return entity
+    at = signature_offset(data)
+    return _identify(data[at:]) if at > 0 else None
+
+
+# Characters of raw bytes carried in a string as latin-1 (C0 and C1 controls): text has none
+# of them but tabs and newlines.
+_BINARY_CHAR = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_VIEW_SEPARATOR = "\n;\n"  # scanner/evasion.py VIEW_SEPARATOR
+_LATIN1_PREFIX = SIGNATURE_WINDOW + 512
+
+
+def _latin1_blobs(index: int, text: str) -> Iterator[Hit]:
+    """Raw binary bytes as a latin-1 string (every code point below 256): magic bytes checked
+    on the bytes the string stands for, in the text as sent and in each decoded view."""
+    offset = 0
+    for segment in text.split(_VIEW_SEPARATOR, 16):
+        head = segment[:_LATIN1_PREFIX]
+        if _BINARY_CHAR.search(head):
+            entity = _identify_anywhere(head.encode("latin-1", "replace"))
+            if entity is not None:
+                yield Hit(index, entity, offset, offset + len(segment), 0.95)
+        offset += len(segment) + len(_VIEW_SEPARATOR)
 
 
 def _decode_prefix(run: str) -> tuple[bytes | None, str]:
@@ -182,6 +217,8 @@ class BlobDetector(Detector):
             if len(match.group()) - match.group().index(",") - 1 >= self.min_data_uri_length:
                 uris.append(match.span())
                 yield Hit(index, "DATA_URI", match.start(), match.end(), 0.9)
+        if _BINARY_CHAR.search(text):
+            yield from _latin1_blobs(index, text)
         if len(text) < self.min_run_length:
             return
         for match in _RUN.finditer(text):
@@ -196,14 +233,26 @@ class BlobDetector(Detector):
         compact = _WRAP.sub("", run)
         if len(compact) < self.min_run_length or _UUID.match(compact):
             return None
+        start, end = match.span()
+        if "/" in compact and ("-" in compact or "_" in compact):
+            # Both base64 alphabets at once: no encoding, a path. Its segments are judged on
+            # their own (ids, hashes and short names in a path never decide a verdict).
+            return self._classify_segments(index, run, start)
         data, alphabet = _decode_prefix(run)
         is_hex = alphabet == "hex"
         if is_hex and len(compact) in _DIGEST_HEX_LENGTHS:
-            return None  # a content hash, cache key or checksum
-        start, end = match.span()
+            # A content hash, cache key or checksum, unless its bytes open with a strong
+            # signature at offset 0 (random digest bytes meet one about once in 2**28).
+            if data is not None and signature_offset(data, window=0) == 0:
+                entity = _identify(data)
+                if entity is not None:
+                    return Hit(index, entity, start, end, 0.95)
+            return None
         if data is not None:
-            entity = _identify(data)
-            if entity is not None and (not is_hex or len(compact) >= 64):
+            entity = _identify_anywhere(data)
+            if entity is None and not is_hex:
+                entity = _misaligned(run)
+            if entity is not None and (not is_hex or len(compact) >= 64 or signature_offset(data, window=0) == 0):
                 return Hit(index, entity, start, end, 0.95)
         if is_hex and len(compact) < self.min_hex_length:
             return None
@@ -214,6 +263,28 @@ class BlobDetector(Detector):
         if is_hex:
             return Hit(index, "BLOB_HEX", start, end, 0.7)
         return Hit(index, "HIGH_ENTROPY", start, end, 0.6)
+
+    def _classify_segments(self, index: int, run: str, start: int) -> Hit | None:
+        offset = 0
+        for segment in run.split("/"):
+            if len(segment) >= self.min_run_length:
+                inner = _RUN.fullmatch(segment)
+                if inner is not None:
+                    hit = self._classify_run(index, inner)
+                    if hit is not None:
+                        return Hit(index, hit.entity, start + offset + hit.start, start + offset + hit.end, hit.score)
+            offset += len(segment) + 1
+        return None
+
+
+def _misaligned(run: str) -> str | None:
+    """A file behind one to three junk characters before its base64 (which shift every later
+    quartet): decoded from each of those offsets, checked for a strong signature."""
+    for skip in (1, 2, 3):
+        data, _ = _decode_prefix(run[skip:])
+        if data is not None and signature_offset(data) >= 0:
+            return _identify_anywhere(data)
+    return None
 
 
 class NumericArrayDetector(TreeDetector):

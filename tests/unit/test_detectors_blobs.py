@@ -135,6 +135,68 @@ def test_undecodable_randomness(detector):
     assert one(detector, encoded_rows) == ["HIGH_ENTROPY"]
 
 
+# --- smuggled past offset 0, raw, or at a digest's length (issue 12) -----------------------
+
+
+@pytest.mark.parametrize(("entity", "data"), FILES[:-1] + [("BLOB_PICKLE", pickle.dumps(noise(80), protocol=4))],
+                         ids=[f[0] for f in FILES[:-1]] + ["BLOB_PICKLE"])
+@pytest.mark.parametrize("junk", [1, 7, 64, 120])
+def test_files_behind_leading_junk_bytes_are_named(detector, entity, data, junk):
+    if entity in ("BLOB_JPEG", "BLOB_GZIP", "BLOB_SAFETENSORS", "BLOB_ONNX"):
+        pytest.skip("a signature shorter than four bytes is trusted at offset 0 only")
+    assert one(detector, b64(noise(junk) + data)) == [entity]
+
+
+def test_files_behind_misaligning_junk_characters_are_named(detector):
+    encoded = b64(pickle.dumps(noise(120), protocol=4))
+    for junk in ("x", "ab", "Q9z"):
+        assert one(detector, junk + encoded) == ["BLOB_PICKLE"]
+
+
+@pytest.mark.parametrize(("entity", "data"), [("BLOB_PICKLE", pickle.dumps({"w": list(range(30))}, protocol=4)),
+                                              ("BLOB_PNG", b"\x89PNG\r\n\x1a\n" + noise(60)),
+                                              ("BLOB_NPY", npy_bytes()), ("BLOB_ZIP", npz_bytes())])
+def test_raw_bytes_carried_as_a_latin1_string_are_named(detector, entity, data):
+    text = data.decode("latin-1")
+    assert one(detector, text) == [entity]
+    assert one(detector, "junk:" + text) == [entity]
+
+
+@pytest.mark.parametrize("text", ["caf\u00e9 cr\u00e8me br\u00fbl\u00e9e, \u00a9 2024 \u00bd price",   # latin-1 prose
+                                  "tab\tseparated\nlines\r\n", "\u20ac \u00e4\u00f6\u00fc"])
+def test_latin1_text_is_no_blob(detector, text):
+    assert one(detector, text) == []
+
+
+@pytest.mark.parametrize("length", sorted({32, 40, 56, 64, 96, 128}))
+def test_a_file_at_a_digest_length_is_named_by_a_strong_signature(detector, length):
+    data = (b"\x89PNG\r\n\x1a\n" + noise(64))[: length // 2]
+    if length >= 64:
+        assert one(detector, data.hex()) == ["BLOB_PNG"]
+    pickled = (b"\x80\x04\x95" + noise(64))[: length // 2]
+    if length >= 64:
+        assert one(detector, pickled.hex().upper()) == ["BLOB_PICKLE"]
+
+
+def test_real_digests_never_decide_a_verdict(detector):
+    digests = [hashlib.new(algo, str(i).encode()).hexdigest() for i in range(3000)
+               for algo in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")]
+    assert [d for d in digests if one(detector, d) or one(detector, d.upper()) or one(detector, f"sha256:{d}")] == []
+
+
+@pytest.mark.parametrize("root", ["/srv/mlops/zenml", "/mnt/ml/store", "s3://acme-ml/zenml", "gs://b/zenml", "C:/zenml"])
+def test_artifact_uris_under_any_store_root_are_no_blob(detector, root):
+    ids = [str(uuid.UUID(int=RNG.getrandbits(128))) for _ in range(2)]
+    for tail in (f"{RNG.getrandbits(32):08x}", f"{RNG.getrandbits(32):08x}.html", "data.parquet"):
+        uri = f"{root}/local_stores/{ids[0]}/custom_artifacts/TrainModelStep/visualizations/{ids[1]}/{tail}"
+        assert one(detector, uri, "uri") == [] and one(detector, uri, "user_dict") == []
+
+
+def test_a_blob_inside_a_path_segment_is_still_found(detector):
+    encoded = base64.urlsafe_b64encode(pickle.dumps(noise(90), protocol=4)).decode().rstrip("=")
+    assert one(detector, f"/srv/mlops/zenml/local_stores/{encoded}/x_y") == ["BLOB_PICKLE"]
+
+
 def test_thresholds_are_constructor_arguments():
     text = b64(noise(60))  # 80 characters
     assert one(BlobDetector(min_run_length=64), text) == ["BLOB_BASE64"]

@@ -3,6 +3,7 @@ reference definition below, de-duplicated as `_detect` does it."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from pathlib import Path
@@ -47,10 +48,36 @@ def reference_collect(catalog: Catalog, endpoint, document) -> tuple[list[Leaf],
             if cls in PROVEN_CLASSES and proven(cls, value):
                 continue
             leaves.append(Leaf(jsonpath.render(parts), value, "name" if cls in PROVEN_CLASSES else cls))
-        elif isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 9:
-            if cls not in ("numeric", "timestamp", "enum"):
-                leaves.append(Leaf(jsonpath.render(parts), str(value), cls))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            # Any number of nine digits or more, in any class, as its digit string.
+            if isinstance(value, float) and not (value.is_integer() and abs(value) < 1e20):
+                pass
+            elif abs(value) >= 10**8:
+                leaves.append(Leaf(jsonpath.render(parts), str(int(value)), "name" if cls in PROVEN_CLASSES else cls))
+        # A list of 9+ small integers, after its last item: the digits, text or bytes it spells.
+        if parts and isinstance(parts[-1], int):
+            container = _at(document, parts[:-1])
+            if parts[-1] == len(container) - 1 and len(container) >= 9 and all(
+                type(v) is int and 0 <= v <= 255 for v in container[:4096]
+            ):
+                head = container[:4096]
+                if max(head) <= 9:
+                    text = "".join(map(str, head))
+                else:
+                    try:
+                        text = bytes(head).decode("utf-8")
+                        if not text.isprintable():
+                            raise ValueError
+                    except ValueError:
+                        text = base64.b64encode(bytes(head)).decode()
+                leaves.append(Leaf(jsonpath.render(parts[:-1]), text, "name" if cls in PROVEN_CLASSES else cls))
     return leaves, dict(inventory)
+
+
+def _at(document, parts):
+    for part in parts:
+        document = document[part]
+    return document
 
 
 def expected(scanner: Scanner, method: str, path: str, body: bytes):
@@ -86,6 +113,9 @@ _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
     st.sampled_from(["{{db.password}}", "{{ x }}", "2024-06-01T12:00:00", "3f1c2d4e-0b25-4c2e-a4a5-ef968005de4c", "hunter22"]),
     st.integers(min_value=10**9, max_value=10**12),
+    st.integers(min_value=10**8, max_value=10**19).map(float),          # a card as a float
+    st.lists(st.integers(min_value=0, max_value=9), min_size=9, max_size=19),    # digit lists
+    st.lists(st.integers(min_value=0, max_value=255), min_size=9, max_size=40),  # byte lists
 )
 _JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=25)
 _TARGETS = [

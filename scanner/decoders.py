@@ -1,0 +1,583 @@
+"""Decoders of the evasion layer chain beyond percent/HTML/escapes/JSON/base64.
+
+Each decoder here is one function `text -> views` with a cheap trigger first: most texts hold
+nothing a decoder could undo and cost one regex search. A decoder gives a view only where the
+transform turns up something that reads as text (valid UTF-8, few control characters) or a
+binary with a file signature (handed on as base64 of its first bytes, so the blob detector can
+name it). Random bytes (a digest or a UUID read as hex, a word read as base32) are neither, so
+identifiers never become views.
+
+    hex          runs of hex digits (either case, `0x` prefix), spaced or `0x..` byte dumps
+    base32       RFC 4648 upper case, and lower case when padded with `=`
+    base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation
+    base64       broken into equal chunks by whitespace or newlines
+    reversed     only where the reversed text shows an address, a secret prefix or a digit
+                 layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
+    ROT13        only where ROT13 turns an address's top-level domain into a common one, or
+                 shows a secret prefix
+    obfuscation  `[at]`, `(AT)`, `{dot}`, `jane at example dot com` in an address-like context
+    confusables  Cyrillic/Greek letters and `@`/`.` look-alikes that NFKC leaves alone
+    digits       card/phone/SSN digit groups split by `/`, `_`, `|`, newlines, two spaces, or
+                 glued to a word, and lists of single digits: separators collapsed
+
+Every loop is bounded: MAX_TRIES_PER_DECODER candidates decoded and MAX_VIEWS_PER_DECODER
+views per text and decoder; a text with more reports `short` (the caller marks the leaf
+`undecoded`, which the shipped policy blocks). The caller bounds layers and characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+
+# Candidate runs decoded per text and decoder: a lock file with a hash per line has thousands
+# of hex runs that decode to nothing, and must not be cut short for it (the work is linear in
+# the text). Views per decoder are fewer: past MAX_VIEWS_PER_DECODER the text is `short`.
+MAX_TRIES_PER_DECODER = 16384
+MAX_VIEWS_PER_DECODER = 64
+MIN_DECODED_CHARS = 6            # a view shorter than this carries nothing a detector finds
+BINARY_VIEW_BYTES = 384          # re-encoded prefix of a binary result (magic bytes)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+# --- what a decoded result is ---------------------------------------------------------------
+
+
+def as_text(data: bytes) -> str | None:
+    """Decoded bytes as text when they are text, else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text.strip()) < MIN_DECODED_CHARS or len(_CONTROL.findall(text)) > len(text) // 20:
+        return None
+    return text
+
+
+# Signatures of four bytes or more (and a pickle's PROTO + FRAME / first opcode): random bytes
+# of a digest or id meet them by chance about once in 2**28, so they may decide what a run
+# of decoded bytes is. Shorter ones (gzip's two bytes) are checked by the blob detector on runs
+# long enough to be files.
+_STRONG_SIGNATURES: tuple[bytes, ...] = (
+    b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06", b"\x28\xb5\x2f\xfd", b"PAR1", b"\x89HDF\r\n\x1a\n",
+    b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"%PDF-", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18",
+    b"ARROW1", b"Obj\x01", b"\x1f\x8b\x08",
+)
+_PICKLE_START = re.compile(rb"\x80[\x04\x05]\x95|\x80[\x02\x03][\x28\x4a\x4b\x4d\x58\x5d\x63\x71\x7d\x8c]")
+SIGNATURE_WINDOW = 128           # leading junk bytes skipped before a signature
+
+
+def signature_offset(data: bytes, window: int = SIGNATURE_WINDOW) -> int:
+    """Offset of a strong file signature in the first `window` bytes, or -1."""
+    head = data[: window + 8]
+    best = -1
+    for magic in _STRONG_SIGNATURES:
+        at = head.find(magic)
+        if 0 <= at <= window and (best < 0 or at < best):
+            best = at
+    match = _PICKLE_START.search(head)
+    if match is not None and match.start() <= window and (best < 0 or match.start() < best):
+        best = match.start()
+    return best
+
+
+def bytes_view(data: bytes) -> str | None:
+    """A decoder's result as a view: text as text, a file (signature found) as base64 of its
+    bytes from the signature on, anything else (random bytes) as nothing."""
+    text = as_text(data)
+    if text is not None:
+        return text
+    at = signature_offset(data)
+    if at < 0:
+        return None
+    return base64.b64encode(data[at : at + BINARY_VIEW_BYTES]).decode("ascii")
+
+
+class Tries:
+    """Counts candidate decodes of one decoder on one text; `short` once the bound is hit."""
+
+    __slots__ = ("left", "short")
+
+    def __init__(self) -> None:
+        self.left = MAX_TRIES_PER_DECODER
+        self.short = False
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            self.short = True
+            return False
+        self.left -= 1
+        return True
+
+    def full(self, views: list[str]) -> bool:
+        """True (and `short`) once a decoder has given MAX_VIEWS_PER_DECODER views."""
+        if len(views) >= MAX_VIEWS_PER_DECODER:
+            self.short = True
+            return True
+        return False
+
+
+# --- hex ------------------------------------------------------------------------------------
+
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9a-fA-F]{16,})(?![0-9A-Za-z])")
+# Byte dumps: `de ad be ef`, `de:ad:be:ef`, `0x6a, 0x61`, `\x6a` is an escape (done before).
+_HEX_DUMP = re.compile(
+    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
+)
+_HEX_DUMP_SEP = re.compile(r"0[xX]|[^0-9a-fA-F]")
+HEX_TRIGGER = re.compile(f"{_HEX_RUN.pattern}|{_HEX_DUMP.pattern}")
+
+
+def hex_views(text: str, tries: Tries) -> list[str]:
+    views: list[str] = []
+    for match in _HEX_RUN.finditer(text):
+        digits = match.group(1)
+        if tries.full(views):
+            break
+        if len(digits) % 2 or not tries.take():
+            continue
+        view = bytes_view(bytes.fromhex(digits))
+        if view is not None:
+            views.append(view)
+    for match in _HEX_DUMP.finditer(text):
+        if tries.full(views) or not tries.take():
+            break
+        view = bytes_view(bytes.fromhex(_HEX_DUMP_SEP.sub("", match.group())))
+        if view is not None:
+            views.append(view)
+    return views
+
+
+# --- base32 ---------------------------------------------------------------------------------
+
+_B32_RUN = re.compile(r"(?<![A-Za-z0-9+/])([A-Z2-7]{16,}|[a-z2-7]{16,})(={0,6})(?![A-Za-z0-9+/])")
+B32_TRIGGER = _B32_RUN
+
+
+def base32_views(text: str, tries: Tries) -> list[str]:
+    views: list[str] = []
+    for match in _B32_RUN.finditer(text):
+        body = match.group(1)
+        if body.islower() and not match.group(2):
+            continue  # lower case only when padded: unpadded, it is a long word or identifier
+        if tries.full(views):
+            break
+        if len(body) % 8 in (1, 3, 6) or not tries.take():
+            continue  # no base32 text has these lengths
+        try:
+            data = base64.b32decode(body + "=" * (-len(body) % 8), casefold=True)
+        except (binascii.Error, ValueError):
+            continue
+        view = bytes_view(data)
+        if view is not None:
+            views.append(view)
+    return views
+
+
+# --- base85 / ascii85 -----------------------------------------------------------------------
+
+# Characters of the base85 alphabets that URLs, paths, identifiers and prose seldom hold in a
+# token: a token with one of them (and letters of both cases) is worth a trial decode.
+_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{15,}")
+_RARE_PUNCTUATION = frozenset("!\"#$'()*;<>[\\]^`{|}~")
+_B85_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~")
+B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{15})[!-~]*?[!\"#$'()*;<>\[\\\]^`{|}~]")
+
+
+def may_be_base85(token: str) -> bool:
+    if token.startswith("<~"):
+        return True
+    if not any(c in _RARE_PUNCTUATION for c in token):
+        return False
+    return any(c.isupper() for c in token) and any(c.islower() for c in token)
+
+
+def base85_views(text: str, tries: Tries) -> list[str]:
+    views: list[str] = []
+    for match in _B85_TOKEN.finditer(text):
+        token = match.group()
+        if not may_be_base85(token):
+            continue
+        if tries.full(views) or not tries.take():
+            break
+        candidates: list[bytes] = []
+        if token.startswith("<~"):
+            candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
+        else:
+            if all(c in _B85_ALPHABET for c in token):
+                candidates.append(_try(lambda: base64.b85decode(token)))
+            if all("!" <= c <= "u" or c == "z" for c in token):
+                candidates.append(_try(lambda: base64.a85decode(token)))
+        for data in candidates:
+            view = bytes_view(data) if data else None
+            if view is not None:
+                views.append(view)
+                break
+    return views
+
+
+def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
+    try:
+        return decode()
+    except (binascii.Error, ValueError, OverflowError):
+        return b""
+
+
+# --- base64 broken by whitespace ------------------------------------------------------------
+
+_CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
+_CHUNK_SPLIT = re.compile(r"\s+|\\n")
+_GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)"
+# A chunk with the texture of encoded bytes, then two more chunks.
+CHUNKED_B64_TRIGGER = re.compile(
+    rf"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]{{0,76}}(?:[0-9+/]|[a-z][A-Z]))[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{2,}}"
+)
+
+
+def chunked_base64_views(text: str, tries: Tries) -> list[str]:
+    views: list[str] = []
+    for match in _CHUNKED_B64.finditer(text):
+        chunks = [c for c in _CHUNK_SPLIT.split(match.group()) if c]
+        if len(chunks) < 2 or not _looks_chunked(chunks):
+            continue
+        if tries.full(views) or not tries.take():
+            break
+        joined = "".join(chunks)
+        body = joined.rstrip("=")
+        body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+        try:
+            data = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        view = bytes_view(data)
+        if view is not None:
+            views.append(view)
+    return views
+
+
+def _looks_chunked(chunks: list[str]) -> bool:
+    """Equal-length chunks (a fixed wrap), at least 16 characters in all, that do not read
+    as words: digits or `+/` or an upper-case letter after a lower-case one in some chunk."""
+    width = len(chunks[0].rstrip("="))
+    if any(len(c) != width for c in chunks[:-1]) or len(chunks[-1].rstrip("=")) > width:
+        return False
+    if sum(len(c) for c in chunks) < 16:
+        return False
+    return any(_encoded_texture(c) for c in chunks)
+
+
+_TEXTURE = re.compile(r"[0-9+/]|[a-z][A-Z]")
+
+
+def _encoded_texture(chunk: str) -> bool:
+    return bool(_TEXTURE.search(chunk))
+
+
+# --- reversal and ROT13 ---------------------------------------------------------------------
+
+# Top-level domains an address in user data ends in (the generic ones, and any two letters).
+_GENERIC_TLDS = frozenset(
+    "com org net edu gov mil int info biz name pro mobi app dev io ai co me tv cloud tech online site "
+    "email mail example test invalid local localhost internal corp lan home".split()
+)
+
+
+def _is_tld(label: str) -> bool:
+    label = label.lower()
+    return label.isalpha() and (len(label) == 2 or label in _GENERIC_TLDS)
+
+
+# Prefixes of well-known credentials with the characters that follow them; classes are the
+# same under reversal and ROT13, only the literal prefix changes.
+_SECRET_SHAPES: tuple[tuple[str, str], ...] = (
+    ("AKIA", "[A-Z0-9]{16}"), ("ASIA", "[A-Z0-9]{16}"), ("ghp_", "[A-Za-z0-9]{30,}"),
+    ("gho_", "[A-Za-z0-9]{30,}"), ("ghs_", "[A-Za-z0-9]{30,}"), ("github_pat_", "[A-Za-z0-9_]{30,}"),
+    ("glpat-", "[A-Za-z0-9_\\-]{20}"), ("xoxb-", "[A-Za-z0-9\\-]{10,}"), ("xoxp-", "[A-Za-z0-9\\-]{10,}"),
+    ("sk-", "[A-Za-z0-9_\\-]{20,}"), ("sk_live_", "[A-Za-z0-9]{16,}"), ("AIza", "[A-Za-z0-9_\\-]{35}"),
+    ("hf_", "[A-Za-z0-9]{30,}"), ("-----BEGIN ", ""),
+)
+
+
+def _rot13(text: str) -> str:
+    return codecs.encode(text, "rot13")
+
+
+_FORWARD_SECRET = re.compile("|".join(re.escape(prefix) + tail for prefix, tail in _SECRET_SHAPES))
+# The trigger for reversal is the reversed literal prefix alone (a class with a count before
+# it would be tried at every position of a long run); the reversed text is then checked.
+_REVERSED_SECRET = re.compile("|".join(re.escape(prefix[::-1]) for prefix, _ in _SECRET_SHAPES))
+_ROT13_SECRET = re.compile("|".join(re.escape(_rot13(prefix)) + tail for prefix, tail in _SECRET_SHAPES))
+# An address read backwards: `moc.elpmaxe@eod.enaj` (the reversed top-level domain first).
+_REVERSED_EMAIL = re.compile(r"(?<![\w.])([A-Za-z]{2,24})\.[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*@[A-Za-z0-9._%+\-]+")
+# Digit layouts read backwards: an SSN (4-2-3), a phone ending in a reversed `+1`/area code.
+_REVERSED_DIGITS = re.compile(
+    r"(?<![0-9A-Za-z\-])\d{4}-\d{2}-\d{3}(?![0-9A-Za-z\-])"
+    r"|(?<![0-9A-Za-z\-])\d{4}[ .\-]\d{3}(?: ?\) ?|[ .\-])\d{3}\(?(?: ?1?\+)?(?![0-9A-Za-z])"
+    r"|(?<!\d)\d{7,14}\+"
+)
+# A card in groups of four (an ungrouped digit run read backwards is any number).
+_CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])")
+_EMAILISH = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.([A-Za-z]{2,24})(?![A-Za-z0-9])")
+REVERSAL_TRIGGER = re.compile(f"{_REVERSED_SECRET.pattern}|{_REVERSED_EMAIL.pattern}|{_REVERSED_DIGITS.pattern}|{_CARD_RUN.pattern}")
+ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
+
+
+def reversed_view(text: str) -> str | None:
+    """The text backwards, when that shows something the text as sent does not."""
+    if _REVERSED_SECRET.search(text) and _FORWARD_SECRET.search(text[::-1]):
+        return text[::-1]
+    if _REVERSED_DIGITS.search(text):
+        return text[::-1]
+    for match in _REVERSED_EMAIL.finditer(text):
+        if _is_tld(match.group(1)[::-1]):
+            return text[::-1]
+    for match in _CARD_RUN.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        if not _luhn(digits) and _luhn(digits[::-1]):
+            return text[::-1]
+    return None
+
+
+def rot13_view(text: str) -> str | None:
+    """The text under ROT13, when that shows a credential prefix or turns an address's
+    top-level domain into a real one (and the address as sent has none)."""
+    if _ROT13_SECRET.search(text):
+        return _rot13(text)
+    for match in _EMAILISH.finditer(text):
+        tld = match.group(1)
+        if not _is_tld(tld) and _is_tld(_rot13(tld)):
+            return _rot13(text)
+    return None
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return len(digits) >= 13 and total % 10 == 0
+
+
+# --- human obfuscation of addresses -----------------------------------------------------------
+
+_BRACKETS = r"[\[\(\{{<]\s*{word}\s*[\]\)\}}>]"
+_AT_WORD = re.compile(r"\s*" + _BRACKETS.format(word=r"(?:at|@)") + r"\s*", re.IGNORECASE)
+_DOT_WORD = re.compile(r"\s*" + _BRACKETS.format(word=r"(?:dot|\.)") + r"\s*", re.IGNORECASE)
+# `jane at example dot com`, `jane AT example.com`: a word, `at`, then a dotted or "dot" domain.
+_SPELLED = re.compile(
+    r"(?<![\w.])([A-Za-z0-9][A-Za-z0-9._%+\-]*(?:\s+(?:dot|DOT|Dot)\s+[A-Za-z0-9][A-Za-z0-9._%+\-]*)*)\s+(at|AT|At)\s+"
+    r"([A-Za-z0-9][A-Za-z0-9\-]*(?:(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z0-9][A-Za-z0-9\-]*)+)"
+)
+_SPELLED_DOT = re.compile(r"\s+(?:dot|DOT|Dot)\s+")
+OBFUSCATION_TRIGGER = re.compile(
+    _BRACKETS.format(word=r"(?i:at|dot|@|\.)")
+    + r"|\s(?:at|AT|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z]"
+)
+
+
+def deobfuscated_view(text: str) -> str | None:
+    out = _AT_WORD.sub("@", text)
+    out = _DOT_WORD.sub(".", out)
+
+    def spelled(match: re.Match[str]) -> str:
+        if match.group(2) != "AT" and not _SPELLED_DOT.search(match.group(0)):
+            # `docs at docs.zenml.io` is prose: a lower-case `at` before a plain domain is
+            # an obfuscation only with a spelled-out `dot` too.
+            return match.group()
+        domain = _SPELLED_DOT.sub(".", match.group(3))
+        local = _SPELLED_DOT.sub(".", match.group(1))
+        return f"{local}@{domain}" if _is_tld(domain.rsplit(".", 1)[-1]) else match.group()
+
+    out = _SPELLED.sub(spelled, out)
+    if out == text or "@" not in out or not _EMAILISH.search(out):
+        return None
+    return out
+
+
+# --- look-alike characters --------------------------------------------------------------------
+
+# From Unicode's confusables.txt (the entries whose target is one ASCII letter, `@` or `.`, for
+# the scripts a Latin text is disguised with: Cyrillic, Greek, Armenian, Cherokee/Lisu capitals,
+# and punctuation). NFKC maps full-width and mathematical forms already; these it leaves alone.
+_CONFUSABLES = {
+    # Cyrillic small
+    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "һ": "h", "і": "i", "ј": "j", "к": "k",
+    "ӏ": "l", "м": "m", "п": "n", "о": "o", "р": "p", "ԛ": "q", "г": "r", "ѕ": "s", "т": "t",
+    "ц": "u", "ѵ": "v", "ԝ": "w", "х": "x", "у": "y", "ӡ": "z", "ё": "e", "ї": "i", "ү": "y",
+    # Cyrillic capital
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M",
+    "О": "O", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ԝ": "W", "Ԛ": "Q", "Ү": "Y",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ϲ": "c", "ϳ": "j",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
+    # Armenian, Latin extensions
+    "օ": "o", "ս": "u", "ց": "g", "հ": "h", "ո": "n", "ɑ": "a", "ɡ": "g", "ı": "i", "ȷ": "j",
+    "ʏ": "y", "ɪ": "i", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴏ": "o", "ᴜ": "u", "ᴠ": "v",
+    "ᴡ": "w", "ᴢ": "z",
+    # `@` and `.` look-alikes (NFKC maps ＠ ﹫ ． ․ itself)
+    "⍥": "@", "ꓸ": ".", "܁": ".", "܂": ".", "۔": ".", "⸱": ".",
+    "·": ".", "‧": ".", "∙": ".", "⋅": ".", "。": ".", "｡": ".", "᛫": ".", "𐩐": ".",
+    "٫": ".",
+}
+_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+CONFUSABLE_TRIGGER = re.compile("[" + re.escape("".join(k for k in _CONFUSABLES if len(k) == 1)) + "]")
+
+
+_MIXED_TOKEN = re.compile(r"\S+")
+_ASCII_LETTER = re.compile(r"[A-Za-z0-9@.]")
+
+
+def folded_view(text: str) -> str | None:
+    """Look-alike characters as the ASCII they imitate, where a word mixes them with ASCII
+    letters, digits, `@` or `.` (a disguised value; Russian or Greek prose has no Latin
+    letters inside its words and is left alone)."""
+    if text.isascii() or not CONFUSABLE_TRIGGER.search(text):
+        return None
+    if not any(
+        CONFUSABLE_TRIGGER.search(token) and _ASCII_LETTER.search(token) for token in _MIXED_TOKEN.findall(text)
+    ):
+        return None
+    folded = text.translate(_CONFUSABLE_TABLE)
+    return folded if folded != text else None
+
+
+# --- digit layouts --------------------------------------------------------------------------
+
+# Groups of digits with one separator repeated between them: `/`, `_`, `|`, `,`, `;`, `.` in a
+# run of single digits, two or more spaces, a newline or a tab; or single digits separated
+# by single spaces. The recognizers read groups split by one space or `-` already.
+_SPLIT_DIGITS = re.compile(
+    r"(?<![0-9A-Za-z.])\+?\d{1,6}(?P<sep>[ ]*[/_|,;][ ]*|[ ]{2,}|[ \t]*\r?\n[ \t]*|\t|\\n)\d{1,6}(?:(?P=sep)\d{1,6})+(?![0-9])"
+    r"|(?<![0-9A-Za-z.])\d(?: \d){8,18}(?![0-9])"
+)
+# A word glued to a digit run (`card4539004010602815`): the token is letters then digits (or
+# the other way round), so hex digests and ids, whose letters and digits interleave, are not.
+_GLUED_DIGITS = re.compile(
+    r"(?<![0-9A-Za-z])([A-Za-z_]+)(\d{9,19})(?![0-9A-Za-z])|(?<![0-9A-Za-z])(\d{9,19})([A-Za-z_]+)(?![0-9A-Za-z])"
+)
+_HEX_LETTERS = re.compile(r"[a-fA-F]+")
+DIGIT_TRIGGER = re.compile(f"{_SPLIT_DIGITS.pattern}|{_GLUED_DIGITS.pattern}")
+_NOT_DIGIT = re.compile(r"[^0-9+]+")
+_MIN_DIGITS = 9
+_MAX_GROUPS = 256  # groups of one run put in a view
+
+
+def digit_views(text: str, tries: Tries) -> list[str]:
+    """Split or glued digit runs of an identifier's length, their separators collapsed (one
+    view, a line each)."""
+    views: list[str] = []
+    for match in _SPLIT_DIGITS.finditer(text):
+        groups = [g for g in _NOT_DIGIT.split(match.group()) if g][:_MAX_GROUPS]
+        count = sum(len(g.lstrip("+")) for g in groups)
+        if count < _MIN_DIGITS:
+            continue  # longer runs too: a card among other groups (`4539|0040|1060|2815|2024`)
+        if all(len(g) == 1 for g in groups):
+            views.append("".join(groups))          # a list of single digits
+        elif sum(len(g.lstrip("+")) <= 2 for g in groups) <= 1:
+            # Card, phone, SSN and account groups are three digits or more (an SSN's middle
+            # pair and a country code aside); dates and times are pairs: 05_22_49_600326.
+            views.append(" ".join(groups))
+        if tries.full(views):
+            break
+    for match in _GLUED_DIGITS.finditer(text):
+        word = match.group(1) if match.group(1) is not None else match.group(4)
+        digits = match.group(2) or match.group(3)
+        if _HEX_LETTERS.fullmatch(word) or digits.count(digits[0]) == len(digits):
+            continue  # the tail of a UUID or digest (`efb310929063`), or padding (`000000000`)
+        views.append(digits)
+        if tries.full(views):
+            break
+    return ["\n".join(views)] if views else []
+
+
+# --- all of them ------------------------------------------------------------------------------
+
+# What makes a text worth handing to `views`: a necessary condition of some decoder, searched
+# once over all fresh leaf texts of a request joined by NUL (`trigger_positions`). Each check
+# is looser than its decoder's own pattern and cheap on clean text: literals are found with
+# str.find, and each regex starts with a selective character (a digit, rare punctuation), so
+# the engine skips ahead instead of trying every position. Hex and base32 runs come from the
+# base64 runs the caller already finds (`may_be_hex_or_base32`).
+_REVERSED_PREFIXES = tuple(prefix[::-1] for prefix, _ in _SECRET_SHAPES)
+_ROT13_PREFIXES = tuple(_rot13(prefix) for prefix, _ in _SECRET_SHAPES)
+_LITERALS = ("@", "<~", *_REVERSED_PREFIXES, *_ROT13_PREFIXES)
+_SEP = r"(?:[ ]{2,}|[ ]*[/_|,;][ ]*|[ \t]*\r?\n[ \t]*|\t|\\n)"
+# Split groups as identifiers have them (3+3 digits, an SSN's 3-2-3+, five single digits);
+# dates and times in run names (2026_11_26-05_22_05_190809) have pairs and are not tried.
+_DIGIT_LED = re.compile(
+    # One digit, then the branches sharing prefixes (the engine tries them at every digit):
+    rf"[0-9](?:[0-9](?:[0-9](?:{_SEP}[0-9]{{2}}(?:[0-9]|{_SEP}[0-9]{{3}})"           # split groups
+    r"|[0-9](?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])"  # backwards
+    r"|[0-9]{4}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))))"                             # glued digits
+    r"|(?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2})"    # byte dumps
+    r"|[a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"
+    rf"|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"                             # single digits
+    r"|(?<=0)[xX][0-9a-fA-F]{2}[ ,;])"                                            # 0x.. lists
+)
+
+# A chunk then whitespace then a chunk, tried at chunk starts only (a try inside a long URI at
+# every digit or `/` would scan the rest of it again: quadratic), texture checked after.
+_CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
+# base85/ascii85: rare punctuation right after a letter or digit (a look-ahead over the rest of
+# the token would rescan a long token from each of its punctuation marks: quadratic).
+_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)")
+_HEX_IN_RUN = re.compile(r"(?:^|[_\-])(?:0[xX])?[0-9a-fA-F]{16,}(?:$|[_\-])")
+_SPELLED_AT = re.compile(r"\s(?:AT|at|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)")
+_BRACKETED = re.compile(_BRACKETS.format(word=r"(?i:at|dot|@|\.)"))
+
+
+def may_be_hex_or_base32(run: str) -> bool:
+    """A base64-alphabet run that the base64 decoder leaves alone (lower case, digits only)
+    but the hex or base32 decoder may read: 16+ hex digits, or padded lower-case base32."""
+    return len(run) >= 16 and (bool(_HEX_IN_RUN.search(run)) or (run.endswith("=") and run.rstrip("=").islower()))
+
+
+_LITERAL = re.compile("|".join(map(re.escape, _LITERALS)))
+_OBFUSCATION_GATE = re.compile(r"(?i:[\[\(\{<] ?(?:at|dot|@|\.)| dot )| AT ")
+
+
+def trigger_positions(joined: str) -> list[int]:
+    """Offsets in `joined` where some decoder of this module may find something."""
+    positions = [m.start() for m in _LITERAL.finditer(joined)]
+    if _OBFUSCATION_GATE.search(joined):
+        positions.extend(m.start() for m in _BRACKETED.finditer(joined))
+        positions.extend(m.start() for m in _SPELLED_AT.finditer(joined))
+    if not joined.isascii():
+        positions.extend(m.start() for m in CONFUSABLE_TRIGGER.finditer(joined))
+    for pattern in (_DIGIT_LED, _RARE_PUNCT):
+        positions.extend(m.start() for m in pattern.finditer(joined))
+    positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
+    return positions
+
+
+def views(text: str) -> tuple[list[str], bool]:
+    """(views of `text` under this module's decoders, whether a bound on tries was hit)."""
+    found: list[str] = []
+    tries = Tries()
+    if HEX_TRIGGER.search(text):
+        found.extend(hex_views(text, tries))
+    if B32_TRIGGER.search(text):
+        found.extend(base32_views(text, tries := _fresh(tries)))
+    if B85_TRIGGER.search(text):
+        found.extend(base85_views(text, tries := _fresh(tries)))
+    if CHUNKED_B64_TRIGGER.search(text):
+        found.extend(chunked_base64_views(text, tries := _fresh(tries)))
+    for view in (reversed_view(text), rot13_view(text), deobfuscated_view(text), folded_view(text)):
+        if view is not None:
+            found.append(view)
+    if DIGIT_TRIGGER.search(text):
+        found.extend(digit_views(text, tries := _fresh(tries)))
+    return found, tries.short
+
+
+def _fresh(tries: Tries) -> Tries:
+    """Each decoder gets its own bounds; that the one before ran short is kept."""
+    fresh = Tries()
+    fresh.short = tries.short
+    return fresh
