@@ -48,11 +48,7 @@ from itertools import accumulate
 from urllib.parse import unquote
 
 from metagate.scanner import decoders
-from metagate.scanner.model import Leaf
-
-# A line of its own between views: no base64 run, digit group or package pin (`==` then
-# whitespace then a word, which the PII detector masks) reaches across it.
-VIEW_SEPARATOR = "\n;\n"
+from metagate.scanner.model import VIEW_SEPARATOR, Leaf
 MAX_DEPTH = 4                        # layers peeled below the leaf as sent
 MAX_VIEW_CHARS_PER_LEAF = 512 * 1024
 MAX_VIEW_CHARS_PER_REQUEST = 4 * 1024 * 1024

@@ -6,6 +6,7 @@ sensitive value except `InspectionRequest.body`, which never leaves the worker p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -66,6 +67,21 @@ class InspectionRequest:
             if len(key) == size and key.lower() == name:  # lengths first: lower() only on a likely match
                 return value
         return default
+
+
+# A leaf's text is the value as sent, then each decoded or joined view of it (scanner/evasion.py),
+# each on lines of their own between this separator: no base64 run, digit group or package
+# pin reaches across it.
+VIEW_SEPARATOR = "\n;\n"
+
+
+def views(text: str, limit: int = -1) -> Iterator[tuple[int, str]]:
+    """(offset, view) for the value as sent and each view appended to it (at most `limit`+1
+    pieces when a limit is given): detectors that judge a whole value judge each view."""
+    offset = 0
+    for view in text.split(VIEW_SEPARATOR, limit):
+        yield offset, view
+        offset += len(view) + len(VIEW_SEPARATOR)
 
 
 @dataclass(frozen=True, slots=True)

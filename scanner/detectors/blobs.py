@@ -28,7 +28,7 @@ import puremagic
 from metagate.scanner import jsonpath
 from metagate.scanner.decoders import SIGNATURE_WINDOW, signature_offset
 from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
-from metagate.scanner.model import PROVEN_CLASSES, Leaf
+from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 
 # A run of base64/base64url characters, optionally wrapped over lines (MIME wraps at 76;
 # a JSON string that was itself serialized carries the newline as the two characters \n).
@@ -119,21 +119,18 @@ def _identify_anywhere(data: bytes) -> str | None:
 # Characters of raw bytes carried in a string as latin-1 (C0 and C1 controls): text has none
 # of them but tabs and newlines.
 _BINARY_CHAR = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_VIEW_SEPARATOR = "\n;\n"  # scanner/evasion.py VIEW_SEPARATOR
 _LATIN1_PREFIX = SIGNATURE_WINDOW + 512
 
 
 def _latin1_blobs(index: int, text: str) -> Iterator[Hit]:
     """Raw binary bytes as a latin-1 string (every code point below 256): magic bytes checked
     on the bytes the string stands for, in the text as sent and in each decoded view."""
-    offset = 0
-    for segment in text.split(_VIEW_SEPARATOR, 16):
+    for offset, segment in views(text, 16):
         head = segment[:_LATIN1_PREFIX]
         if _BINARY_CHAR.search(head):
             entity = _identify_anywhere(head.encode("latin-1", "replace"))
             if entity is not None:
                 yield Hit(index, entity, offset, offset + len(segment), 0.95)
-        offset += len(segment) + len(_VIEW_SEPARATOR)
 
 
 def _decode_prefix(run: str) -> tuple[bytes | None, str]:

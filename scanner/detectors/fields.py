@@ -33,7 +33,7 @@ from importlib import resources
 from typing import Any, ClassVar
 
 from metagate.scanner.detectors.base import Detector, Hit
-from metagate.scanner.model import Leaf
+from metagate.scanner.model import Leaf, views
 from metagate.scanner.prefilter import USER_KEY_CLASSES, context_keys
 
 # A recognizer's match over a whole value whose key names its entity scores at least this
@@ -336,17 +336,24 @@ class FieldSemanticsDetector(Detector):
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         for index, leaf in enumerate(leaves):
-            if not self.wants(leaf) or len(leaf.text) > self._MAX_VALUE:
+            if not self.wants(leaf):
                 continue
             meaning = semantics_of_path(leaf.path)
             if not meaning.categories:
                 continue
-            value = leaf.text.strip()
-            if not value:
-                continue
-            start = len(leaf.text) - len(leaf.text.lstrip())
             key = key_words(context_keys(leaf.path)[-1])
-            for category in meaning.categories:
-                if category.shape is not None and has_shape(category.shape, value, key):
-                    yield Hit(index, category.entity, start, start + len(value), self.score)  # type: ignore[arg-type]
-                    break
+            # The value as sent and each decoded or joined view of it (a name in base64 under
+            # `patient_name` is a name); one hit per leaf.
+            hit = next(
+                (
+                    Hit(index, category.entity, start, start + len(value), self.score)  # type: ignore[arg-type]
+                    for offset, view in views(leaf.text)
+                    if len(view) <= self._MAX_VALUE and (value := view.strip())
+                    for start in (offset + len(view) - len(view.lstrip()),)
+                    for category in meaning.categories
+                    if category.shape is not None and has_shape(category.shape, value, key)
+                ),
+                None,
+            )
+            if hit is not None:
+                yield hit

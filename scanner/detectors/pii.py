@@ -50,7 +50,7 @@ from metagate.scanner.detectors.recognizers import PHONE_CANDIDATE as _PHONE_CAN
 from metagate.scanner.detectors.recognizers import RECOGNIZERS, ReviewedRecognizer
 from metagate.scanner.detectors.recognizers import WindowedPhoneRecognizer as _WindowedPhoneRecognizer
 from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
-from metagate.scanner.model import PROVEN_CLASSES, Leaf
+from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 from metagate.scanner.offline import make_offline
 from metagate.scanner.prefilter import USER_KEY_CLASSES, JoinedTexts, Trigger, last_key
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognizer, RecognizerResult
@@ -224,8 +224,11 @@ def _named_by_key(leaf: Leaf, entity: str, start: int, end: int) -> bool:
     digits under `ssn` or `tax_id` are a social security number, not a context hint."""
     if entity not in semantics(leaf).supports:
         return False
-    text = leaf.text
-    return not text[:start].strip() and not text[end:].strip()
+    # The value as sent or one of its decoded views, whole (views sit between separators).
+    for offset, view in views(leaf.text):
+        if offset <= start and end <= offset + len(view):
+            return not view[: start - offset].strip() and not view[end - offset :].strip()
+    return False
 
 
 class PresidioPiiDetector(Detector):

@@ -304,6 +304,18 @@ _ID_PART = re.compile(
 )
 
 
+# A path part made of words: lower-case, Capitalised or CamelCase, a version or counter after it.
+# The parts a random key is cut into by its `/` characters rarely are (`wJalrXUtnFEMI/K7MDENG/...`).
+_WORD_PART = re.compile(r"[A-Za-z][a-z]+(?:[A-Z][a-z]+)*[0-9]{0,4}")
+
+
+def _mostly_words(run: str) -> bool:
+    """Whether at least half the parts of a run joined by `/` are words: a path of folder
+    names (`acme/TeamAlpha/ChurnModel2024`), however random the letters of each look."""
+    parts = run.replace("\\", "/").split("/")
+    return 2 * sum(1 for part in parts if _WORD_PART.fullmatch(part)) >= len(parts)
+
+
 def _is_path_like(text: str) -> bool:
     value = text.strip()
     return ("/" in value or "\\" in value) and _BLANK.search(value) is None
@@ -641,7 +653,11 @@ class SecretDetector(Detector):
         for start, end, parts in _path_parts(text):
             if last_found >= start:
                 continue  # a run with a random part in it: that part is the finding
-            if parts > 1 and (end - start < _MIN_SPLIT_TOKEN or not _BASE64_TEXT.fullmatch(text, start, end)):
+            if parts > 1 and (
+                end - start < _MIN_SPLIT_TOKEN
+                or not _BASE64_TEXT.fullmatch(text, start, end)
+                or _mostly_words(text[start:end])
+            ):
                 continue  # words joined by `/`: a path, not one token
             if self._is_random_token(text[start:end]):
                 last_found = start

@@ -61,8 +61,7 @@ import orjson
 from metagate.scanner import jsonpath
 from metagate.scanner.catalog import Catalog, Endpoint
 from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
-from metagate.scanner.evasion import VIEW_SEPARATOR
-from metagate.scanner.model import FieldClass, Leaf
+from metagate.scanner.model import FieldClass, Leaf, views
 
 # Classes a user fills with values of their own: the only ones measured.
 USER_DATA_CLASSES: frozenset[str] = frozenset({"user_dict", "name", "unknown"})
@@ -158,14 +157,11 @@ class ProseDetector(Detector, Measured):
         """One hit per leaf: the view (the text as sent, or a decoded or joined view) with
         the most words among those that are prose."""
         best: tuple[int, int, int] | None = None  # (words, start, end)
-        start = 0
-        for view in text.split(VIEW_SEPARATOR):
-            end = start + len(view)
+        for start, view in views(text):
             if len(view) >= _MIN_PROSE_CHARS:
                 measure = prose_measure(view)
                 if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
-                    best = (measure[0][1], start, end)
-            start = end + len(VIEW_SEPARATOR)
+                    best = (measure[0][1], start, start + len(view))
         if best is None:
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)
@@ -416,12 +412,9 @@ class JsonTextDetector(Detector, Measured):
             text = leaf.text
             if len(text) < _MIN_JSON_CHARS or leaf.field_class in self.skip_classes:
                 continue
-            start = 0
-            for view in text.split(VIEW_SEPARATOR) if VIEW_SEPARATOR in text else (text,):
-                end = start + len(view)
+            for start, view in views(text):
                 for entity in sorted(_json_shapes(view)):
-                    hits.append(Hit(index, entity, start, end, 0.9))
-                start = end + len(VIEW_SEPARATOR)
+                    hits.append(Hit(index, entity, start, start + len(view), 0.9))
         return hits
 
     def measure(self, entity: str, text: str) -> Measure:
@@ -454,10 +447,11 @@ class _Position:
     it for a container there, worked out once; and, for a user-data subtree, the classes of
     the values right below it by key."""
 
-    __slots__ = ("children", "cls", "item", "value_classes")
+    __slots__ = ("children", "cls", "item", "model", "value_classes")
 
     def __init__(self, cls: str) -> None:
         self.cls = cls
+        self.model: bool | None = None  # an object of ZenML's own model here (see _is_model)
         self.children: dict[str, _Position] = {}
         self.item: _Position | None = None
         self.value_classes: dict[tuple[str, int], str] = {}
@@ -513,7 +507,9 @@ class ShapeTreeDetector(TreeDetector):
         stack: list[tuple[Any, tuple[jsonpath.Part, ...], _Position]] = [(root, (), top)]
         while stack and not walk.stopped:
             node, parts, position = stack.pop()
-            if position.cls in _ROOT_CLASSES or (unknown and parts and jsonpath.render(parts) in unknown):
+            if (position.cls in _ROOT_CLASSES and not self._is_model(catalog, endpoint, position, node, parts)) or (
+                unknown and parts and jsonpath.render(parts) in unknown
+            ):
                 walk.measure(self._user_values(catalog, endpoint, position, node, parts), parts)
                 continue
             if type(node) is dict:
@@ -533,6 +529,19 @@ class ShapeTreeDetector(TreeDetector):
                         stack.append((value, (*parts, index), item))
         walk.spread_finding()
         return walk.found
+
+    @staticmethod
+    def _is_model(catalog: Catalog, endpoint: Endpoint, position: _Position, node: Any,
+                  parts: tuple[jsonpath.Part, ...]) -> bool:
+        """Whether an object at a user-data position is one of ZenML's models (a union of a
+        name and a model, such as a connector's `connector_type`): its keys are the schema's
+        fields, its lists ZenML's own structure, not a table of the user's. Decided from the
+        first key seen there, once per position."""
+        if position.model is None:
+            if type(node) is not dict or not node:
+                return False
+            position.model = catalog.declares(endpoint, (*parts, next(iter(node))))
+        return position.model
 
     def _child(self, catalog: Catalog, endpoint: Endpoint, position: _Position, parts: tuple[jsonpath.Part, ...],
                value: Any) -> _Position:
