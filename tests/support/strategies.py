@@ -33,7 +33,7 @@ import re
 import string
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Callable
@@ -765,8 +765,7 @@ def _place_step_source_code(value: Any, entity: Entity, encoding: Encoding, draw
 
 
 def _place_query_parameter(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
-    record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)",
-                                            needs=None)))
+    record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)")))
     record = {k: v for k, v in record.items() if k != "response_status"}
     name = draw(st.sampled_from(("name", "name", "tag", "user")))
     record["query"] = [pair for pair in record["query"] if pair[0] != name] + [[name, value]]
@@ -919,10 +918,6 @@ def artifact_roots(draw: Draw) -> tuple[str, str]:
         (f"C:\\Users\\{user}\\AppData\\Roaming\\zenml\\local_stores", "\\"),
         (f"D:\\{bucket}\\zenml", "\\"),
     )))
-
-
-def _hex(draw: Draw, length: int) -> str:
-    return draw(st.binary(min_size=(length + 1) // 2, max_size=(length + 1) // 2)).hex()[:length]
 
 
 @st.composite

@@ -18,10 +18,13 @@ from the detectors. Runs are derandomised so CI sees the same examples every tim
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from metagate.proxy.inspection import Inspector, InspectorSettings
+from metagate.scanner import jsonpath
 from metagate.scanner.capture import request_from_record
 
 from tests.support import strategies as S
@@ -99,11 +102,26 @@ def test_clean_traffic_with_fresh_ids_and_roots_is_not_blocked(inspector, where,
     fresh = data.draw(S.fresh_clean_record(record), label="request")
     expected = S.labelled_clean()[where]
     result = inspector.inspect(request_from_record(fresh, where))
-    strong = sorted({(f["category"], f["entity"], f["path"]) for f in result.findings
+    strong = sorted({(f["category"], f["entity"], f["path"], _clean_value(fresh, f["path"])) for f in result.findings
                      if f["score"] >= BLOCKING_SCORE and f["path"] not in result.redacted_paths})
     assert result.decision.action == expected, (where, result.decision.action, result.decision.rules, strong,
                                                 result.violations)
     assert not strong, (where, strong)
+
+
+def _clean_value(record: dict, path: str) -> str:
+    """The value a finding on clean traffic points at (clean data: safe to show), for the
+    failure message: which regenerated id, digest or root the scanner took for data."""
+    if not path.startswith("$") or path.startswith(("$query", "$headers", "$path")) or not record.get("body_text"):
+        return record["path"] if path.startswith("$path") else ""
+    try:
+        node = json.loads(record["body_text"])
+        for part in jsonpath.parse(path):
+            node = node[part]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+    text = str(node)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def test_every_combination_has_a_test_id():
