@@ -884,6 +884,70 @@ def combinations() -> list[tuple[str, str]]:
             if spec.applies_to(entity)]
 
 
+# --- clean look-alikes ----------------------------------------------------------------------
+# Metadata that shares a shape with an entity class and must not be flagged: ML vocabulary in
+# capitalised words (names), numbers and short number lists (cards, phones, embeddings),
+# digests and ids (secrets, blobs), short descriptions (prose). Placed where the leaks go.
+
+_ML_TERMS = ("Random Forest", "Gradient Boosting", "Logistic Regression", "Support Vector Machine", "Adam",
+             "Stochastic Gradient Descent", "Isolation Forest", "Hugging Face", "Google Cloud", "Amazon SageMaker",
+             "Vertex AI", "Scikit Learn", "Light GBM", "Cat Boost", "Early Stopping", "Cosine Annealing",
+             "Iris Setosa", "Boston Housing", "Titanic Survival", "Churn Model", "Baseline Model")
+_ML_KEYS = ("model_name", "optimizer", "algorithm", "framework", "dataset", "scheduler", "estimator", "platform")
+_REGIONS = ("eu-west-1", "us-east-2", "us-central1", "europe-west4", "ap-southeast-2", "westeurope")
+_DESCRIPTIONS = ("Predicts customer churn from usage counts.", "Nightly retraining of the ranking model.",
+                 "Baseline with default hyperparameters.", "Validation split held out by week.",
+                 "Fine-tuned on the March snapshot.", "Evaluation of the candidate against production.")
+
+
+@st.composite
+def clean_lookalikes(draw: Draw, kind: str) -> tuple[Any, tuple[str, ...]]:
+    """(value, keys it would sit under) of one look-alike class."""
+    rng = _rng(draw)
+    if kind == "ml_vocabulary":
+        return draw(st.sampled_from(_ML_TERMS)), _ML_KEYS
+    if kind == "cloud_region":
+        return draw(st.sampled_from(_REGIONS)), ("region", "location", "zone")
+    if kind == "metric":
+        value = draw(st.sampled_from((round(rng.random(), 4), rng.randint(1, 500), rng.randint(10**5, 10**9))))
+        return value, ("accuracy", "epochs", "rows", "seed", "n_samples", "latency_ms")
+    if kind == "metric_list":
+        return [round(rng.random(), 4) for _ in range(draw(st.integers(2, 12)))], ("per_epoch_loss", "thresholds")
+    if kind == "epoch_millis":
+        return rng.randint(1_600_000_000_000, 1_900_000_000_000), ("started_ms", "timestamp_ms", "ts")
+    if kind == "digest":
+        return rng.randbytes(draw(st.sampled_from((16, 20, 32)))).hex(), ("data_hash", "checksum", "fingerprint")
+    if kind == "version":
+        return draw(st.sampled_from((f"{rng.randint(0, 3)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}",
+                                     f"scikit-learn=={rng.randint(0, 1)}.{rng.randint(0, 6)}.{rng.randint(0, 3)}",
+                                     f"v{rng.randint(1, 40)}"))), ("version", "model_version", "requirement")
+    if kind == "dataset_uri":
+        bucket = "-".join(rng.sample(_BUCKET_WORDS, 2))
+        return draw(st.sampled_from((f"s3://{bucket}/datasets/train.parquet", f"gs://{bucket}/features/v3/",
+                                     f"/mnt/data/{bucket}/eval.csv"))), ("dataset_uri", "source", "path")
+    if kind == "description":
+        return draw(st.sampled_from(_DESCRIPTIONS)), ("description", "note", "summary")
+    if kind == "date":
+        return f"{rng.randint(2020, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", ("cutoff", "as_of")
+    raise ValueError(kind)
+
+
+LOOKALIKES = ("ml_vocabulary", "cloud_region", "metric", "metric_list", "epoch_millis", "digest", "version",
+              "dataset_uri", "description", "date")
+
+
+@st.composite
+def placed_lookalikes(draw: Draw, kind: str) -> Leak:
+    """A look-alike at any placement that holds it, as a Leak with no entity to find."""
+    value, keys = draw(clean_lookalikes(kind), label="look-alike")
+    entity = Entity(f"clean_{kind}", frozenset(), "json", value, keys)
+    encoding = ENCODINGS["plain"]
+    candidates = [p for p in PLACEMENTS.values() if p.accepts(value)]
+    placement = draw(st.sampled_from(candidates), label="placement")
+    record, path = placement.build(value, entity, encoding, draw)
+    return Leak(entity, encoding, placement, value, record, path)
+
+
 # --- clean traffic with fresh ids and roots --------------------------------------------------
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -89,6 +89,21 @@ def test_leak_is_blocked_wherever_placed(inspector, placement, entity_cls, data)
     _check_leak(inspector, data.draw(S.placed_leaks(entity_cls, placement), label="leak"))
 
 
+# --- clean look-alikes at the same places ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", S.LOOKALIKES)
+@settings(COMMON, max_examples=12)
+@given(data=st.data())
+def test_metadata_lookalike_is_not_flagged(inspector, kind, data):
+    case = data.draw(S.placed_lookalikes(kind), label="case")
+    result = inspector.inspect(request_from_record(case.record, case.placement.name))
+    strong = sorted({(f["category"], f["entity"], f["path"]) for f in result.findings
+                     if f["score"] >= BLOCKING_SCORE and _under(f["path"], case.path)})
+    assert result.decision.action != "block", (case.describe(), result.decision.rules, strong)
+    assert not strong, (case.describe(), strong)
+
+
 # --- clean traffic, ids and roots regenerated ----------------------------------------------
 
 CLEAN = [(where, record) for where, record in S.captured_records() if S.labelled_clean().get(where) != "leak"]
