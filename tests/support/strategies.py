@@ -40,6 +40,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 import phonenumbers
+from hypothesis import reject
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -434,11 +435,18 @@ class Encoding:
     accepts: frozenset[str] = ALL_SHAPES
     only: frozenset[str] | None = None      # entity classes, where the encoding needs a feature
     needs_context: bool = False
+    structured: bool = False                # gives a JSON value (list, dict, number), not a string
 
     def applies_to(self, entity_cls: str) -> bool:
         if self.only is not None and entity_cls not in self.only:
             return False
         return ENTITY_SHAPES[entity_cls] in self.accepts
+
+    def gives_text(self, entity_cls: str) -> bool:
+        """Whether the encoded value is a string (the plain form of a table is not)."""
+        if self.name == "plain":
+            return ENTITY_SHAPES[entity_cls] != "json"
+        return not self.structured
 
 
 def _plain(entity: Entity, draw: Draw) -> Any:
@@ -531,16 +539,17 @@ ENCODINGS: dict[str, Encoding] = {e.name: e for e in (
     Encoding("hex_spaced", lambda e, d: e.raw.hex(d(st.sampled_from((" ", ":", "\n"))))),
     Encoding("reversed", lambda e, d: e.text[::-1], accepts=frozenset({"text", "digits", "bytes"})),
     Encoding("rot13", lambda e, d: codecs.encode(e.text, "rot13"), accepts=TEXTUAL),
-    Encoding("char_list", lambda e, d: list(e.text), accepts=TEXTUAL),
-    Encoding("sibling_fragments", _sibling_fragments),
-    Encoding("list_fragments", _list_fragments),
+    Encoding("char_list", lambda e, d: list(e.text), accepts=TEXTUAL, structured=True),
+    Encoding("sibling_fragments", _sibling_fragments, structured=True),
+    Encoding("list_fragments", _list_fragments, structured=True),
     Encoding("at_dot_obfuscation", _at_dot, accepts=frozenset({"text"}), only=frozenset({"email"})),
     Encoding("fullwidth", lambda e, d: _fullwidth(e.text), accepts=TEXTUAL),
     Encoding("zero_width_split", _zero_width, accepts=TEXTUAL),
-    Encoding("json_int", lambda e, d: int(e.digits or "0"), accepts=frozenset({"digits"}), needs_context=True),
+    Encoding("json_int", lambda e, d: int(e.digits or "0"), accepts=frozenset({"digits"}), needs_context=True,
+             structured=True),
     Encoding("json_float", _json_float, accepts=frozenset({"digits"}),
-             only=frozenset({"card", "phone", "ssn"}), needs_context=True),
-    Encoding("digit_list", _digit_list, accepts=frozenset({"digits"}), needs_context=True),
+             only=frozenset({"card", "phone", "ssn"}), needs_context=True, structured=True),
+    Encoding("digit_list", _digit_list, accepts=frozenset({"digits"}), needs_context=True, structured=True),
     Encoding("digits_by_line", lambda e, d: "\n".join(e.digits or ""), accepts=frozenset({"digits"}),
              needs_context=True),
     Encoding("latin1_bytes", lambda e, d: e.raw.decode("latin-1"), accepts=frozenset({"bytes"})),
@@ -805,7 +814,7 @@ PLACEMENTS: dict[str, Placement] = {p.name: p for p in (
     Placement("artifact_metadata_value", _place_artifact_metadata_value, text_only=False, keyed=True),
     Placement("model_description", _place_model_description),
     Placement("exception_message", _place_exception_message),
-    Placement("query_parameter", _place_query_parameter, max_chars=4096),
+    Placement("query_parameter", _place_query_parameter, max_chars=8192),
     Placement("header", _place_header, ascii_line=True, max_chars=4096),
     Placement("path_parameter", _place_path_parameter, max_chars=1024),
     Placement("step_source_code", _place_step_source_code, redacted=True),
@@ -817,6 +826,19 @@ PLACEMENTS: dict[str, Placement] = {p.name: p for p in (
 def _short(value: Any, limit: int = 90) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# Placements by kind, so a test id names the kind of place as well as the entity and encoding:
+# user data the SDK passes through (metadata, parameters), named fields of the SDK's models,
+# the transport (query, headers, path), and fields the default policy redacts.
+PLACEMENT_GROUPS: dict[str, tuple[str, ...]] = {
+    "user_data": ("run_metadata_value", "nested_user_dict", "list_item", "step_parameter",
+                  "artifact_metadata_value", "artifact_metadata_key"),
+    "named_field": ("run_name", "tag_name", "model_description", "exception_message"),
+    "transport": ("query_parameter", "header", "path_parameter"),
+    "redacted": ("step_source_code", "exception_traceback", "artifact_value_repr"),
+}
+assert sorted(sum(PLACEMENT_GROUPS.values(), ())) == sorted(PLACEMENTS)
 
 
 @dataclass(frozen=True, repr=False)
@@ -850,7 +872,9 @@ def leaks(draw: Draw, entity_cls: str, encoding_name: str, placement_names: tupl
     names = placement_names or tuple(PLACEMENTS)
     candidates = [PLACEMENTS[n] for n in names if PLACEMENTS[n].accepts(value)
                   and (PLACEMENTS[n].keyed or not encoding.needs_context)]
-    if not candidates:  # a value no text-only place can hold still goes in a metadata value
+    if not candidates:
+        if placement_names is not None:
+            reject()  # too long for a URL or a header this time; combinations() keeps the rest
         candidates = [PLACEMENTS["run_metadata_value"]]
     placement = draw(st.sampled_from(candidates), label="placement")
     record, path = placement.build(value, entity, encoding, draw)
@@ -878,10 +902,20 @@ def placed_leaks(draw: Draw, entity_cls: str, placement_name: str) -> Leak:
     return Leak(entity, encoding, placement, value, record, path)
 
 
-def combinations() -> list[tuple[str, str]]:
-    """Every (entity class, encoding) pair where the encoding applies to the class."""
-    return [(entity, encoding) for entity in ENTITIES for encoding, spec in ENCODINGS.items()
-            if spec.applies_to(entity)]
+def combinations() -> list[tuple[str, str, str]]:
+    """Every (entity class, encoding, placement group) where the encoding applies to the class
+    and the group has a place that holds what it gives (JSON values and values that only a
+    key identifies go in user data only)."""
+    found = []
+    for entity in ENTITIES:
+        for name, encoding in ENCODINGS.items():
+            if not encoding.applies_to(entity):
+                continue
+            text = encoding.gives_text(entity) and not encoding.needs_context
+            for group in PLACEMENT_GROUPS:
+                if group == "user_data" or text:
+                    found.append((entity, name, group))
+    return found
 
 
 # --- clean look-alikes ----------------------------------------------------------------------
