@@ -1,0 +1,1108 @@
+"""Hypothesis strategies over (entity x encoding x placement) for the generalisation tests.
+
+Everything here is written from the classes of data issue 12 names, independently of the
+scanner: no detector, decoder or catalog code is imported, so the strategies describe what
+must be caught, not what the detectors happen to look for.
+
+- ENTITIES: sensitive values by class (PII, secrets, binary blobs, data-shaped content), each
+  drawn with its details at random (any TLD, national and international phone layouts, valid
+  Luhn and IBAN checksums, names of several cultures, ...).
+- ENCODINGS: small test-side encoders (text transforms, binary-to-text codecs, numbers as
+  numbers, splitting over list items and sibling keys, human obfuscations).
+- PLACEMENTS: each builds a real request record (method, path, query, headers, body_text) from
+  a request the real SDK sent (tests/corpus/captured/*.jsonl) with the encoded value written
+  at one place users fill, and returns the JSON path the finding must sit at or under.
+- fresh_clean_record: a captured clean request with its ids, timestamps, digests and
+  artifact-store roots regenerated, for the false-positive property.
+
+Every value is made up: names and streets are combinations nobody was asked about, phone
+numbers sit in ranges reserved for drama or are random, card numbers are random with a valid
+Luhn digit, keys are random characters in the providers' formats.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import copy
+import gzip
+import json
+import pickle
+import random
+import re
+import string
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+import phonenumbers
+from hypothesis import reject
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURED = ROOT / "tests" / "corpus" / "captured"
+LABELLED_CLEAN = ROOT / "tests" / "corpus" / "labelled" / "clean.jsonl"
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+# Categories a finding may carry (scanner/detectors/base.py: pii | secret | blob). Data-shaped
+# content (prose, tables, embeddings) is "blob", as the table and numeric-array findings are.
+PII = frozenset({"pii"})
+SECRET = frozenset({"secret"})
+BLOB = frozenset({"blob"})
+DATA_SHAPED = BLOB
+
+
+# --- entities ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One sensitive value. `value` is text, bytes (binary blobs) or a JSON value (tables,
+    embeddings); `digits` is the bare digit string of number-like PII (cards, SSNs, phones)."""
+
+    cls: str
+    categories: frozenset[str]
+    shape: str                       # "text" | "digits" | "bytes" | "json"
+    value: Any
+    context_keys: tuple[str, ...]    # keys a user would file it under
+    digits: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The value as a string: bytes as base64 (how blobs travel in JSON), JSON as JSON."""
+        if self.shape == "bytes":
+            return base64.b64encode(self.value).decode()
+        if self.shape == "json":
+            return json.dumps(self.value)
+        return self.value
+
+    @property
+    def raw(self) -> bytes:
+        """The value as bytes, for binary-to-text encodings."""
+        if self.shape == "bytes":
+            return self.value
+        return self.text.encode("utf-8")
+
+
+FIRST_NAMES = ("Aiko", "Kwame", "Ingrid", "Mateo", "Priya", "Olusegun", "Siobhan", "Yusuf", "Mei", "Dmitri",
+               "Amara", "Henrik", "Lucía", "Tariq", "Noa", "Chidi", "Astrid", "Rahul", "Fatima", "Kenji",
+               "Zofia", "Thandiwe", "Joaquín", "Leilani", "Björn", "Anaïs", "Hamid", "Ngozi", "Soo-ah", "Emeka")
+LAST_NAMES = ("Okonkwo-Reyes", "Lindqvist", "Tanabe", "Adeyemi", "Kowalczyk", "Haddad", "Sørensen", "Ferreira",
+              "Mbatha", "Castellano", "Nakashima", "Brennan", "Oyelaran", "Varga", "Chaudhry", "Petrović",
+              "Halvorsen", "Quispe", "Achterberg", "Delacroix", "Ishikawa", "Mwangi", "Santorelli", "Weißmann",
+              "Rautio", "Abernathy", "Kaur", "Dimitriou", "Bergqvist", "Oduya")
+STREET_NAMES = ("Willowbrook", "Kingsmere", "Harbour", "Linden", "Marigold", "Ashcombe", "Cedar Hollow",
+                "Fenwick", "Bramblewood", "Larkspur", "Rosenhain", "Calder", "Juniper", "Glenmoor")
+CITIES = (("Dayton", "OH", "45402"), ("Springfield", "IL", "62704"), ("Leeds", "", "LS6 2AB"),
+          ("Bristol", "", "BS8 1TH"), ("Berlin", "", "10115"), ("Lyon", "", "69003"), ("Toronto", "ON", "M5V 2T6"),
+          ("Melbourne", "VIC", "3000"), ("Portland", "OR", "97205"), ("Utrecht", "", "3511 LX"))
+
+names_of_people = st.builds(lambda first, last: f"{first} {last}", st.sampled_from(FIRST_NAMES),
+                            st.sampled_from(LAST_NAMES))
+
+
+def _rng(draw: Draw) -> random.Random:
+    """A seeded generator for the characters of keys, digits and pixels. Hypothesis would
+    shrink characters drawn one by one to "AAAA..." or "0000...", which no detector should
+    have to call a key or a card (real ones have entropy); a seed shrinks to another seed,
+    so even the minimal example looks like a real value."""
+    return random.Random(draw(st.integers(0, 2**32 - 1)))
+
+
+def _luhn_digit(digits: str) -> str:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 0:  # doubled: the check digit will sit to the right of these
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+@st.composite
+def emails(draw: Draw) -> Entity:
+    first = draw(st.sampled_from(FIRST_NAMES)).lower()
+    last = draw(st.sampled_from(LAST_NAMES)).lower()
+    local = draw(st.sampled_from((f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}", f"{last}{first[0]}",
+                                  f"{first}.{last}+ml", f"{first}{draw(st.integers(1, 99))}")))
+    local = local.encode("ascii", "ignore").decode().replace("ø", "o").replace("'", "")
+    local = re.sub(r"[^a-z0-9._+-]", "", local) or "user"
+    domain = draw(st.sampled_from(("acme", "contoso", "globex-labs", "initech", "hooli", "umbrella-health",
+                                   "mail.northwind", "corp.vandelay", "stark-ind")))
+    tld = draw(st.sampled_from(("com", "io", "de", "org", "net", "co.uk", "fr", "ai", "dev", "internal", "corp",
+                                "example", "local", "lan", "xyz", "com.br", "jp")))
+    address = f"{local}@{domain}.{tld}"
+    return Entity("email", PII, "text", address, ("email", "contact", "owner_email", "reviewer", "userEmail"))
+
+
+_PHONE_PLANS = (
+    # (region, national significant number templates: X = any digit) in ranges that are valid
+    ("GB", ("207946####", "1134960###", "7700900###")),       # Ofcom drama ranges
+    ("US", ("20155501##", "31255501##", "41555501##", "6175550###")),
+    ("DE", ("30########", "89########", "1512#######")),
+    ("FR", ("1########", "6########")),
+    ("IN", ("98#######", "98########")),
+    ("AU", ("4########", "2########")),
+    ("BR", ("119########",)),
+    ("JP", ("3########", "90########")),
+)
+
+
+@st.composite
+def phones(draw: Draw) -> Entity:
+    region, templates = draw(st.sampled_from(_PHONE_PLANS))
+    template = draw(st.sampled_from(templates))
+    rng = _rng(draw)
+    national = "".join(rng.choice(string.digits) if c == "#" else c for c in template)
+    number = phonenumbers.parse(national, region)
+    if not phonenumbers.is_valid_number(number):  # keep to valid numbers: anyone can tell those are phones
+        number = phonenumbers.parse("2079460958", "GB")
+        region = "GB"
+    layouts = [phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL]
+    if region in ("US", "GB"):  # national layouts are phones only where the region is implied
+        layouts.append(phonenumbers.PhoneNumberFormat.NATIONAL)
+    text = phonenumbers.format_number(number, draw(st.sampled_from(layouts)))
+    if draw(st.booleans()) and text.startswith("+"):
+        text = text.replace(" ", draw(st.sampled_from((" ", "-", ".", ""))))
+    digits = f"{number.country_code}{number.national_number}"
+    return Entity("phone", PII, "digits", text, ("phone", "msisdn", "mobile", "contact_number", "phoneNumber"), digits)
+
+
+@st.composite
+def card_numbers(draw: Draw) -> Entity:
+    prefix, length = draw(st.sampled_from((("4", 16), ("51", 16), ("53", 16), ("55", 16), ("2221", 16),
+                                           ("34", 15), ("37", 15), ("6011", 16))))
+    rng = _rng(draw)
+    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    digits = body + _luhn_digit(body)
+    separator = draw(st.sampled_from(("", " ", "-")))
+    if separator and length == 16:
+        text = separator.join(digits[i:i + 4] for i in range(0, 16, 4))
+    elif separator:
+        text = separator.join((digits[:4], digits[4:10], digits[10:]))
+    else:
+        text = digits
+    return Entity("card", PII, "digits", text, ("card_number", "pan", "cc", "creditCard", "payment_card"), digits)
+
+
+@st.composite
+def ssns(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    area = rng.choice([a for a in range(1, 900) if a != 666])
+    group, serial = rng.randint(1, 99), rng.randint(1, 9999)
+    digits = f"{area:03d}{group:02d}{serial:04d}"
+    separator = draw(st.sampled_from(("-", " ")))
+    text = separator.join((digits[:3], digits[3:5], digits[5:]))
+    return Entity("ssn", PII, "digits", text, ("ssn", "tax_id", "social_security_number", "ssnLast", "tin"), digits)
+
+
+_IBAN_LAYOUTS = {"DE": "8n10n", "GB": "4a6n8n", "FR": "5n5n11n2n", "NL": "4a10n", "ES": "4n4n2n10n", "IT": "1a5n5n12n",
+                 "BE": "3n7n2n", "CH": "5n12n"}
+
+
+def _iban_check(country: str, bban: str) -> str:
+    rearranged = bban + country + "00"
+    number = int("".join(str(int(c, 36)) for c in rearranged))
+    return f"{98 - number % 97:02d}"
+
+
+@st.composite
+def ibans(draw: Draw) -> Entity:
+    country = draw(st.sampled_from(sorted(_IBAN_LAYOUTS)))
+    rng, bban = _rng(draw), ""
+    for count, kind in re.findall(r"(\d+)([an])", _IBAN_LAYOUTS[country]):
+        alphabet = string.ascii_uppercase if kind == "a" else string.digits
+        bban += "".join(rng.choice(alphabet) for _ in range(int(count)))
+    compact = country + _iban_check(country, bban) + bban
+    text = draw(st.sampled_from((compact, " ".join(compact[i:i + 4] for i in range(0, len(compact), 4)),
+                                 compact.lower())))
+    return Entity("iban", PII, "text", text, ("iban", "bank_account", "payout_account", "ibanCode"))
+
+
+@st.composite
+def person_names(draw: Draw) -> Entity:
+    first, last = draw(st.sampled_from(FIRST_NAMES)), draw(st.sampled_from(LAST_NAMES))
+    text = draw(st.sampled_from((f"{first} {last}", f"{last}, {first}", f"Dr. {first} {last}",
+                                 f"{first} {draw(st.sampled_from(string.ascii_uppercase))}. {last}")))
+    return Entity("person_name", PII, "text", text,
+                  ("patient_name", "account_holder", "labeler", "customerName", "reviewed_by", "full_name"))
+
+
+@st.composite
+def postal_addresses(draw: Draw) -> Entity:
+    number = draw(st.integers(1, 2999))
+    street = draw(st.sampled_from(STREET_NAMES))
+    city, region, postcode = draw(st.sampled_from(CITIES))
+    style = draw(st.sampled_from(("us", "uk", "de", "fr")))
+    if style == "de":
+        text = f"{street}straße {number}, {postcode} {city}"
+    elif style == "fr":
+        text = f"{number} rue des {street}, {postcode} {city}"
+    elif style == "uk":
+        text = f"Flat {draw(st.integers(1, 40))}, {number} {street} Road, {city} {postcode}"
+    else:
+        kind = draw(st.sampled_from(("Ave", "Street", "Lane", "Blvd", "Drive")))
+        text = f"{number} {street} {kind}, {city}, {region} {postcode}".replace(",  ", ", ")
+    return Entity("postal_address", PII, "text", text,
+                  ("home_address", "shipping_address", "billingAddress", "address", "street"))
+
+
+_AWS_ALPHABET = string.ascii_uppercase + "234567"
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _chars(rng: random.Random, alphabet: str, count: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(count))
+
+
+@st.composite
+def aws_access_keys(draw: Draw) -> Entity:
+    key = draw(st.sampled_from(("AKIA", "ASIA"))) + _chars(_rng(draw), _AWS_ALPHABET, 16)
+    return Entity("aws_access_key", SECRET, "text", key, ("aws_access_key_id", "access_key", "awsKey"))
+
+
+@st.composite
+def github_tokens(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    if draw(st.booleans()):
+        token = draw(st.sampled_from(("ghp_", "gho_", "ghs_", "ghu_"))) + _chars(rng, _ALNUM, 36)
+    else:
+        token = "github_pat_" + _chars(rng, _ALNUM, 22) + "_" + _chars(rng, _ALNUM, 59)
+    return Entity("github_token", SECRET, "text", token, ("github_token", "gh_token", "GITHUB_PAT"))
+
+
+@st.composite
+def pem_private_keys(draw: Draw) -> Entity:
+    label = draw(st.sampled_from(("RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY")))
+    body = base64.b64encode(_rng(draw).randbytes(draw(st.integers(120, 600)))).decode()
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return Entity("pem_private_key", SECRET, "text", f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----",
+                  ("private_key", "ssh_key", "signing_key"))
+
+
+_BLOB_KEYS = ("payload", "weights", "image", "array", "state", "blob")
+
+
+@st.composite
+def pickles(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    keys = draw(st.lists(st.sampled_from(("weights", "bias", "coef", "classes", "scaler", "vocab")),
+                         min_size=1, max_size=4, unique=True))
+    content = {key: [round(rng.gauss(0, 1), 6) for _ in range(draw(st.integers(8, 64)))] for key in keys}
+    blob = pickle.dumps(content, protocol=draw(st.integers(2, 5)))
+    return Entity("pickle", BLOB, "bytes", blob, _BLOB_KEYS)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+@st.composite
+def pngs(draw: Draw) -> Entity:
+    width, height = draw(st.integers(2, 16)), draw(st.integers(2, 16))
+    pixels = _rng(draw).randbytes(width * height * 3)
+    rows = b"".join(b"\x00" + pixels[y * width * 3:(y + 1) * width * 3] for y in range(height))
+    blob = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(rows)) + _png_chunk(b"IEND", b""))
+    return Entity("png", BLOB, "bytes", blob, _BLOB_KEYS)
+
+
+@st.composite
+def npy_arrays(draw: Draw) -> Entity:
+    count = draw(st.integers(4, 64))
+    dtype, size = draw(st.sampled_from((("<f4", 4), ("<f8", 8), ("<i8", 8))))
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': ({count},), }}"
+    header += " " * (-(len(header) + 11) % 64) + "\n"  # the format pads the header to 64 bytes
+    data = _rng(draw).randbytes(count * size)
+    blob = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin-1") + data
+    return Entity("npy", BLOB, "bytes", blob, _BLOB_KEYS)
+
+
+_TICKET_OPENINGS = ("The customer called again about", "Caller reported", "Agent notes: the client complained about",
+                    "Transcript summary: she explained", "Ticket escalated because of", "He wrote in to say",
+                    "During the call the member described")
+_TICKET_SUBJECTS = ("the delayed refund", "a double charge on last month's invoice", "the app logging her out",
+                    "missing loyalty points", "a parcel left at the wrong door", "the broken password reset link",
+                    "an unexpected cancellation fee", "the mobile data plan", "a damaged replacement unit")
+_TICKET_DETAILS = ("and said it had happened three times this week", "and asked for a supervisor to call back",
+                   "and was upset that nobody had replied to the previous emails",
+                   "because the confirmation never arrived", "although the order history shows it as delivered",
+                   "and mentioned her son had tried to fix it first", "and threatened to close the account",
+                   "after waiting forty minutes on hold", "and wants the whole amount back before Friday")
+_TICKET_CLOSINGS = ("I promised a follow-up by tomorrow.", "We agreed to waive the fee as a goodwill gesture.",
+                    "The case stays open until the courier confirms.", "She seemed calmer at the end of the call.",
+                    "Next step is a callback from billing.", "He will send photos of the damage tonight.")
+
+
+@st.composite
+def prose_paragraphs(draw: Draw) -> Entity:
+    sentences = [f"{draw(st.sampled_from(_TICKET_OPENINGS))} {draw(st.sampled_from(_TICKET_SUBJECTS))} "
+                 f"{draw(st.sampled_from(_TICKET_DETAILS))}."
+                 for _ in range(draw(st.integers(3, 7)))]
+    sentences.append(draw(st.sampled_from(_TICKET_CLOSINGS)))
+    return Entity("prose", DATA_SHAPED, "text", " ".join(sentences), ("transcript", "ticket", "notes", "comment"))
+
+
+_COLUMNS = ("customer_id", "age", "income", "segment", "tenure_months", "churned", "region", "score", "visits")
+_SEGMENTS = ("gold", "silver", "bronze", "trial", "enterprise")
+
+
+def _column_values(rng: random.Random, column: str, rows: int) -> list[Any]:
+    if column in ("segment", "region"):
+        pool = _SEGMENTS if column == "segment" else ("north", "south", "east", "west")
+        return [rng.choice(pool) for _ in range(rows)]
+    if column in ("income", "score"):
+        return [round(rng.uniform(0, 200_000 if column == "income" else 1), 3) for _ in range(rows)]
+    if column == "churned":
+        return [rng.random() < 0.3 for _ in range(rows)]
+    return [rng.randint(0, 99_999 if column == "customer_id" else 120) for _ in range(rows)]
+
+
+@st.composite
+def dataframes(draw: Draw) -> Entity:
+    """A small table in one of the JSON forms pandas writes (`to_json(orient=...)`, `to_dict()`),
+    built by hand: pandas is not needed to know its formats."""
+    columns = draw(st.lists(st.sampled_from(_COLUMNS), min_size=3, max_size=6, unique=True))
+    rows = draw(st.integers(5, 20))
+    rng = _rng(draw)
+    data = {c: _column_values(rng, c, rows) for c in columns}
+    index = list(range(rows))
+    records = [{c: data[c][i] for c in columns} for i in index]
+    orient = draw(st.sampled_from(("records", "columns", "index", "split", "values", "table", "list")))
+    if orient == "records":
+        value: Any = records
+    elif orient == "columns":   # also what df.to_dict() gives, keys made strings by JSON
+        value = {c: {str(i): data[c][i] for i in index} for c in columns}
+    elif orient == "index":
+        value = {str(i): records[i] for i in index}
+    elif orient == "split":
+        value = {"columns": columns, "index": index, "data": [[data[c][i] for c in columns] for i in index]}
+    elif orient == "values":
+        value = [[data[c][i] for c in columns] for i in index]
+    elif orient == "table":
+        fields = [{"name": "index", "type": "integer"}] + [{"name": c, "type": "string"} for c in columns]
+        value = {"schema": {"fields": fields, "primaryKey": ["index"], "pandas_version": "1.4.0"},
+                 "data": [{"index": i, **records[i]} for i in index]}
+    else:                       # df.to_dict("list")
+        value = data
+    return Entity("dataframe", DATA_SHAPED, "json", value, ("sample", "inputs", "head", "preview", "batch"))
+
+
+@st.composite
+def embeddings(draw: Draw) -> Entity:
+    count = draw(st.integers(64, 768))
+    digits = draw(st.integers(4, 8))
+    seed = draw(st.integers(0, 2**32 - 1))
+    values, state = [], seed
+    for _ in range(count):  # a small LCG: hypothesis drawing 768 floats one by one is slow
+        state = (state * 6364136223846793005 + 1442695040888963407) % 2**64
+        values.append(round((state / 2**64 - 0.5) * 0.2, digits))
+    return Entity("embedding", DATA_SHAPED, "json", values, ("embedding", "vector", "emb", "features"))
+
+
+ENTITIES: dict[str, st.SearchStrategy[Entity]] = {
+    "email": emails(), "phone": phones(), "card": card_numbers(), "ssn": ssns(), "iban": ibans(),
+    "person_name": person_names(), "postal_address": postal_addresses(),
+    "aws_access_key": aws_access_keys(), "github_token": github_tokens(), "pem_private_key": pem_private_keys(),
+    "pickle": pickles(), "png": pngs(), "npy": npy_arrays(),
+    "prose": prose_paragraphs(), "dataframe": dataframes(), "embedding": embeddings(),
+}
+ENTITY_SHAPES = {"email": "text", "phone": "digits", "card": "digits", "ssn": "digits", "iban": "text",
+                 "person_name": "text", "postal_address": "text", "aws_access_key": "text", "github_token": "text",
+                 "pem_private_key": "text", "pickle": "bytes", "png": "bytes", "npy": "bytes",
+                 "prose": "text", "dataframe": "json", "embedding": "json"}
+
+
+# --- encodings -----------------------------------------------------------------------------
+
+ALL_SHAPES = frozenset({"text", "digits", "bytes", "json"})
+TEXTUAL = frozenset({"text", "digits"})
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A way a user (or an attacker) writes a value. `encode` gives a string or a JSON value;
+    `needs_context` marks encodings that keep no shape of their own (a bare number), which only
+    a key can identify: they are placed under one of the entity's context keys."""
+
+    name: str
+    encode: Callable[[Entity, Draw], Any]
+    accepts: frozenset[str] = ALL_SHAPES
+    only: frozenset[str] | None = None      # entity classes, where the encoding needs a feature
+    needs_context: bool = False
+    structured: bool = False                # gives a JSON value (list, dict, number), not a string
+
+    def applies_to(self, entity_cls: str) -> bool:
+        if self.only is not None and entity_cls not in self.only:
+            return False
+        return ENTITY_SHAPES[entity_cls] in self.accepts
+
+    def gives_text(self, entity_cls: str) -> bool:
+        """Whether the encoded value is a string (the plain form of a table is not)."""
+        if self.name == "plain":
+            return ENTITY_SHAPES[entity_cls] != "json"
+        return not self.structured
+
+
+def _plain(entity: Entity, draw: Draw) -> Any:
+    return entity.value if entity.shape == "json" else entity.text
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def _zero_width(entity: Entity, draw: Draw) -> str:
+    joiner = draw(st.sampled_from(("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")))
+    text = entity.text
+    step = draw(st.integers(1, 3))
+    return joiner.join(text[i:i + step] for i in range(0, len(text), step))
+
+
+def _chunks(draw: Draw, items: Any, max_parts: int = 64) -> list[Any]:
+    size = max(draw(st.integers(2, 8)), -(-len(items) // max_parts))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _fragment_source(entity: Entity) -> Any:
+    # A list (embedding, table rows) splits into shorter lists; anything else as text.
+    return entity.value if entity.shape == "json" and isinstance(entity.value, list) else entity.text
+
+
+def _sibling_fragments(entity: Entity, draw: Draw) -> dict[str, Any]:
+    parts = _chunks(draw, _fragment_source(entity), max_parts=16)
+    stem = draw(st.sampled_from(("part", "frag", "chunk", "p", "seg", entity.context_keys[0])))
+    style = draw(st.sampled_from(("_{}", "{}", "_part_{}")))
+    return {stem + style.format(i): part for i, part in enumerate(parts)}
+
+
+def _list_fragments(entity: Entity, draw: Draw) -> list[Any]:
+    return _chunks(draw, _fragment_source(entity))
+
+
+def _at_dot(entity: Entity, draw: Draw) -> str:
+    local, _, domain = entity.text.partition("@")
+    at = draw(st.sampled_from((" [at] ", "[at]", "(at)", " (AT) ", " at ", "{at}")))
+    dot = draw(st.sampled_from(("[dot]", "(dot)", " dot ", " DOT ", ".")))
+    return local + at + domain.replace(".", dot)
+
+
+def _base64_lines(entity: Entity, draw: Draw) -> str:
+    text = base64.b64encode(entity.raw).decode()
+    width = draw(st.sampled_from((16, 60, 64, 76)))
+    breaker = draw(st.sampled_from(("\n", "\r\n", " ")))
+    return breaker.join(text[i:i + width] for i in range(0, len(text), width))
+
+
+def _hex_0x(entity: Entity, draw: Draw) -> str:
+    if draw(st.booleans()):
+        return "0x" + entity.raw.hex()
+    return " ".join(f"0x{b:02x}" for b in entity.raw)
+
+
+def _json_float(entity: Entity, draw: Draw) -> float:
+    return float(int(entity.digits or "0"))
+
+
+def _digit_list(entity: Entity, draw: Draw) -> list[Any]:
+    as_text = draw(st.booleans())
+    return [d if as_text else int(d) for d in entity.digits or ""]
+
+
+def _gzip_base64(entity: Entity, draw: Draw) -> str:
+    return base64.b64encode(gzip.compress(entity.raw, mtime=0)).decode()
+
+
+ENCODINGS: dict[str, Encoding] = {e.name: e for e in (
+    Encoding("plain", _plain),
+    Encoding("percent", lambda e, d: "".join(f"%{b:02X}" for b in e.text.encode())),
+    Encoding("html_entities", lambda e, d: "".join((f"&#{ord(c)};", f"&#x{ord(c):x};")[d(st.booleans())]
+                                                   if i < 8 else f"&#{ord(c)};" for i, c in enumerate(e.text))),
+    Encoding("json_escapes", lambda e, d: "".join(f"\\u{ord(c):04x}" for c in e.text)),
+    Encoding("nested_json", lambda e, d: json.dumps({d(st.sampled_from(("value", "note", "payload", "data"))):
+                                                         _plain(e, d)})),
+    Encoding("double_json", lambda e, d: json.dumps(json.dumps({"v": _plain(e, d)}))),
+    Encoding("base64", lambda e, d: base64.b64encode(e.raw).decode()),
+    Encoding("base64_urlsafe", lambda e, d: base64.urlsafe_b64encode(e.raw).decode().rstrip("=")),
+    Encoding("base64_lines", _base64_lines),
+    Encoding("base32", lambda e, d: base64.b32encode(e.raw).decode()),
+    Encoding("base85", lambda e, d: base64.b85encode(e.raw).decode()),
+    Encoding("ascii85", lambda e, d: base64.a85encode(e.raw, adobe=d(st.booleans())).decode()),
+    Encoding("hex", lambda e, d: e.raw.hex()),
+    Encoding("hex_0x", _hex_0x),
+    Encoding("hex_upper", lambda e, d: e.raw.hex().upper()),
+    Encoding("hex_spaced", lambda e, d: e.raw.hex(d(st.sampled_from((" ", ":", "\n"))))),
+    Encoding("reversed", lambda e, d: e.text[::-1], accepts=frozenset({"text", "digits", "bytes"})),
+    Encoding("rot13", lambda e, d: codecs.encode(e.text, "rot13"), accepts=TEXTUAL),
+    Encoding("char_list", lambda e, d: list(e.text), accepts=TEXTUAL, structured=True),
+    Encoding("sibling_fragments", _sibling_fragments, structured=True),
+    Encoding("list_fragments", _list_fragments, structured=True),
+    Encoding("at_dot_obfuscation", _at_dot, accepts=frozenset({"text"}), only=frozenset({"email"})),
+    Encoding("fullwidth", lambda e, d: _fullwidth(e.text), accepts=TEXTUAL),
+    Encoding("zero_width_split", _zero_width, accepts=TEXTUAL),
+    Encoding("json_int", lambda e, d: int(e.digits or "0"), accepts=frozenset({"digits"}), needs_context=True,
+             structured=True),
+    Encoding("json_float", _json_float, accepts=frozenset({"digits"}),
+             only=frozenset({"card", "phone", "ssn"}), needs_context=True, structured=True),
+    Encoding("digit_list", _digit_list, accepts=frozenset({"digits"}), needs_context=True, structured=True),
+    Encoding("digits_by_line", lambda e, d: "\n".join(e.digits or ""), accepts=frozenset({"digits"}),
+             needs_context=True),
+    Encoding("latin1_bytes", lambda e, d: e.raw.decode("latin-1"), accepts=frozenset({"bytes"})),
+    Encoding("gzip_base64", _gzip_base64),
+)}
+
+
+# --- placements ----------------------------------------------------------------------------
+
+
+@cache
+def captured_records() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """(file:line, record) of every captured request, in order."""
+    found = []
+    for file in sorted(CAPTURED.glob("*.jsonl")):
+        for number, line in enumerate(file.read_text().splitlines(), 1):
+            if line.strip():
+                found.append((f"{file.name}:{number}", json.loads(line)))
+    return tuple(found)
+
+
+@cache
+def templates(method: str, path_pattern: str, needs: str | None = None) -> tuple[dict[str, Any], ...]:
+    """Captured requests of one endpoint (optionally those whose body holds `needs`)."""
+    pattern = re.compile(path_pattern)
+    leaking = {where for where, decision in labelled_clean().items() if decision == "leak"}
+    chosen = tuple(record for where, record in captured_records()
+                   if where not in leaking and record["method"] == method and pattern.fullmatch(record["path"])
+                   and (needs is None or needs in (record.get("body_text") or "")))
+    assert chosen, f"no captured {method} {path_pattern} request"
+    return chosen
+
+
+NEUTRAL_KEYS = ("note", "info", "value", "detail", "debug", "extra", "x", "meta", "comment_1", "owner")
+NESTING_KEYS = ("debug", "inputs", "sample", "details", "extra", "context", "payload", "run")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A place users fill, in a real SDK request. `build` writes the value there and returns
+    the request record and the JSON path the finding must sit at or under. `text_only`: the
+    place holds a string (a name, a tag, a header ...). `redacted`: the default policy redacts
+    the field (source code, value reprs, tracebacks), so the gate may redact instead of block."""
+
+    name: str
+    build: Callable[[Any, Entity, Encoding, Draw], tuple[dict[str, Any], str]]
+    text_only: bool = True
+    keyed: bool = False                 # the user chooses the key the value sits under
+    ascii_line: bool = False            # one printable ASCII line (headers, path segments)
+    max_chars: int = 1_000_000
+    redacted: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if self.text_only and not isinstance(value, str):
+            return False
+        if isinstance(value, str):
+            if len(value) > self.max_chars:
+                return False
+            if self.ascii_line and not all(" " <= c <= "~" for c in value):
+                return False
+        return True
+
+
+def _render(parts: tuple[Any, ...], root: str = "$") -> str:
+    out = [root]
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", part):
+            out.append(f".{part}")
+        else:
+            out.append(f"[{json.dumps(part)}]")
+    return "".join(out)
+
+
+def _key(draw: Draw, entity: Entity, encoding: Encoding) -> str:
+    if encoding.needs_context:
+        return draw(st.sampled_from(entity.context_keys))
+    return draw(st.sampled_from(NEUTRAL_KEYS + entity.context_keys))
+
+
+def _with_body(record: dict[str, Any], body: Any) -> dict[str, Any]:
+    out = {k: v for k, v in record.items() if k != "response_status"}
+    out["body_text"] = json.dumps(body)
+    out["headers"] = {k: v for k, v in record["headers"].items() if k.lower() != "content-length"}
+    return out
+
+
+def _metadata_type(value: Any) -> str:
+    return {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}.get(type(value), "str")
+
+
+def _run_metadata(draw: Draw) -> tuple[dict[str, Any], dict[str, Any]]:
+    record = draw(st.sampled_from(templates("POST", "/api/v1/run-metadata")))
+    return record, json.loads(record["body_text"])
+
+
+def _place_run_metadata_value(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _run_metadata(draw)
+    key = _key(draw, entity, encoding)
+    body["values"][key] = value
+    body["types"][key] = _metadata_type(value)
+    return _with_body(record, body), _render(("values", key))
+
+
+def _place_nested_user_dict(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _run_metadata(draw)
+    depth = draw(st.integers(1, 4))
+    path = [draw(st.sampled_from(NESTING_KEYS)) for _ in range(depth)]
+    key = _key(draw, entity, encoding)
+    node: dict[str, Any] = {key: value, "n_rows": draw(st.integers(1, 500))}
+    for part in reversed(path[1:]):
+        node = {part: node}
+    body["values"][path[0]] = node
+    body["types"][path[0]] = "dict"
+    return _with_body(record, body), _render(("values", *path, key))
+
+
+def _place_list_item(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _run_metadata(draw)
+    key = _key(draw, entity, encoding)
+    items: list[Any] = draw(st.lists(st.sampled_from((0.5, 0.3, 0.21, 3, "baseline", "v2")), max_size=3))
+    index = draw(st.integers(0, len(items)))
+    items.insert(index, value)
+    body["values"][key] = items
+    body["types"][key] = "list"
+    return _with_body(record, body), _render(("values", key, index))
+
+
+def _place_step_parameter(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("POST", "/api/v1/pipeline_snapshots")))
+    body = json.loads(record["body_text"])
+    key = _key(draw, entity, encoding)
+    steps = sorted(body.get("step_configurations") or {})
+    if steps and draw(st.booleans()):
+        step = draw(st.sampled_from(steps))
+        parameters = body["step_configurations"][step]["config"].setdefault("parameters", {})
+        parts: tuple[Any, ...] = ("step_configurations", step, "config", "parameters", key)
+    else:
+        parameters = body["pipeline_configuration"].setdefault("parameters", {}) or {}
+        body["pipeline_configuration"]["parameters"] = parameters
+        parts = ("pipeline_configuration", "parameters", key)
+    parameters[key] = value
+    return _with_body(record, body), _render(parts)
+
+
+def _runs(draw: Draw) -> tuple[dict[str, Any], dict[str, Any]]:
+    record = draw(st.sampled_from(templates("POST", "/api/v1/runs")))
+    return record, json.loads(record["body_text"])
+
+
+def _place_run_name(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _runs(draw)
+    body["name"] = value
+    return _with_body(record, body), "$.name"
+
+
+def _place_tag_name(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _runs(draw)
+    tags = list(body.get("tags") or [])
+    index = draw(st.integers(0, len(tags)))
+    tags.insert(index, value)
+    body["tags"] = tags
+    return _with_body(record, body), _render(("tags", index))
+
+
+def _artifact_batch(draw: Draw) -> tuple[dict[str, Any], dict[str, Any], int]:
+    record = draw(st.sampled_from(templates("POST", "/api/v1/artifact_versions/batch")))
+    body = json.loads(record["body_text"])
+    return record, body, draw(st.integers(0, len(body) - 1))
+
+
+def _place_artifact_metadata_key(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body, index = _artifact_batch(draw)
+    body[index].setdefault("metadata", {})[value] = draw(st.integers(0, 100))
+    return _with_body(record, body), _render((index, "metadata"))
+
+
+def _place_artifact_metadata_value(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body, index = _artifact_batch(draw)
+    key = _key(draw, entity, encoding)
+    body[index].setdefault("metadata", {})[key] = value
+    return _with_body(record, body), _render((index, "metadata", key))
+
+
+def _place_artifact_value_repr(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body, index = _artifact_batch(draw)
+    body[index].setdefault("metadata", {})["string_representation"] = f"{{'note': {value!r}}}"
+    return _with_body(record, body), _render((index, "metadata", "string_representation"))
+
+
+def _place_model_description(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("POST", "/api/v1/pipeline_snapshots", needs='"description": "')))
+    body = json.loads(record["body_text"])
+    model = body["pipeline_configuration"]["model"]
+    model["description"] = draw(st.sampled_from((value, f"{model.get('description') or ''} Owner: {value}")))
+    return _with_body(record, body), "$.pipeline_configuration.model.description"
+
+
+def _failed_step(draw: Draw) -> tuple[dict[str, Any], dict[str, Any]]:
+    record = draw(st.sampled_from(templates("PUT", r"/api/v1/steps/[0-9a-f-]+", needs="exception_info")))
+    return record, json.loads(record["body_text"])
+
+
+def _place_exception_message(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _failed_step(draw)
+    body["exception_info"]["message"] = draw(st.sampled_from((value, f"lookup failed for {value}")))
+    return _with_body(record, body), "$.exception_info.message"
+
+
+def _place_exception_traceback(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record, body = _failed_step(draw)
+    body["exception_info"]["traceback"] += f"KeyError: {value!r}\n"
+    return _with_body(record, body), "$.exception_info.traceback"
+
+
+def _place_step_source_code(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("POST", "/api/v1/steps")))
+    body = json.loads(record["body_text"])
+    body["source_code"] = f"{body['source_code']}\nREVIEWER = {json.dumps(value)}\n"
+    return _with_body(record, body), "$.source_code"
+
+
+def _place_query_parameter(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)")))
+    record = {k: v for k, v in record.items() if k != "response_status"}
+    name = draw(st.sampled_from(("name", "name", "tag", "user")))
+    record["query"] = [pair for pair in record["query"] if pair[0] != name] + [[name, value]]
+    return record, _render((name,), root="$query")
+
+
+_HEADER_NAMES = ("X-Request-ID", "Idempotency-Key", "X-Customer", "X-Forwarded-For", "Via", "Forwarded",
+                 "Accept-Language", "X-Debug-Context", "X-Trace-User")
+
+
+def _place_header(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    _, record = draw(st.sampled_from(captured_records()))
+    record = {k: v for k, v in record.items() if k != "response_status"}
+    name = draw(st.sampled_from(_HEADER_NAMES))
+    headers = {k: v for k, v in record["headers"].items() if k.lower() != name.lower()}
+    headers[name] = value
+    record["headers"] = headers
+    return record, _render((name.lower(),), root="$headers")
+
+
+def _place_path_parameter(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|projects)/[0-9a-f-]{36}")))
+    record = {k: v for k, v in record.items() if k != "response_status"}
+    prefix = record["path"].rsplit("/", 1)[0]
+    record["path"] = f"{prefix}/{quote(value, safe='')}"
+    return record, "$path"
+
+
+PLACEMENTS: dict[str, Placement] = {p.name: p for p in (
+    Placement("run_metadata_value", _place_run_metadata_value, text_only=False, keyed=True),
+    Placement("nested_user_dict", _place_nested_user_dict, text_only=False, keyed=True),
+    Placement("list_item", _place_list_item, text_only=False, keyed=True),
+    Placement("step_parameter", _place_step_parameter, text_only=False, keyed=True),
+    Placement("run_name", _place_run_name),
+    Placement("tag_name", _place_tag_name),
+    Placement("artifact_metadata_key", _place_artifact_metadata_key),
+    Placement("artifact_metadata_value", _place_artifact_metadata_value, text_only=False, keyed=True),
+    Placement("model_description", _place_model_description),
+    Placement("exception_message", _place_exception_message),
+    Placement("query_parameter", _place_query_parameter, max_chars=8192),
+    Placement("header", _place_header, ascii_line=True, max_chars=4096),
+    Placement("path_parameter", _place_path_parameter, max_chars=1024),
+    Placement("step_source_code", _place_step_source_code, redacted=True),
+    Placement("exception_traceback", _place_exception_traceback, redacted=True),
+    Placement("artifact_value_repr", _place_artifact_value_repr, redacted=True),
+)}
+
+
+def _short(value: Any, limit: int = 90) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# Placements by kind, so a test id names the kind of place as well as the entity and encoding:
+# user data the SDK passes through (metadata, parameters), named fields of the SDK's models,
+# the transport (query, headers, path), and fields the default policy redacts.
+PLACEMENT_GROUPS: dict[str, tuple[str, ...]] = {
+    "user_data": ("run_metadata_value", "nested_user_dict", "list_item", "step_parameter",
+                  "artifact_metadata_value", "artifact_metadata_key"),
+    "named_field": ("run_name", "tag_name", "model_description", "exception_message"),
+    "transport": ("query_parameter", "header", "path_parameter"),
+    "redacted": ("step_source_code", "exception_traceback", "artifact_value_repr"),
+}
+assert sorted(sum(PLACEMENT_GROUPS.values(), ())) == sorted(PLACEMENTS)
+
+
+@dataclass(frozen=True, repr=False)
+class Leak:
+    """One generated case: what was written, how, where; the record and the expected path."""
+
+    entity: Entity
+    encoding: Encoding
+    placement: Placement
+    value: Any                      # the encoded value, as written
+    record: dict[str, Any]
+    path: str
+
+    def describe(self) -> str:
+        """For assertion messages and hypothesis' falsifying examples: the case without the
+        whole request."""
+        return (f"{self.entity.cls} {_short(self.entity.text)} as {self.encoding.name} {_short(self.value)} "
+                f"at {self.placement.name} {self.record['method']} {self.record['path']} ({self.path})")
+
+    __repr__ = describe
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis' falsifying-example printer
+        printer.text(self.describe())
+
+
+@st.composite
+def leaks(draw: Draw, entity_cls: str, encoding_name: str, placement_names: tuple[str, ...] | None = None) -> Leak:
+    entity = draw(ENTITIES[entity_cls], label="entity")
+    encoding = ENCODINGS[encoding_name]
+    value = encoding.encode(entity, draw)
+    names = placement_names or tuple(PLACEMENTS)
+    candidates = [PLACEMENTS[n] for n in names if PLACEMENTS[n].accepts(value)
+                  and (PLACEMENTS[n].keyed or not encoding.needs_context)]
+    if not candidates:
+        if placement_names is not None:
+            reject()  # too long for a URL or a header this time; combinations() keeps the rest
+        candidates = [PLACEMENTS["run_metadata_value"]]
+    placement = draw(st.sampled_from(candidates), label="placement")
+    record, path = placement.build(value, entity, encoding, draw)
+    return Leak(entity, encoding, placement, value, record, path)
+
+
+# How the plain value goes where it cannot go as it is: a table in a string field as its JSON
+# text, text with line breaks or non-ASCII letters in a header or path segment percent-encoded.
+_PLACEABLE_AS = ("plain", "nested_json", "percent")
+
+
+@st.composite
+def placed_leaks(draw: Draw, entity_cls: str, placement_name: str) -> Leak:
+    """The entity written at one placement, as plainly as that place can hold it."""
+    entity = draw(ENTITIES[entity_cls], label="entity")
+    placement = PLACEMENTS[placement_name]
+    for name in _PLACEABLE_AS:
+        encoding = ENCODINGS[name]
+        value = encoding.encode(entity, draw)
+        if placement.accepts(value):
+            break
+    else:
+        raise AssertionError(f"{placement_name} holds none of {_PLACEABLE_AS} of {entity_cls}")
+    record, path = placement.build(value, entity, encoding, draw)
+    return Leak(entity, encoding, placement, value, record, path)
+
+
+def combinations() -> list[tuple[str, str, str]]:
+    """Every (entity class, encoding, placement group) where the encoding applies to the class
+    and the group has a place that holds what it gives (JSON values and values that only a
+    key identifies go in user data only)."""
+    found = []
+    for entity in ENTITIES:
+        for name, encoding in ENCODINGS.items():
+            if not encoding.applies_to(entity):
+                continue
+            text = encoding.gives_text(entity) and not encoding.needs_context
+            for group in PLACEMENT_GROUPS:
+                if group == "user_data" or text:
+                    found.append((entity, name, group))
+    return found
+
+
+# --- clean look-alikes ----------------------------------------------------------------------
+# Metadata that shares a shape with an entity class and must not be flagged: ML vocabulary in
+# capitalised words (names), numbers and short number lists (cards, phones, embeddings),
+# digests and ids (secrets, blobs), short descriptions (prose). Placed where the leaks go.
+
+_ML_TERMS = ("Random Forest", "Gradient Boosting", "Logistic Regression", "Support Vector Machine", "Adam",
+             "Stochastic Gradient Descent", "Isolation Forest", "Hugging Face", "Google Cloud", "Amazon SageMaker",
+             "Vertex AI", "Scikit Learn", "Light GBM", "Cat Boost", "Early Stopping", "Cosine Annealing",
+             "Iris Setosa", "Boston Housing", "Titanic Survival", "Churn Model", "Baseline Model")
+_ML_KEYS = ("model_name", "optimizer", "algorithm", "framework", "dataset", "scheduler", "estimator", "platform")
+_REGIONS = ("eu-west-1", "us-east-2", "us-central1", "europe-west4", "ap-southeast-2", "westeurope")
+_DESCRIPTIONS = ("Predicts customer churn from usage counts.", "Nightly retraining of the ranking model.",
+                 "Baseline with default hyperparameters.", "Validation split held out by week.",
+                 "Fine-tuned on the March snapshot.", "Evaluation of the candidate against production.")
+
+
+@st.composite
+def clean_lookalikes(draw: Draw, kind: str) -> tuple[Any, tuple[str, ...]]:
+    """(value, keys it would sit under) of one look-alike class."""
+    rng = _rng(draw)
+    if kind == "ml_vocabulary":
+        return draw(st.sampled_from(_ML_TERMS)), _ML_KEYS
+    if kind == "cloud_region":
+        return draw(st.sampled_from(_REGIONS)), ("region", "location", "zone")
+    if kind == "metric":
+        value = draw(st.sampled_from((round(rng.random(), 4), rng.randint(1, 500), rng.randint(10**5, 10**9))))
+        return value, ("accuracy", "epochs", "rows", "seed", "n_samples", "latency_ms")
+    if kind == "metric_list":
+        return [round(rng.random(), 4) for _ in range(draw(st.integers(2, 12)))], ("per_epoch_loss", "thresholds")
+    if kind == "epoch_millis":
+        return rng.randint(1_600_000_000_000, 1_900_000_000_000), ("started_ms", "timestamp_ms", "ts")
+    if kind == "digest":
+        return rng.randbytes(draw(st.sampled_from((16, 20, 32)))).hex(), ("data_hash", "checksum", "fingerprint")
+    if kind == "version":
+        return draw(st.sampled_from((f"{rng.randint(0, 3)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}",
+                                     f"scikit-learn=={rng.randint(0, 1)}.{rng.randint(0, 6)}.{rng.randint(0, 3)}",
+                                     f"v{rng.randint(1, 40)}"))), ("version", "model_version", "requirement")
+    if kind == "dataset_uri":
+        bucket = "-".join(rng.sample(_BUCKET_WORDS, 2))
+        return draw(st.sampled_from((f"s3://{bucket}/datasets/train.parquet", f"gs://{bucket}/features/v3/",
+                                     f"/mnt/data/{bucket}/eval.csv"))), ("dataset_uri", "source", "path")
+    if kind == "description":
+        return draw(st.sampled_from(_DESCRIPTIONS)), ("description", "note", "summary")
+    if kind == "date":
+        return f"{rng.randint(2020, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", ("cutoff", "as_of")
+    raise ValueError(kind)
+
+
+LOOKALIKES = ("ml_vocabulary", "cloud_region", "metric", "metric_list", "epoch_millis", "digest", "version",
+              "dataset_uri", "description", "date")
+
+
+@st.composite
+def placed_lookalikes(draw: Draw, kind: str) -> Leak:
+    """A look-alike at any placement that holds it, as a Leak with no entity to find."""
+    value, keys = draw(clean_lookalikes(kind), label="look-alike")
+    entity = Entity(f"clean_{kind}", frozenset(), "json", value, keys)
+    encoding = ENCODINGS["plain"]
+    candidates = [p for p in PLACEMENTS.values() if p.accepts(value)]
+    placement = draw(st.sampled_from(candidates), label="placement")
+    record, path = placement.build(value, entity, encoding, draw)
+    return Leak(entity, encoding, placement, value, record, path)
+
+
+# --- clean traffic with fresh ids and roots --------------------------------------------------
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
+_RUN_NAME_TIME = re.compile(r"\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}_\d{6}")
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9A-Za-z])")
+_URI_HEX_SEGMENT = re.compile(r"(?<=/)[0-9a-f]{8}(?=/|$|\")")
+_CAPTURE_ROOT = re.compile(r"/tmp/metagate-capture-[A-Za-z0-9_]+/client-[A-Za-z0-9_]+/local_stores")
+_SOURCE_ROOT = "/work/main"
+
+_SERVICE_USERS = ("runner", "ubuntu", "mlops", "ci", "svc-ml", "jovyan", "zenml", "build", "ec2-user")
+_BUCKET_WORDS = ("ml", "artifacts", "zenml", "prod", "dev", "models", "team", "data", "lake", "store")
+
+
+@st.composite
+def artifact_roots(draw: Draw) -> tuple[str, str]:
+    """(root, separator) of an artifact store: local paths, object stores, mounts, Windows."""
+    user = draw(st.sampled_from(_SERVICE_USERS))
+    bucket = "-".join(draw(st.lists(st.sampled_from(_BUCKET_WORDS), min_size=1, max_size=3)))
+    bucket += draw(st.sampled_from(("", f"-{draw(st.integers(0, 9999))}")))
+    prefix = draw(st.sampled_from(("", "zenml/", "artifacts/", "team-a/zenml/", f"{draw(st.integers(1, 99))}/")))
+    return draw(st.sampled_from((
+        (f"/home/{user}/.config/zenml/local_stores", "/"),
+        (f"/Users/{user}/Library/Application Support/zenml/local_stores", "/"),
+        ("/var/lib/zenml/local_stores", "/"),
+        (f"s3://{bucket}/{prefix}".rstrip("/"), "/"),
+        (f"gs://{bucket}/{prefix}".rstrip("/"), "/"),
+        (f"az://{bucket}/{prefix}".rstrip("/"), "/"),
+        (f"/mnt/{draw(st.sampled_from(('data', 'nfs', 'efs', 'shared')))}/zenml/{bucket}", "/"),
+        (f"/srv/mlops/zenml/{bucket}", "/"),
+        (f"/opt/{bucket}/stores", "/"),
+        (f"C:\\Users\\{user}\\AppData\\Roaming\\zenml\\local_stores", "\\"),
+        (f"D:\\{bucket}\\zenml", "\\"),
+    )))
+
+
+@st.composite
+def fresh_clean_record(draw: Draw, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with its UUIDs (consistently), timestamps, hex digests, request ids and
+    artifact-store root regenerated at random: what the same pipeline sends on another day,
+    from another machine, into another store."""
+    uuids: dict[str, str] = {}
+    root, separator = draw(artifact_roots(), label="root")
+    source_root = draw(st.sampled_from(("/work/main", f"/home/{draw(st.sampled_from(_SERVICE_USERS))}/src/ml",
+                                        "/app", "/builds/ml/pipelines", "/opt/pipelines")), label="source root")
+    pool_uuid = draw(st.lists(st.uuids(version=4).map(str), min_size=64, max_size=64, unique=True), label="ids")
+    seeds = draw(st.randoms(use_true_random=False), label="rng")
+
+    def uuid_for(match: re.Match[str]) -> str:
+        old = match.group(0)
+        if old not in uuids:
+            uuids[old] = pool_uuid[len(uuids) % len(pool_uuid)]
+        return uuids[old]
+
+    def fresh_hex(match: re.Match[str]) -> str:
+        return "".join(seeds.choice("0123456789abcdef") for _ in match.group(0))
+
+    def timestamp(match: re.Match[str]) -> str:
+        fraction = match.group(1)
+        stamp = (f"{seeds.randint(2020, 2030)}-{seeds.randint(1, 12):02d}-{seeds.randint(1, 28):02d}"
+                 f"T{seeds.randint(0, 23):02d}:{seeds.randint(0, 59):02d}:{seeds.randint(0, 59):02d}")
+        if fraction:
+            stamp += "." + "".join(seeds.choice(string.digits) for _ in fraction[1:])
+        return stamp
+
+    def run_name_time(match: re.Match[str]) -> str:
+        return (f"{seeds.randint(2020, 2030)}_{seeds.randint(1, 12):02d}_{seeds.randint(1, 28):02d}-"
+                f"{seeds.randint(0, 23):02d}_{seeds.randint(0, 59):02d}_{seeds.randint(0, 59):02d}_"
+                f"{seeds.randint(0, 999999):06d}")
+
+    def text(value: str) -> str:
+        value = _UUID.sub(uuid_for, value)
+        value = _TIMESTAMP.sub(timestamp, value)
+        value = _RUN_NAME_TIME.sub(run_name_time, value)
+        value = _DIGEST.sub(fresh_hex, value)
+        value = value.replace(_SOURCE_ROOT, source_root)
+        if _CAPTURE_ROOT.search(value):
+            value = _URI_HEX_SEGMENT.sub(fresh_hex, value)
+            head, _, tail = _CAPTURE_ROOT.sub("\0", value).partition("\0")
+            value = head + root + (tail.replace("/", separator) if separator != "/" else tail)
+        return value
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node)
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {text(k) if _UUID.search(k) else k: walk(v) for k, v in node.items()}
+        return node
+
+    out = copy.deepcopy({k: v for k, v in record.items() if k not in ("response_status", "label")})
+    out["path"] = text(out["path"])
+    out["query"] = [[name, text(value)] for name, value in out["query"]]
+    headers = {}
+    for name, value in out["headers"].items():
+        if name.lower() == "x-request-id":
+            value = "".join(seeds.choice("0123456789abcdef") for _ in value)
+        elif name.lower() == "host":
+            value = f"127.0.0.1:{seeds.randint(1024, 65535)}"
+        elif name.lower() == "content-length":
+            continue
+        headers[name] = text(value)
+    out["headers"] = headers
+    if out.get("body_text") is not None:
+        try:
+            document = json.loads(out["body_text"])
+        except ValueError:
+            out["body_text"] = text(out["body_text"])
+        else:
+            out["body_text"] = json.dumps(walk(document))
+    return out
+
+
+@cache
+def labelled_clean() -> dict[str, str]:
+    """The labelled clean corpus's decision for each captured request, by "file:line"
+    ("leak" for the one request of the captures that really carries a leak)."""
+    found: dict[str, str] = {}
+    for line in LABELLED_CLEAN.read_text().splitlines():
+        case = json.loads(line)
+        label = case["label"]
+        found[label["source"]] = label["decision"] if label["kind"] == "clean" else "leak"
+    return found
