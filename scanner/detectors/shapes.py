@@ -460,7 +460,11 @@ class _Walk:
                         if " " in value:
                             texts.append(value)
                         self._text(value, where if layer or in_table else (*where, key), layer, in_table, stack)
-                if len(texts) >= 2 and not in_table:
+                if in_table:
+                    pass
+                elif kind is list and len(current) >= _MIN_PROSE_CHARS and self._character_prose(current, where):
+                    pass
+                elif len(texts) >= 2:
                     self._sibling_prose(texts, where)
             elif kind is str:
                 self._text(current, where, layer, in_table, stack)
@@ -483,6 +487,16 @@ class _Walk:
         measure = prose_measure(" ".join(joined))
         if _is_prose(measure):
             self.found.append((jsonpath.render(where), "PROSE", 0.9, measure))
+
+    def _character_prose(self, items: list[Any], where: tuple[jsonpath.Part, ...]) -> bool:
+        """A text sent as a list of its characters (`list(text)`): measured joined. True
+        when the list is one of characters."""
+        if not all(type(item) is str and len(item) == 1 for item in items):
+            return False
+        measure = prose_measure("".join(items[:MAX_PROSE_CHARS]))
+        if _is_prose(measure):
+            self.found.append((jsonpath.render(where), "PROSE", 0.9, measure))
+        return True
 
     def _text(
         self, text: str, where: tuple[jsonpath.Part, ...], layer: int, in_table: bool, stack: list[Any]
@@ -537,7 +551,7 @@ class JsonTextDetector(Detector, Measured):
 # `KeyError: '{"0": ...}'` in a traceback): a bracket followed by what a container holds.
 # A string literal holding a JSON container (`x = json.dumps(json.dumps(df))` in code) opens
 # with a quote right before the bracket.
-_EMBEDDED_JSON_START = re.compile(r'[\[{](?=\s*["\[{\-\d])|"(?=[\[{])')
+_EMBEDDED_JSON_START = re.compile(r'[\[{](?=\s*["\[{\-\d])|"(?=[\[{]|\\")')
 MAX_EMBEDDED_JSON_TRIES = 64     # openings tried per text: a failed parse may scan far
 _DECODER = json.JSONDecoder()
 
@@ -564,7 +578,7 @@ def _documents(text: str) -> Iterator[Any]:
         tries += 1
         try:
             document, end = _DECODER.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON there; or nested past the stack
             position = match.start() + 1
             continue
         if end - match.start() >= _MIN_JSON_CHARS:

@@ -586,3 +586,71 @@ def test_prose_in_pipeline_and_step_parameters_is_blocked(inspector: Inspector, 
     action, findings = _inspect(inspector, record)
     assert action == "block"
     assert any(e == "PROSE" and p.endswith(".parameters.ticket") for e, p in findings), findings
+
+
+# --- round 2: where data lands -----------------------------------------------------------
+
+
+def test_prose_sent_as_a_list_of_characters_is_blocked(inspector: Inspector) -> None:
+    action, findings = _inspect(inspector, _run_metadata({"note": list(TICKET)}))
+    assert action == "block" and ("PROSE", "$.values.note") in findings, findings
+    # A list of a few letters (class labels, a grid) is no text.
+    action, findings = _inspect(inspector, _run_metadata({"labels": list("ABCDEFGH") * 6}))
+    assert action == "allow", findings
+
+
+def test_records_sent_in_chunks_are_one_table() -> None:
+    rows = ORIENTS["records"]
+    assert table_shape([rows[:2], rows[2:4], rows[4:]]) == ("RECORDS_TABLE", 5, 4)
+    assert table_shape({"part_0": rows[:2], "part_1": rows[2:]}) == ("RECORDS_TABLE", 5, 4)
+    assert table_shape({"only": rows[:2]}) is None            # one chunk of two rows: too small
+    assert table_shape([[1, 2], [3, 4]]) is None               # numbers only: a matrix, counted
+
+
+def test_a_flag_column_makes_a_table_a_series_of_numbers_does_not() -> None:
+    flags = {"age": [31, 45, 27, 60, 38], "churned": [True, False, False, True, False]}
+    assert table_shape(flags) == ("COLUMN_LISTS", 5, 2)
+    assert table_shape([[31, True], [45, False], [27, False]]) == ("RECORDS_TABLE", 3, 2)
+    history = {"loss": [0.9, 0.7, 0.5, 0.4, 0.35], "accuracy": [0.6, 0.7, 0.8, 0.85, 0.86], "epoch": [1, 2, 3, 4, 5]}
+    assert table_shape(history) is None
+
+
+def test_numbers_are_reported_where_they_sit(inspector: Inspector) -> None:
+    values = {"accuracy": 0.91, "epochs": 12, "debug": {"inputs": {"vector": EMBEDDING[:96]}, "n_rows": 3}}
+    action, findings = _inspect(inspector, _run_metadata(values))
+    assert action == "block" and ("NUMERIC_ARRAY", "$.values.debug.inputs.vector") in findings, findings
+    # Spread evenly over keys, no key holds most of them: the user dict is the place.
+    spread = {f"m{i}": EMBEDDING[i * 8 : (i + 1) * 8] for i in range(12)}
+    action, findings = _inspect(inspector, _run_metadata(spread))
+    assert action == "block" and ("NUMERIC_ARRAY", "$.values") in findings, findings
+
+
+def test_a_confusion_matrix_and_a_history_stay_clean(inspector: Inspector) -> None:
+    values = {"confusion_matrix": [[50, 2, 1], [3, 45, 2], [0, 4, 48]],
+              "history": {"loss": [0.9, 0.7, 0.5, 0.4, 0.35], "val_loss": [1.0, 0.8, 0.6, 0.55, 0.5]}}
+    action, findings = _inspect(inspector, _run_metadata(values))
+    assert action == "allow" and findings == [], findings
+
+
+def test_data_pasted_into_an_exception_message_is_found(inspector: Inspector) -> None:
+    record = next(copy.deepcopy(r) for r in _clean_records()
+                  if r["method"] == "PUT" and "exception_info" in (r.get("body_text") or ""))
+    body = json.loads(record["body_text"])
+    body["exception_info"]["message"] = f"lookup failed for {json.dumps(ORIENTS['records'])}"
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block" and ("RECORDS_TABLE", "$.exception_info.message") in findings, findings
+    # Prose there is reported, not blocked: an exception message may be a paragraph.
+    body["exception_info"]["message"] = TICKET
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action != "block" and ("PROSE", "$.exception_info.message") in findings, findings
+
+
+def test_embedded_json_search_is_bounded() -> None:
+    from metagate.scanner.detectors.shapes import JsonTextDetector
+
+    text = "[" * 200_000 + "x"   # every opening fails after a long scan: tries are capped
+    start = time.perf_counter()
+    assert list(JsonTextDetector().scan([Leaf("$.x", text, "log")])) == []
+    assert time.perf_counter() - start < 5.0
