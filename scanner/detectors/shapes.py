@@ -9,10 +9,14 @@ counts as data without touching code. The detectors only report shapes past a fl
 `*_FLOOR` constants) below which no threshold is meaningful: the policy's thresholds are at
 or above them.
 
-Only user data is measured: the field classes a user fills with values (`user_dict`, `name`,
-`unknown`). ZenML's own prose fields (descriptions, docstrings, model cards, source code,
-tracebacks, pip freeze: `free_text`, `code`, `log`, `package_list`, `value_repr`) and its own
-request structure (lists of steps, artifacts, components) are never measured.
+User data is measured whole: the field classes a user fills with values (`user_dict`,
+`name`, `unknown`). ZenML's own text fields (descriptions, source code, tracebacks and
+exception messages, value reprs: `free_text`, `code`, `log`, `value_repr`,
+`TEXT_MEASURED_CLASSES`) are measured for what gets pasted into them: a JSON document opening
+anywhere in the text, a run of numbers, prose on one line (their own prose is wrapped at a
+line's width). Whether a shape there blocks is the policy's (`shape_classes` in its data:
+PROSE blocks in user data only; the redacted classes never block). ZenML's request structure
+(lists of steps, artifacts, components) is never measured, nor a pip freeze.
 
 - `ProseDetector` (a string detector): per leaf text and per decoded view in it (views are
   separated by `VIEW_SEPARATOR`, so sibling fragments joined by the decoders are measured
@@ -39,8 +43,12 @@ request structure (lists of steps, artifacts, components) are never measured.
   The string values of one object or list are also measured together as prose (entity
   PROSE at the container): a transcript split into one value per sentence or turn.
 - `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
-  a user-data string that no user-data subtree of the body holds (a run name, a tag, a
-  query value, a header).
+  a string that no user-data subtree of the body holds (a run name, a tag, a query value, a
+  header, a description, an exception message, code), the whole text or containers opening
+  inside it (`_documents`: stdlib `raw_decode`, at most `MAX_EMBEDDED_JSON_TRIES` openings).
+- A NUMERIC_ARRAY finding sits where the numbers are (`_mass_path`: the deepest container
+  holding most of the subtree's numbers); records split into chunks are one table; a flag
+  (bool) column makes lists of one length a table; a list of single characters is text.
 
 Cost: the prose detector looks only at texts of at least `_MIN_PROSE_CHARS` with as many
 spaces as the word floor; the tree detector classifies each container of ZenML's structure
