@@ -9,10 +9,14 @@ counts as data without touching code. The detectors only report shapes past a fl
 `*_FLOOR` constants) below which no threshold is meaningful: the policy's thresholds are at
 or above them.
 
-Only user data is measured: the field classes a user fills with values (`user_dict`, `name`,
-`unknown`). ZenML's own prose fields (descriptions, docstrings, model cards, source code,
-tracebacks, pip freeze: `free_text`, `code`, `log`, `package_list`, `value_repr`) and its own
-request structure (lists of steps, artifacts, components) are never measured.
+User data is measured whole: the field classes a user fills with values (`user_dict`,
+`name`, `unknown`). ZenML's own text fields (descriptions, source code, tracebacks and
+exception messages, value reprs: `free_text`, `code`, `log`, `value_repr`,
+`TEXT_MEASURED_CLASSES`) are measured for what gets pasted into them: a JSON document opening
+anywhere in the text, a run of numbers, prose on one line (their own prose is wrapped at a
+line's width). Whether a shape there blocks is the policy's (`shape_classes` in its data:
+PROSE blocks in user data only; the redacted classes never block). ZenML's request structure
+(lists of steps, artifacts, components) is never measured, nor a pip freeze.
 
 - `ProseDetector` (a string detector): per leaf text and per decoded view in it (views are
   separated by `VIEW_SEPARATOR`, so sibling fragments joined by the decoders are measured
@@ -39,8 +43,12 @@ request structure (lists of steps, artifacts, components) are never measured.
   The string values of one object or list are also measured together as prose (entity
   PROSE at the container): a transcript split into one value per sentence or turn.
 - `JsonTextDetector` (a string detector): the same measures for a JSON document carried in
-  a user-data string that no user-data subtree of the body holds (a run name, a tag, a
-  query value, a header).
+  a string that no user-data subtree of the body holds (a run name, a tag, a query value, a
+  header, a description, an exception message, code), the whole text or containers opening
+  inside it (`_documents`: stdlib `raw_decode`, at most `MAX_EMBEDDED_JSON_TRIES` openings).
+- A NUMERIC_ARRAY finding sits where the numbers are (`_mass_path`: the deepest container
+  holding most of the subtree's numbers); records split into chunks are one table; a flag
+  (bool) column makes lists of one length a table; a list of single characters is text.
 
 Cost: the prose detector looks only at texts of at least `_MIN_PROSE_CHARS` with as many
 spaces as the word floor; the tree detector classifies each container of ZenML's structure
@@ -53,8 +61,9 @@ parsed as JSON up to `MAX_NESTED_JSON_CHARS` and `MAX_NESTED_JSON_LAYERS` deep.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, get_args
 
 import orjson
@@ -66,6 +75,11 @@ from metagate.scanner.model import FieldClass, Leaf, views
 # Classes a user fills with values of their own: the only ones measured.
 USER_DATA_CLASSES: frozenset[str] = frozenset({"user_dict", "name", "unknown"})
 _ALL_CLASSES: frozenset[str] = frozenset(get_args(FieldClass))
+# Classes whose text is also measured (prose, JSON documents, number runs): ZenML's own prose
+# fields and the fields the default policy redacts. A shape there is reported, for the audit
+# and for a redacted field's record; whether it blocks is the policy's (`shape_classes` in its
+# data names the classes where an entity blocks: a description is prose by nature).
+TEXT_MEASURED_CLASSES: frozenset[str] = USER_DATA_CLASSES | {"free_text", "log", "code", "value_repr"}
 
 Measure = tuple[tuple[str, int], ...]
 
@@ -79,12 +93,20 @@ NUMBERS_FLOOR = 24
 SPREAD_NUMBERS_FLOOR = 64      # numbers over several user-data fields of one request
 SPREAD_PER_FIELD_FLOOR = 8
 
+# In ZenML's own text fields (code, logs, descriptions): prose on one line of a text whose
+# lines are wrapped by nature. A docstring or comment line holds a dozen words.
+PROSE_LINE_WORDS_FLOOR = 20
+PROSE_LINE_SENTENCES_FLOOR = 2
+
 # --- bounds ---------------------------------------------------------------------------
 MAX_PROSE_CHARS = 20_000        # of each view: words saturate long before
 MAX_NODES = 200_000             # values walked per request, over all its user-data subtrees
 MAX_NESTED_JSON_CHARS = 1024 * 1024
 MAX_NESTED_JSON_LAYERS = 3
 _MIN_PROSE_CHARS = 4 * PROSE_WORDS_FLOOR
+_MIN_PROSE_LINE_CHARS = 4 * PROSE_LINE_WORDS_FLOOR
+# A line: views are separated by a line break too, so a line never spans two views.
+_LINE = re.compile(r"[^\n]+")
 _MIN_JSON_CHARS = 16             # '[[1,"a"],[2,"b"]]': the shortest table in JSON
 _MAX_CLASS_CACHE = 65536       # positions remembered, over all endpoints
 _ROOT_CLASSES = frozenset({"user_dict", "name"})  # containers of these classes are user data
@@ -137,7 +159,7 @@ class ProseDetector(Detector, Measured):
     category = "blob"
     # Hits depend only on a leaf's text and class: cacheable.
     leaf_local = True
-    skip_classes = _ALL_CLASSES - USER_DATA_CLASSES
+    skip_classes = _ALL_CLASSES - TEXT_MEASURED_CLASSES
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         hits: list[Hit] = []
@@ -148,7 +170,10 @@ class ProseDetector(Detector, Measured):
                 continue
             if leaf.field_class in self.skip_classes:
                 continue
-            hit = self._most_prose_view(index, text)
+            if leaf.field_class in USER_DATA_CLASSES:
+                hit = self._most_prose_view(index, text)
+            else:
+                hit = self._most_prose_line(index, text)
             if hit is not None:
                 hits.append(hit)
         return hits
@@ -162,6 +187,24 @@ class ProseDetector(Detector, Measured):
                 measure = prose_measure(view)
                 if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
                     best = (measure[0][1], start, start + len(view))
+        if best is None:
+            return None
+        return Hit(index, "PROSE", best[1], best[2], 0.9)
+
+    def _most_prose_line(self, index: int, text: str) -> Hit | None:
+        """In ZenML's own text fields (descriptions, code, logs, value reprs) prose is their
+        nature, wrapped at a line's width (docstrings, comments, log lines); data pasted
+        there lands as one line: a string literal, a repr, an exception message. Only a line
+        past the line floors is reported: the most wordy one."""
+        best: tuple[int, int, int] | None = None
+        for match in _LINE.finditer(text):
+            line = match.group()
+            if len(line) < _MIN_PROSE_LINE_CHARS or line.count(" ") < PROSE_LINE_WORDS_FLOOR - 1:
+                continue
+            (_, words), (_, sentences), (_, share) = measure = prose_measure(line)
+            if words >= PROSE_LINE_WORDS_FLOOR and sentences >= PROSE_LINE_SENTENCES_FLOOR \
+                    and share >= PROSE_SHARE_FLOOR and (best is None or words > best[0]):
+                best = (measure[0][1], match.start(), match.end())
         if best is None:
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)
@@ -187,6 +230,14 @@ def _is_number(value: Any) -> bool:
     return kind is str and len(value) <= 40 and _NUMERIC_TEXT.fullmatch(value) is not None
 
 
+def _is_label(value: Any) -> bool:
+    """A cell that is no measurement: text, or a flag (`churned: true`). A column of these
+    beside others makes lists of one length a table; lists of numbers only are series (a
+    training history) or a tensor, which the count of numbers judges."""
+    kind = type(value)
+    return kind is bool or kind is str and not _is_number(value)
+
+
 def _index_like(keys: Iterable[str]) -> bool:
     return all(type(key) is str and _INDEX_LABEL.fullmatch(key) for key in keys)
 
@@ -210,6 +261,11 @@ def _list_table(node: list[Any]) -> tuple[str, int, int] | None:
     if rows < TABLE_ROWS_FLOOR:
         return None
     first = node[0]
+    if type(first) is list and first and type(first[0]) is dict and all(type(chunk) is list for chunk in node):
+        # Records sent in chunks (a list of lists of rows): the one table they make.
+        node = [row for chunk in node for row in chunk]
+        rows = len(node)
+        first = node[0]
     if type(first) is dict:  # records
         # The columns every row has (records from an API may leave optional keys out);
         # a cell holds a value or a list of values (an object column of tags).
@@ -231,7 +287,7 @@ def _list_table(node: list[Any]) -> tuple[str, int, int] | None:
         for row in node:
             if type(row) is not list or len(row) != width or not _scalar_row(row):
                 return None
-            text = text or any(type(v) is str and not _is_number(v) for v in row)
+            text = text or any(_is_label(v) for v in row)
         # A matrix of numbers only is a tensor (or a confusion matrix): the count decides.
         return ("RECORDS_TABLE", rows, width) if text else None
     return None
@@ -259,6 +315,10 @@ def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
         if len(node) >= TABLE_ROWS_FLOOR and _index_like(node):
             return "RECORDS_TABLE", len(node), len(inner)
         return None
+    if type(first) is list and first and type(first[0]) is dict:
+        # Records split over sibling keys (`part_0`, `part_1` ... or `train`/`test`): the
+        # chunks make one table.
+        return _list_table(list(node.values())) if len(node) >= 2 else None
     if type(first) is list and len(node) >= TABLE_COLUMNS_FLOOR:  # to_dict("list")
         length = len(first)
         if length < TABLE_ROWS_FLOOR:
@@ -267,11 +327,70 @@ def _dict_table(node: dict[str, Any]) -> tuple[str, int, int] | None:
         for value in node.values():
             if type(value) is not list or len(value) != length or not _scalar_row(value):
                 return None
-            text = text or any(type(v) is str and not _is_number(v) for v in value)
+            text = text or any(_is_label(v) for v in value)
         # Lists of numbers only side by side are series (a training history, per-epoch
         # metrics) or a tensor: the count of numbers decides, as for a matrix.
         return ("COLUMN_LISTS", length, len(node)) if text else None
     return None
+
+
+def _count_numbers(node: Any, layer: int = 0) -> int:
+    """The numbers in `node` as the walk counts them (numeric strings, JSON carried in
+    strings, bounded as the walk is)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(node, layer)]
+    seen = 0
+    while stack and seen < MAX_NODES:
+        current, depth = stack.pop()
+        seen += 1
+        kind = type(current)
+        if kind is int or kind is float:
+            count += 1
+        elif kind is dict:
+            stack.extend((value, depth) for value in current.values())
+        elif kind is list:
+            stack.extend((value, depth) for value in current)
+        elif kind is str:
+            if len(current) <= 40:
+                count += _NUMERIC_TEXT.fullmatch(current) is not None
+            elif depth < MAX_NESTED_JSON_LAYERS and current.lstrip()[:1] in ("{", "[", '"') \
+                    and len(current) <= MAX_NESTED_JSON_CHARS:
+                try:
+                    stack.append((orjson.loads(current), depth + 1))
+                except orjson.JSONDecodeError:
+                    pass
+    return count
+
+
+_MAX_MASS_DEPTH = 16
+
+
+def _mass_path(node: Any, parts: tuple[jsonpath.Part, ...], numbers: int) -> tuple[jsonpath.Part, ...]:
+    """Where the numbers of a user-data subtree sit: the deepest container (or the string
+    carrying JSON) below `parts` that holds most of them (an embedding under one key of a
+    run's metadata is reported at that key, not at `values`). The finding keeps the
+    subtree's count as its measure: the data mass is the subtree's, this is its place.
+    Only run for a subtree past the number floor, so clean traffic rarely pays for it."""
+    current, where, total = node, parts, numbers
+    for _ in range(_MAX_MASS_DEPTH):
+        kind = type(current)
+        if kind is not dict and kind is not list:
+            break
+        items = current.items() if kind is dict else enumerate(current)
+        heaviest: tuple[int, Any, Any] | None = None
+        for key, value in items:
+            if type(value) in (dict, list) or type(value) is str and len(value) > 40:
+                count = _count_numbers(value)
+                if 2 * count > total:
+                    heaviest = (count, key, value)
+                    break
+        if heaviest is None:
+            break
+        total, key, current = heaviest
+        where = (*where, key)
+        if type(current) is str:
+            break
+    return where
 
 
 class _Walk:
@@ -316,7 +435,8 @@ class _Walk:
         if self.numbers:
             self.spread.append((parts, self.numbers))
         if self.numbers >= NUMBERS_FLOOR:
-            self.found.append((jsonpath.render(parts), "NUMERIC_ARRAY", 0.9, (("numbers", self.numbers),)))
+            where = _mass_path(node, parts, self.numbers)
+            self.found.append((jsonpath.render(where), "NUMERIC_ARRAY", 0.9, (("numbers", self.numbers),)))
 
     def visit(self, node: Any, parts: tuple[jsonpath.Part, ...]) -> None:
         # (node, path, layers of JSON-in-a-string above it, inside a table already reported)
@@ -348,7 +468,11 @@ class _Walk:
                         if " " in value:
                             texts.append(value)
                         self._text(value, where if layer or in_table else (*where, key), layer, in_table, stack)
-                if len(texts) >= 2 and not in_table:
+                if in_table:
+                    pass
+                elif kind is list and len(current) >= _MIN_PROSE_CHARS and self._character_prose(current, where):
+                    pass
+                elif len(texts) >= 2:
                     self._sibling_prose(texts, where)
             elif kind is str:
                 self._text(current, where, layer, in_table, stack)
@@ -371,6 +495,16 @@ class _Walk:
         measure = prose_measure(" ".join(joined))
         if _is_prose(measure):
             self.found.append((jsonpath.render(where), "PROSE", 0.9, measure))
+
+    def _character_prose(self, items: list[Any], where: tuple[jsonpath.Part, ...]) -> bool:
+        """A text sent as a list of its characters (`list(text)`): measured joined. True
+        when the list is one of characters."""
+        if not all(type(item) is str and len(item) == 1 for item in items):
+            return False
+        measure = prose_measure("".join(items[:MAX_PROSE_CHARS]))
+        if _is_prose(measure):
+            self.found.append((jsonpath.render(where), "PROSE", 0.9, measure))
+        return True
 
     def _text(
         self, text: str, where: tuple[jsonpath.Part, ...], layer: int, in_table: bool, stack: list[Any]
@@ -404,7 +538,7 @@ class JsonTextDetector(Detector, Measured):
     category = "blob"
     # Hits depend only on a leaf's text and class: cacheable.
     leaf_local = True
-    skip_classes = _ALL_CLASSES - USER_DATA_CLASSES
+    skip_classes = _ALL_CLASSES - TEXT_MEASURED_CLASSES
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         hits: list[Hit] = []
@@ -421,20 +555,53 @@ class JsonTextDetector(Detector, Measured):
         return _json_shapes(text).get(entity, ())
 
 
-def _json_shapes(text: str) -> dict[str, Measure]:
-    """Entity -> the largest measure of it, for the JSON document `text` (nothing when
-    `text` is no JSON container, or too long to parse)."""
+# Where a JSON container may open inside text ("lookup failed for [{...}]", a literal in code,
+# `KeyError: '{"0": ...}'` in a traceback): a bracket followed by what a container holds.
+# A string literal holding a JSON container (`x = json.dumps(json.dumps(df))` in code) opens
+# with a quote right before the bracket.
+_EMBEDDED_JSON_START = re.compile(r'[\[{](?=\s*["\[{\-\d])|"(?=[\[{]|\\")')
+MAX_EMBEDDED_JSON_TRIES = 64     # openings tried per text: a failed parse may scan far
+_DECODER = json.JSONDecoder()
+
+
+def _documents(text: str) -> Iterator[Any]:
+    """The JSON containers of `text`: the whole text when it is one, else those that open
+    inside it (the stdlib decoder's raw_decode parses a prefix and says where it ends), at
+    most MAX_EMBEDDED_JSON_TRIES openings, each parsed document skipped over."""
     head = text.lstrip()[:1]
-    if head not in ("{", "[", '"') or len(text) < _MIN_JSON_CHARS or len(text) > MAX_NESTED_JSON_CHARS:
-        return {}
-    try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    if type(document) not in (dict, list, str):
+    if head in ("{", "[", '"'):
+        try:
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if type(document) in (dict, list, str):
+                yield document
+            return
+    position, tries = 0, 0
+    while tries < MAX_EMBEDDED_JSON_TRIES:
+        match = _EMBEDDED_JSON_START.search(text, position)
+        if match is None:
+            return
+        tries += 1
+        try:
+            document, end = _DECODER.raw_decode(text, match.start())
+        except (ValueError, RecursionError):  # not JSON there; or nested past the stack
+            position = match.start() + 1
+            continue
+        if end - match.start() >= _MIN_JSON_CHARS:
+            yield document
+        position = end
+
+
+def _json_shapes(text: str) -> dict[str, Measure]:
+    """Entity -> the largest measure of it, for the JSON documents of `text` (the text, or
+    containers inside it; nothing when there is none, or the text is too long to parse)."""
+    if len(text) < _MIN_JSON_CHARS or len(text) > MAX_NESTED_JSON_CHARS or ("{" not in text and "[" not in text):
         return {}
     walk = _Walk(frozenset())
-    walk.measure(document, ())
+    for document in _documents(text):
+        walk.measure(document, ())
     shapes: dict[str, Measure] = {}
     for _, entity, _, measure in walk.found:
         if entity not in shapes or measure > shapes[entity]:

@@ -41,6 +41,9 @@ _LINE_BREAK = re.compile(r"\r?\n|\\r\\n|\\n")
 _DELIMITERS = (",", "\t", ";", "|")
 DEFAULT_MIN_NUMBERS = 128  # as NumericArrayDetector: an embedding has 384 or more
 _NUMERIC_COLUMN_SHARE = 0.8
+# Where a run of numbers is data from the user floor: user data, and the text fields of ZenML
+# that leave unredacted (a description, an exception message). Code keeps `min_numbers`.
+_NUMBERS_MEASURED_CLASSES = USER_DATA_CLASSES | {"free_text", "log"}
 USER_DATA_MIN_LINES = 3  # a header and two rows: the policy's threshold sits at or above
 
 
@@ -68,8 +71,11 @@ class TextTableDetector(Detector, Measured):
             if len(text) < self._min_user_chars:
                 continue
             user_data = leaf.field_class in USER_DATA_CLASSES
-            if (user_data or len(text) >= self._min_chars) and self.wants(leaf):
-                runs = list(self._numeric_runs(index, text, self._min_user_numbers if user_data else self.min_numbers))
+            # A run of numbers is data in any text a user or ZenML writes (an embedding
+            # printed into a description or an exception message): the user floor there too.
+            measured = leaf.field_class in _NUMBERS_MEASURED_CLASSES
+            if (measured or len(text) >= self._min_chars) and self.wants(leaf):
+                runs = list(self._numeric_runs(index, text, self._min_user_numbers if measured else self.min_numbers))
                 tables = list(self._tables(index, text, USER_DATA_MIN_LINES if user_data else self.min_rows))
                 if user_data and tables:
                     # The numbers of a table are the table's: a shorter run inside one is not

@@ -182,12 +182,19 @@ def test_short_notes_and_lists_are_not_prose(inspector: Inspector, text: str) ->
     assert action == "allow", findings  # (the two-sentence note is measured: under the threshold)
 
 
-def test_prose_in_zenml_text_fields_is_not_measured() -> None:
+def test_prose_in_zenml_text_fields_is_measured_by_line() -> None:
+    # Descriptions, code, logs and value reprs are prose by nature, wrapped at a line's width:
+    # there a paragraph on one line (a string literal, a repr, a message) is reported; the
+    # policy blocks PROSE only in user data (shape_classes), the redacted classes never block.
     detector = ProseDetector()
-    for field_class in ("free_text", "code", "log", "package_list", "value_repr"):
-        assert list(detector.scan([Leaf("$.description", TICKET, field_class)])) == []
+    wrapped = "\n".join(TICKET[i : i + 70] for i in range(0, len(TICKET), 70))  # a docstring's width
+    for field_class in ("free_text", "code", "log", "value_repr"):
+        assert [h.entity for h in detector.scan([Leaf("$.x", f"x = 1\nNOTE = {TICKET!r}\n", field_class)])] == ["PROSE"]
+        assert list(detector.scan([Leaf("$.description", wrapped, field_class)])) == []
+    assert list(detector.scan([Leaf("$.p", TICKET, "package_list")])) == []
     for field_class in ("user_dict", "name", "unknown"):
         assert [h.entity for h in detector.scan([Leaf("$.x", TICKET, field_class)])] == ["PROSE"]
+        assert [h.entity for h in detector.scan([Leaf("$.x", wrapped, field_class)])] == ["PROSE"]
 
 
 def test_model_description_is_not_blocked(inspector: Inspector) -> None:
@@ -199,7 +206,10 @@ def test_model_description_is_not_blocked(inspector: Inspector) -> None:
     body["pipeline_configuration"]["model"]["description"] = TICKET  # free_text: ZenML's own prose field
     record["body_text"] = json.dumps(body)
     action, findings = _inspect(inspector, record)
-    assert action != "block" and findings == []  # a snapshot is redacted (its source code), not blocked
+    # A snapshot is redacted (its source code), not blocked: prose in a description is
+    # reported (one line of it), it blocks only in user data (shape_classes in data.json).
+    assert action != "block"
+    assert findings == [("PROSE", "$.pipeline_configuration.model.description")]
 
 
 def test_prose_in_a_joined_view_is_measured() -> None:
@@ -298,7 +308,11 @@ EMBEDDING = [round(rng.uniform(-1, 1), 6) for _ in range(768)]
 def test_split_numeric_data_is_blocked(inspector: Inspector, values: dict[str, Any]) -> None:
     action, findings = _inspect(inspector, _run_metadata(values))
     assert action == "block"
-    assert ("NUMERIC_ARRAY", "$.values") in findings
+    # Reported where the numbers sit: the one key holding most of them, else the user dict.
+    heavy = [key for key in values if len(json.dumps(values[key])) * 2 > len(json.dumps(values))]
+    nested = "$.values.a.b.c" if "a" in values else None
+    expected = nested or (f"$.values.{heavy[0]}" if heavy else "$.values")
+    assert ("NUMERIC_ARRAY", expected) in findings, findings
 
 
 def test_a_metrics_dict_of_ten_floats_is_allowed(inspector: Inspector) -> None:
@@ -333,7 +347,7 @@ def test_embedding_in_artifact_metadata_is_blocked(inspector: Inspector) -> None
     record["body_text"] = json.dumps(body)
     action, findings = _inspect(inspector, record)
     assert action == "block"
-    assert ("NUMERIC_ARRAY", "$[0].metadata") in findings
+    assert ("NUMERIC_ARRAY", "$[0].metadata.embedding") in findings  # where the numbers sit
 
 
 def test_prose_in_a_run_name_and_tags_is_blocked(inspector: Inspector) -> None:
@@ -471,7 +485,13 @@ def test_json_text_detector_measures_each_view() -> None:
     assert dict(detector.measure(hit.entity, table)) == {"rows": 5, "columns": 4}
     for text in ('{"lr": 0.01, "layers": [64, 32]}', '["a", "b", "c"]', "[not json", json.dumps(ORIENTS["records"][:1])):
         assert list(detector.scan([Leaf("$.name", text, "name")])) == []
-    assert list(detector.scan([Leaf("$.x", table, "code")])) == []  # ZenML's own text classes
+    # In ZenML's own text classes (code, logs, descriptions) a table is reported too, also
+    # one opening inside the text: the policy redacts or blocks by class.
+    assert [h.entity for h in detector.scan([Leaf("$.x", table, "code")])] == ["RECORDS_TABLE"]
+    assert [h.entity for h in detector.scan([Leaf("$.x", f"lookup failed for {table}", "log")])] == ["RECORDS_TABLE"]
+    assert [h.entity for h in detector.scan([Leaf("$.x", f"ROWS = {json.dumps(table)}", "code")])] == ["RECORDS_TABLE"]
+    for text in ('x = {"lr": 0.01, "layers": [64, 32]}', 'f(["a", "b"], [1, 2])', "a[0] = [1, 2"):
+        assert list(detector.scan([Leaf("$.x", text, "code")])) == []
 
 
 @pytest.mark.parametrize("container", ["dict", "list"])
@@ -566,3 +586,71 @@ def test_prose_in_pipeline_and_step_parameters_is_blocked(inspector: Inspector, 
     action, findings = _inspect(inspector, record)
     assert action == "block"
     assert any(e == "PROSE" and p.endswith(".parameters.ticket") for e, p in findings), findings
+
+
+# --- round 2: where data lands -----------------------------------------------------------
+
+
+def test_prose_sent_as_a_list_of_characters_is_blocked(inspector: Inspector) -> None:
+    action, findings = _inspect(inspector, _run_metadata({"note": list(TICKET)}))
+    assert action == "block" and ("PROSE", "$.values.note") in findings, findings
+    # A list of a few letters (class labels, a grid) is no text.
+    action, findings = _inspect(inspector, _run_metadata({"labels": list("ABCDEFGH") * 6}))
+    assert action == "allow", findings
+
+
+def test_records_sent_in_chunks_are_one_table() -> None:
+    rows = ORIENTS["records"]
+    assert table_shape([rows[:2], rows[2:4], rows[4:]]) == ("RECORDS_TABLE", 5, 4)
+    assert table_shape({"part_0": rows[:2], "part_1": rows[2:]}) == ("RECORDS_TABLE", 5, 4)
+    assert table_shape({"only": rows[:2]}) is None            # one chunk of two rows: too small
+    assert table_shape([[1, 2], [3, 4]]) is None               # numbers only: a matrix, counted
+
+
+def test_a_flag_column_makes_a_table_a_series_of_numbers_does_not() -> None:
+    flags = {"age": [31, 45, 27, 60, 38], "churned": [True, False, False, True, False]}
+    assert table_shape(flags) == ("COLUMN_LISTS", 5, 2)
+    assert table_shape([[31, True], [45, False], [27, False]]) == ("RECORDS_TABLE", 3, 2)
+    history = {"loss": [0.9, 0.7, 0.5, 0.4, 0.35], "accuracy": [0.6, 0.7, 0.8, 0.85, 0.86], "epoch": [1, 2, 3, 4, 5]}
+    assert table_shape(history) is None
+
+
+def test_numbers_are_reported_where_they_sit(inspector: Inspector) -> None:
+    values = {"accuracy": 0.91, "epochs": 12, "debug": {"inputs": {"vector": EMBEDDING[:96]}, "n_rows": 3}}
+    action, findings = _inspect(inspector, _run_metadata(values))
+    assert action == "block" and ("NUMERIC_ARRAY", "$.values.debug.inputs.vector") in findings, findings
+    # Spread evenly over keys, no key holds most of them: the user dict is the place.
+    spread = {f"m{i}": EMBEDDING[i * 8 : (i + 1) * 8] for i in range(12)}
+    action, findings = _inspect(inspector, _run_metadata(spread))
+    assert action == "block" and ("NUMERIC_ARRAY", "$.values") in findings, findings
+
+
+def test_a_confusion_matrix_and_a_history_stay_clean(inspector: Inspector) -> None:
+    values = {"confusion_matrix": [[50, 2, 1], [3, 45, 2], [0, 4, 48]],
+              "history": {"loss": [0.9, 0.7, 0.5, 0.4, 0.35], "val_loss": [1.0, 0.8, 0.6, 0.55, 0.5]}}
+    action, findings = _inspect(inspector, _run_metadata(values))
+    assert action == "allow" and findings == [], findings
+
+
+def test_data_pasted_into_an_exception_message_is_found(inspector: Inspector) -> None:
+    record = next(copy.deepcopy(r) for r in _clean_records()
+                  if r["method"] == "PUT" and "exception_info" in (r.get("body_text") or ""))
+    body = json.loads(record["body_text"])
+    body["exception_info"]["message"] = f"lookup failed for {json.dumps(ORIENTS['records'])}"
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block" and ("RECORDS_TABLE", "$.exception_info.message") in findings, findings
+    # Prose there is reported, not blocked: an exception message may be a paragraph.
+    body["exception_info"]["message"] = TICKET
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action != "block" and ("PROSE", "$.exception_info.message") in findings, findings
+
+
+def test_embedded_json_search_is_bounded() -> None:
+    from metagate.scanner.detectors.shapes import JsonTextDetector
+
+    text = "[" * 200_000 + "x"   # every opening fails after a long scan: tries are capped
+    start = time.perf_counter()
+    assert list(JsonTextDetector().scan([Leaf("$.x", text, "log")])) == []
+    assert time.perf_counter() - start < 5.0

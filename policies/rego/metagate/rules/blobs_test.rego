@@ -80,3 +80,26 @@ test_numbers_spread_over_fields_block_only_when_dense if {
 	count(blobs.block) == 1 with input.findings as dense
 	blobs.block == [] with input.findings as sparse
 }
+
+# --- where a shape is data: shape_classes -------------------------------------------------
+
+test_prose_in_a_description_is_reported_not_blocked if {
+	f := object.union(shape_finding("PROSE", {"words": 80, "sentences": 6, "word_share": 90}), {"field_class": "free_text", "path": "$.description"})
+	blobs.block == [] with input.findings as [f]
+}
+
+test_prose_in_user_data_still_blocks_with_classes_listed if {
+	fs := [shape_finding("PROSE", {"words": 80, "sentences": 6, "word_share": 90})]
+	blobs.block == [{"rule": "blob.detected", "path": "$.values.note", "entity": "PROSE"}] with input.findings as fs
+}
+
+test_entity_without_classes_blocks_in_any_class if {
+	f := object.union(shape_finding("NUMERIC_ARRAY", {"numbers": 700}), {"field_class": "free_text", "path": "$.description"})
+	blobs.block == [{"rule": "blob.detected", "path": "$.description", "entity": "NUMERIC_ARRAY"}] with input.findings as [f]
+}
+
+test_shape_classes_come_from_data if {
+	f := object.union(shape_finding("PROSE", {"words": 80, "sentences": 6, "word_share": 90}), {"field_class": "free_text", "path": "$.description"})
+	blobs.block == [{"rule": "blob.detected", "path": "$.description", "entity": "PROSE"}] with input.findings as [f]
+		with data.metagate.config.shape_classes.PROSE as ["user_dict", "free_text"]
+}
