@@ -352,9 +352,10 @@ def test_ner_finds_people_and_places_but_not_ml_vocabulary(ner_pipeline):
     ner = PresidioPiiDetector(spacy_model=ner_pipeline)
     leaves = [
         user("$.description", "Trained by Jane Doe in Berlin with Adam and a Gaussian prior at Acme", "free_text"),
-        user("$.source_code", "# reviewed by Jane Doe", "code"),  # code is not a NER class
+        # Code is not read by the model; a name in it is found by the given-name rules alone.
+        user("$.source_code", "# reviewed by Jane Doe", "code"),
     ]
-    assert found(ner, leaves) == [(0, "LOCATION", "Berlin"), (0, "PERSON", "Jane Doe")]
+    assert found(ner, leaves) == [(0, "LOCATION", "Berlin"), (0, "PERSON", "Jane Doe"), (1, "PERSON", "Jane Doe")]
 
 
 def test_ner_is_off_without_a_model(detector):
