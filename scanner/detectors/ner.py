@@ -93,7 +93,12 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "den", "di", "du", "bin", "al", "el", "la", "le"})
 # A whole value that can be a name: capitalised words (hyphenated, with apostrophes),
 # particles between them.
-_WHOLE_NAME = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:\x20(?:[a-z]{1,3}\x20)?[^\W\d_]+(?:['’\-][^\W\d_]+)*){1,2}")
+_WHOLE_NAME = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:\x20(?:[A-Z]\.\x20)?(?:[a-z]{1,3}\x20)?[^\W\d_]+(?:['’\-][^\W\d_]+)*){1,2}")
+
+
+def _initial(word: str) -> bool:
+    """"X" or "X." of "Olusegun X. Lindqvist"."""
+    return len(word.rstrip(".")) == 1 and word[0].isupper()
 
 
 def _capitalised(word: str) -> bool:
@@ -235,14 +240,14 @@ class SpacyNer:
                 if any(start < e and s < end for s, e in people):
                     continue
                 if index not in keys:
-                    keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+                    keys[index] = _path_words(leaves[index])
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
                     yield Hit(index, "PERSON", start, end, self.score)
 
     def _scan_without_model(self, index: int, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         """Names in code and logs by the given-name rules alone (see PATTERN_ONLY_CLASSES)."""
         text = leaves[index].text[:_MAX_PATTERN_CHARS]
-        keys = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+        keys = _path_words(leaves[index])
         for start, end in (*self._given_name_pairs(text), *self._unlisted_names(text)):
             if not all(w in keys for w in key_words(text[start:end])):
                 yield Hit(index, "PERSON", start, end, self.score)
@@ -256,7 +261,7 @@ class SpacyNer:
             stripped = view.strip()
             if len(stripped) > 60 or not _WHOLE_NAME.fullmatch(stripped):
                 continue
-            words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES]
+            words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES and not _initial(w)]
             if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words):
                 start = offset + view.index(stripped)
                 yield start, start + len(stripped)
@@ -325,7 +330,7 @@ class SpacyNer:
             if entity is None or self._denied(ent):
                 continue
             if index not in keys:
-                keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+                keys[index] = _path_words(leaves[index])
             if _repeats_its_keys(ent, keys[index]):
                 continue
             before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
@@ -346,7 +351,7 @@ class SpacyNer:
         # A given name the list lacks: two or three capitalised words that are none of them an
         # English word, a stop word or ML vocabulary ("Olusegun Adeyemi"), as the model reads
         # them. Title-case names of things are made of English words ("Sales Forecast").
-        words = [t.text for t in ent if not t.is_punct and t.lower_ not in _PARTICLES]
+        words = [t.text for t in ent if not t.is_punct and t.lower_ not in _PARTICLES and not _initial(t.text)]
         return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words)
 
     def _denied(self, ent: Any) -> bool:
@@ -392,6 +397,15 @@ def _windows(text: str) -> list[tuple[int, int]]:
         if sum(e - s for s, e in found) > _MAX_CHARS_PER_SCAN:
             break
     return found
+
+
+def _path_words(leaf: Leaf) -> frozenset[str]:
+    """Words of the keys above a leaf; a key leaf's own key is its text, not a label of it
+    (a name written as a metadata key is a name)."""
+    keys = context_keys(leaf.path)
+    if leaf.is_key:
+        keys = keys[:-1]
+    return frozenset(w for key in keys for w in key_words(key))
 
 
 def _repeats_its_keys(ent: Any, keys: frozenset[str]) -> bool:

