@@ -81,6 +81,10 @@ _MAX_CHARS_PER_SCAN = 5_000
 
 
 _TITLE_BEFORE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame|lady|lord|herr|frau|mme|mlle|sr|sra)\.?\s+$", re.IGNORECASE)
+_TITLED = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra)(?P<dot>\.)?\x20+"
+    r"(?:[A-Z][a-zà-ÿ'’\-]+\x20+(?:[A-Z]\.\x20+)?)?(?P<last>[A-Z][a-zà-ÿ'’\-]+)"
+)
 _LOCATIVE_BEFORE = re.compile(
     r"\b(?:in|at|from|to|near|into|via|around|across|outside|inside|toward|towards|lives|living|based|located|"
     r"address|moved|relocated|resides|residing|born)\s+(?:the\s+)?$",
@@ -93,7 +97,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "den", "di", "du", "bin", "al", "el", "la", "le"})
 # A whole value that can be a name: capitalised words (hyphenated, with apostrophes),
 # particles between them.
-_WHOLE_NAME = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:\x20(?:[A-Z]\.\x20)?(?:[a-z]{1,3}\x20)?[^\W\d_]+(?:['’\-][^\W\d_]+)*){1,2}")
+_WHOLE_NAME = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:,?\x20(?:[A-Z]\.\x20)?(?:[a-z]{1,3}\x20)?[^\W\d_]+(?:['’\-][^\W\d_]+)*){1,2}")
 
 
 def _initial(word: str) -> bool:
@@ -248,9 +252,17 @@ class SpacyNer:
         """Names in code and logs by the given-name rules alone (see PATTERN_ONLY_CLASSES)."""
         text = leaves[index].text[:_MAX_PATTERN_CHARS]
         keys = _path_words(leaves[index])
-        for start, end in (*self._given_name_pairs(text), *self._unlisted_names(text)):
+        for start, end in (*self._given_name_pairs(text), *self._unlisted_names(text), *self._titled_names(text)):
             if not all(w in keys for w in key_words(text[start:end])):
                 yield Hit(index, "PERSON", start, end, self.score)
+
+    def _titled_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """A title and one or two capitalised words after it, the last no English word
+        ("Dr. Mei Lindqvist"), where the model does not read the text."""
+        for match in _TITLED.finditer(text):
+            # "Dr. Watson": a title with its dot names someone; "Dr Watson" needs a surname that is no word.
+            if match.group("dot") or not self._common(match.group("last")):
+                yield match.start(), match.end()
 
     def _unlisted_names(self, text: str) -> Iterable[tuple[int, int]]:
         """A view that is a name and nothing else, of names no list holds ("Olusegun

