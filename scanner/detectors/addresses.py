@@ -194,7 +194,7 @@ class AddressScanner:
                       and p.start - part.end <= _NEAR // 2 and part.start - p.end <= _NEAR // 2]
             if others:
                 found.append((min(part.start, *(p.start for p in others)), max(part.end, *(p.end for p in others)), CONTEXT_SCORE))
-            elif _CONTEXT_BEFORE.search(text, 0, part.start) is not None or (
+            elif _CONTEXT_BEFORE.search(text, max(0, part.start - _NEAR), part.start) is not None or (
                 part.kind == "US state and ZIP" and _city_before_state(text, part.start)
             ):
                 found.append((part.start, part.end, CONTEXT_SCORE))
