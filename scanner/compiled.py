@@ -17,7 +17,7 @@ COMPILED_MODULES = (
     "pipeline", "leaves", "memo", "detection", "cache", "canonical", "evasion", "normalize",
     "schemas", "model", "jsonpath", "prefilter", "catalog", "decoders", "headers",
     "detectors.blobs", "detectors.secrets", "detectors.pii", "detectors.fields", "detectors.masking",
-    "detectors.shapes",
+    "detectors.shapes", "detectors.addresses",
 )
 
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)

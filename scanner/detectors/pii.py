@@ -38,6 +38,7 @@ from typing import Any
 
 from metagate.scanner.cache import text_key
 from metagate.scanner.detectors.base import Detector, Hit
+from metagate.scanner.detectors.addresses import AddressScanner
 from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, semantics, semantics_of_path
 from metagate.scanner.detectors.masking import mask_metadata as _mask_metadata
 from metagate.scanner.detectors.masking import mask_numeric_runs as _mask_numeric_runs
@@ -316,6 +317,8 @@ class PresidioPiiDetector(Detector):
         self.ner_score = ner_score
         self.deny_list = frozenset(w.lower() for w in deny_list)
         self._ner = SpacyNer(spacy_model, self.ner_classes, ner_score, self.deny_list) if spacy_model else None
+        # Postal addresses by their parts (addresses.py): NER's LOCATION needs a locative word.
+        self._addresses = AddressScanner() if "LOCATION" in NER_ENTITIES else None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), self._init_args)
@@ -331,7 +334,17 @@ class PresidioPiiDetector(Detector):
         hits = list(self._scan_patterns(leaves))
         if self._ner is not None:
             hits.extend(self._scan_ner(leaves))
+        if self._addresses is not None:
+            hits.extend(self._scan_addresses(leaves))
         return hits
+
+    def _scan_addresses(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        assert self._addresses is not None
+        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
+        for hit in self._addresses.scan(leaves, wanted):
+            if hit.score < self.score_threshold:
+                continue
+            yield hit
 
     def _candidates(self, leaves: Sequence[Leaf], wanted: list[int], texts: Sequence[str]) -> dict[int, set[str]]:
         """leaf index → the entities that can match in `texts` (the wanted leaves' texts)."""

@@ -38,5 +38,11 @@ ML_DENY_LIST: frozenset[str] = frozenset(
     gibbs langevin ornstein uhlenbeck scholes kalman wiener fourier hilbert schmidt cholesky
     householder lanczos arnoldi krylov runge kutta bashforth crank nicolson elkan hartigan jaro
     winkler damerau waterman needleman wunsch huffman lempel ziv tau
+    argilla bentoml comet databricks deepchecks discord evidently facets feast github gitlab kaniko
+    label studio langchain lightning llamaindex neptune prophet openai pigeon pillow polars prodigy
+    pycaret skypilot slack tensorboard vllm whylogs optuna katib weaviate qdrant pinecone chroma chromadb
+    milvus langfuse litellm ollama anthropic fastapi streamlit gradio prefect dagster snowflake bigquery
+    redshift postgres postgresql mysql redis kafka minio grafana prometheus datadog sentry hyperopt
+    ragas deepeval langsmith langgraph crewai autogen haystack unstructured llamacpp gguf onnx tensorrt
     """.split()
 )

@@ -254,7 +254,8 @@ def test_ner_reads_no_cloud_region_key_and_no_leaf_without_a_name_shape(default_
     ner = default_pii._ner
     assert not ner.may_hold_names(user("$.values.region", "US East (N. Virginia) and more text here"))
     assert not ner.may_hold_names(user("$.values.note", "epochs 10, lr 0.01"))
-    assert not ner.may_hold_names(Leaf("$.source_code", "# by Jane Doe", "code"))
+    # Code is read by the given-name rules only (ner.PATTERN_ONLY_CLASSES), and only with a name shape.
+    assert not ner.may_hold_names(Leaf("$.source_code", "def load_data(rows): return rows", "code"))
     assert ner.may_hold_names(user("$.values.note", "met Maria"))
 
 

