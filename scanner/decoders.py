@@ -9,7 +9,8 @@ identifiers never become views.
 
     hex          runs of hex digits (either case, `0x` prefix), spaced or `0x..` byte dumps
     base32       RFC 4648 upper case, and lower case when padded with `=`
-    base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation
+    base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation (quotes
+                 and brackets around a token tried without)
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
@@ -178,20 +179,38 @@ def base32_views(text: str, tries: Tries) -> list[str]:
 
 # --- base85 / ascii85 -----------------------------------------------------------------------
 
-# Characters of the base85 alphabets that URLs, paths, identifiers and prose seldom hold in a
-# token: a token with one of them (and letters of both cases) is worth a trial decode.
-_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{15,}")
-_RARE_PUNCTUATION = frozenset("!\"#$'()*;<>[\\]^`{|}~")
+# Characters of the base85 alphabets that URLs, paths and identifiers seldom hold in a token
+# (`-`, `_`, `.`, `/`, `:` and `,` they do): a token of 10+ characters (8 bytes) with one of
+# them and letters of both cases is worth a trial decode. Encoded digits (a card, an SSN) use a
+# narrow band of each alphabet, with as little as one such character (`1c@6G1cREP1cI9P1H7-G`).
+_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{10,}")
+_B85_PUNCTUATION = frozenset("!\"#$%&'()*+;<=>?@[\\]^`{|}~")
 _B85_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~")
-B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{15})[!-~]*?[!\"#$'()*;<>\[\\\]^`{|}~]")
+B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{10})[!-~]*?[!\"#$%&'()*+;<=>?@\[\\\]^`{|}~]")
+# Quotes and brackets a token is written between (a Python literal, a repr, a JSON string in
+# source code): the encoded text is tried without them too.
+_B85_DELIMITERS = "\"'`()[]{}<>,;:="
 
 
 def may_be_base85(token: str) -> bool:
     if token.startswith("<~"):
         return True
-    if not any(c in _RARE_PUNCTUATION for c in token):
+    if not any(c in _B85_PUNCTUATION for c in token):
         return False
     return any(c.isupper() for c in token) and any(c.islower() for c in token)
+
+
+def _b85_candidates(token: str) -> list[str]:
+    """The token, and the token without the quotes or brackets around it (or the parts
+    between its quotes), each 10 characters or more."""
+    candidates = [token]
+    stripped = token.strip(_B85_DELIMITERS)
+    if stripped != token and len(stripped) >= 10:
+        candidates.append(stripped)
+    for quote in ("'", '"'):
+        if quote in stripped:
+            candidates.extend(part for part in stripped.split(quote) if len(part) >= 10 and part not in candidates)
+    return candidates
 
 
 def base85_views(text: str, tries: Tries) -> list[str]:
@@ -202,20 +221,28 @@ def base85_views(text: str, tries: Tries) -> list[str]:
             continue
         if tries.full(views) or not tries.take():
             break
-        candidates: list[bytes] = []
-        if token.startswith("<~"):
-            candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
-        else:
-            if all(c in _B85_ALPHABET for c in token):
-                candidates.append(_try(lambda: base64.b85decode(token)))
-            if all("!" <= c <= "u" or c == "z" for c in token):
-                candidates.append(_try(lambda: base64.a85decode(token)))
-        for data in candidates:
-            view = bytes_view(data) if data else None
+        for candidate in _b85_candidates(token) if not token.startswith("<~") else [token]:
+            view = _base85_view(candidate)
             if view is not None:
                 views.append(view)
                 break
     return views
+
+
+def _base85_view(token: str) -> str | None:
+    candidates: list[bytes] = []
+    if token.startswith("<~"):
+        candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
+    else:
+        if all(c in _B85_ALPHABET for c in token):
+            candidates.append(_try(lambda: base64.b85decode(token)))
+        if all("!" <= c <= "u" or c == "z" for c in token):
+            candidates.append(_try(lambda: base64.a85decode(token)))
+    for data in candidates:
+        view = bytes_view(data) if data else None
+        if view is not None:
+            return view
+    return None
 
 
 def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
@@ -230,9 +257,10 @@ def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
 _CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
 _CHUNK_SPLIT = re.compile(r"\s+|\\n")
 _GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)"
-# A chunk with the texture of encoded bytes, then two more chunks.
+# A chunk with the texture of encoded bytes, then one more chunk (a short value wrapped at 16
+# or 76 characters is two lines).
 CHUNKED_B64_TRIGGER = re.compile(
-    rf"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]{{0,76}}(?:[0-9+/]|[a-z][A-Z]))[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{2,}}"
+    rf"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]{{0,76}}(?:[0-9+/]|[a-z][A-Z]))[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{2,}}"
 )
 
 
@@ -313,12 +341,53 @@ _ROT13_SECRET = re.compile("|".join(re.escape(_rot13(prefix)) + tail for prefix,
 _REVERSED_EMAIL = re.compile(r"(?<![\w.])([A-Za-z]{2,24})\.[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*@[A-Za-z0-9._%+\-]+")
 # Digit layouts read backwards: an SSN (4-2-3), a phone ending in a reversed `+1`/area code.
 _REVERSED_DIGITS = re.compile(
-    r"(?<![0-9A-Za-z\-])\d{4}-\d{2}-\d{3}(?![0-9A-Za-z\-])"
+    r"(?<![0-9A-Za-z\-])\d{4}(?:-\d{2}-| \d{2} )\d{3}(?![0-9A-Za-z\-])"
     r"|(?<![0-9A-Za-z\-])\d{4}[ .\-]\d{3}(?: ?\) ?|[ .\-])\d{3}\(?(?: ?1?\+)?(?![0-9A-Za-z])"
     r"|(?<!\d)\d{7,14}\+"
+    # A number with its country code last: `8495-65899 11 55+` is +55 11 99856-5948.
+    r"|(?<![0-9A-Za-z+])\d{2,5}(?:[ .\-]\d{1,5}){1,4}[ .\-]?\d{1,3}\+(?![0-9A-Za-z])"
 )
 # A card in groups of four (an ungrouped digit run read backwards is any number).
 _CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])")
+# An ungrouped card read backwards: 15 or 16 digits, Luhn-valid and starting with a card
+# network's digit (2-6) only when reversed (a run valid as sent is read as sent).
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z.])\d{15,16}(?![0-9A-Za-z.])")
+# IBANs (ISO 13616: two letters, two check digits, 10-30 letters or digits, written whole or
+# in groups of four) read backwards or under ROT13; the mod-97 check decides, so a code or
+# an id of that shape is not turned.
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
+_IBAN_TEXT = r"(?:[A-Za-z0-9]{10,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)"
+_ROT13_IBAN = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}[0-9]{{2}}{_IBAN_TEXT}(?![A-Za-z0-9])")
+_REVERSED_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?:[A-Za-z0-9]{1,4} )?(?:[A-Za-z0-9]{4} ){2,7}|[A-Za-z0-9]{10,30})[0-9]{2}[A-Za-z]{2}(?![A-Za-z0-9])"
+)
+# Where the IBAN checks are worth running (digit-led, for the request-wide trigger).
+IBAN_TRIGGER = re.compile(r"[0-9]{2}[A-Za-z]{2}(?![A-Za-z0-9])|(?<=(?<![A-Za-z0-9])[A-Za-z]{2})[0-9]{2}")
+
+
+# IBAN length by country (the SWIFT IBAN registry): a turned text must have a real country's
+# length as well as the check digits before it is read turned.
+_IBAN_LENGTHS = dict(
+    (entry[:2], int(entry[2:]))
+    for entry in (
+        "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 DO28 EE20 "
+        "EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 JO30 "
+        "KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 MT31 MU30 NL18 NO15 PK24 PL28 "
+        "PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20"
+    ).split()
+)
+
+
+def is_iban(text: str) -> bool:
+    compact = text.replace(" ", "").upper()
+    if not _IBAN.fullmatch(compact) or _IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _card_reversed(digits: str) -> bool:
+    return not _luhn(digits) and digits[-1] in "23456" and _luhn(digits[::-1])
 _EMAILISH = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.([A-Za-z]{2,24})(?![A-Za-z0-9])")
 REVERSAL_TRIGGER = re.compile(f"{_REVERSED_SECRET.pattern}|{_REVERSED_EMAIL.pattern}|{_REVERSED_DIGITS.pattern}|{_CARD_RUN.pattern}")
 ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
@@ -337,6 +406,13 @@ def reversed_view(text: str) -> str | None:
         digits = re.sub(r"\D", "", match.group())
         if not _luhn(digits) and _luhn(digits[::-1]):
             return text[::-1]
+    for match in _DIGIT_RUN.finditer(text):
+        if _card_reversed(match.group()):
+            return text[::-1]
+    if IBAN_TRIGGER.search(text):
+        for match in _REVERSED_IBAN.finditer(text):
+            if not is_iban(match.group()) and is_iban(match.group()[::-1]):
+                return text[::-1]
     return None
 
 
@@ -349,6 +425,10 @@ def rot13_view(text: str) -> str | None:
         tld = match.group(1)
         if not _is_tld(tld) and _is_tld(_rot13(tld)):
             return _rot13(text)
+    if IBAN_TRIGGER.search(text):
+        for match in _ROT13_IBAN.finditer(text):
+            if not is_iban(match.group()) and is_iban(_rot13(match.group())):
+                return _rot13(text)
     return None
 
 
@@ -373,6 +453,7 @@ _SPELLED = re.compile(
     r"([A-Za-z0-9][A-Za-z0-9\-]*(?:(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z0-9][A-Za-z0-9\-]*)+)"
 )
 _SPELLED_DOT = re.compile(r"\s+(?:dot|DOT|Dot)\s+")
+_DOMAIN_SPELLED_DOT = re.compile(r"(@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*)\s+(?:dot|DOT|Dot)\s+(?=[A-Za-z0-9])")
 OBFUSCATION_TRIGGER = re.compile(
     _BRACKETS.format(word=r"(?i:at|dot|@|\.)")
     + r"|\s(?:at|AT|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z]"
@@ -393,6 +474,16 @@ def deobfuscated_view(text: str) -> str | None:
         return f"{local}@{domain}" if _is_tld(domain.rsplit(".", 1)[-1]) else match.group()
 
     out = _SPELLED.sub(spelled, out)
+    if "@" in out and _SPELLED_DOT.search(out):
+        # `jane(at)example dot com`: a bracketed `at`, then a spelled-out `dot` in the domain.
+        spelled_out = out
+        for _ in range(4):  # a label per pass: `@mail dot example dot co dot uk`
+            joined = _DOMAIN_SPELLED_DOT.sub(r"\1.", spelled_out)
+            if joined == spelled_out:
+                break
+            spelled_out = joined
+        if any(_is_tld(m.group(1)) for m in _EMAILISH.finditer(spelled_out)):
+            out = spelled_out
     if out == text or "@" not in out or not _EMAILISH.search(out):
         return None
     return out
@@ -526,7 +617,7 @@ _DIGIT_LED = re.compile(
 _CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
 # base85/ascii85: rare punctuation right after a letter or digit (a look-ahead over the rest of
 # the token would rescan a long token from each of its punctuation marks: quadratic).
-_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)")
+_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)|[&?=+{}\[\]\\\"%](?<=[A-Za-z0-9].)(?=[A-Za-z0-9])")
 _HEX_IN_RUN = re.compile(r"(?:^|[_\-])(?:0[xX])?[0-9a-fA-F]{16,}(?:$|[_\-])")
 _SPELLED_AT = re.compile(r"\s(?:AT|at|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)")
 _BRACKETED = re.compile(_BRACKETS.format(word=r"(?i:at|dot|@|\.)"))
@@ -552,8 +643,20 @@ def trigger_positions(joined: str) -> list[int]:
         positions.extend(m.start() for m in CONFUSABLE_TRIGGER.finditer(joined))
     for pattern in (_DIGIT_LED, _RARE_PUNCT):
         positions.extend(m.start() for m in pattern.finditer(joined))
+    # Turned IBANs, ungrouped cards read backwards, country codes last: checked here already
+    # (a mod-97 or Luhn test), so clean codes and ids do not send their text to the decoders.
+    for match in IBAN_TRIGGER.finditer(joined):
+        start = max(0, match.start() - 40)
+        window = joined[start : match.end() + 40]
+        if reversed_view(window) is not None or rot13_view(window) is not None:
+            positions.append(match.start())
+    positions.extend(m.start() for m in _DIGIT_RUN.finditer(joined) if _card_reversed(m.group()))
+    positions.extend(m.start() for m in _COUNTRY_CODE_LAST.finditer(joined))
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
+
+
+_COUNTRY_CODE_LAST = re.compile(r"[0-9][ .\-]?\+(?![0-9A-Za-z])")
 
 
 def views(text: str) -> tuple[list[str], bool]:
