@@ -125,9 +125,9 @@ class Tries:
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9a-fA-F]{16,})(?![0-9A-Za-z])")
 # Byte dumps: `de ad be ef`, `de:ad:be:ef`, `0x6a, 0x61`, `\x6a` is an escape (done before).
 _HEX_DUMP = re.compile(
-    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n|\\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
 )
-_HEX_DUMP_SEP = re.compile(r"0[xX]|[^0-9a-fA-F]")
+_HEX_DUMP_SEP = re.compile(r"0[xX]|\\n|[^0-9a-fA-F]")
 HEX_TRIGGER = re.compile(f"{_HEX_RUN.pattern}|{_HEX_DUMP.pattern}")
 
 
@@ -203,13 +203,16 @@ def may_be_base85(token: str) -> bool:
 def _b85_candidates(token: str) -> list[str]:
     """The token, and the token without the quotes or brackets around it (or the parts
     between its quotes), each 10 characters or more."""
+    start, end = token.find("<~"), token.rfind("~>")
+    if 0 < start < end:
+        return [token[start : end + 2]]  # Adobe's framing inside quotes: `"<~...~>"`
     candidates = [token]
-    stripped = token.strip(_B85_DELIMITERS)
-    if stripped != token and len(stripped) >= 10:
-        candidates.append(stripped)
     for quote in ("'", '"'):
-        if quote in stripped:
-            candidates.extend(part for part in stripped.split(quote) if len(part) >= 10 and part not in candidates)
+        if quote in token:
+            candidates.extend(part for part in token.split(quote) if len(part) >= 10 and part not in candidates)
+    stripped = token.strip(_B85_DELIMITERS)
+    if len(stripped) >= 10 and stripped not in candidates:
+        candidates.append(stripped)
     return candidates
 
 
@@ -347,8 +350,8 @@ _REVERSED_DIGITS = re.compile(
     # A number with its country code last: `8495-65899 11 55+` is +55 11 99856-5948.
     r"|(?<![0-9A-Za-z+])\d{2,5}(?:[ .\-]\d{1,5}){1,4}[ .\-]?\d{1,3}\+(?![0-9A-Za-z])"
 )
-# A card in groups of four (an ungrouped digit run read backwards is any number).
-_CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])")
+# A card in groups of four, or an Amex in 4-6-5 read backwards as 5-6-4.
+_CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])|(?<![\d])\d{5}([ \-])\d{6}\2\d{4}(?![\d])")
 # An ungrouped card read backwards: 15 or 16 digits, Luhn-valid and starting with a card
 # network's digit (2-6) only when reversed (a run valid as sent is read as sent).
 _DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z.])\d{15,16}(?![0-9A-Za-z.])")
@@ -387,7 +390,13 @@ def is_iban(text: str) -> bool:
 
 
 def _card_reversed(digits: str) -> bool:
-    return not _luhn(digits) and digits[-1] in "23456" and _luhn(digits[::-1])
+    """A card number read backwards: valid (Luhn, a network's first digit) only reversed. Of
+    an odd length, reversal keeps the Luhn sum: there the network's prefix decides (an Amex,
+    34 or 37, reversed)."""
+    backwards = digits[::-1]
+    if len(digits) % 2:
+        return backwards[:2] in ("34", "37") and digits[:2] not in ("34", "37") and _luhn(backwards)
+    return not _luhn(digits) and backwards[0] in "23456" and _luhn(backwards)
 _EMAILISH = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.([A-Za-z]{2,24})(?![A-Za-z0-9])")
 REVERSAL_TRIGGER = re.compile(f"{_REVERSED_SECRET.pattern}|{_REVERSED_EMAIL.pattern}|{_REVERSED_DIGITS.pattern}|{_CARD_RUN.pattern}")
 ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
@@ -403,8 +412,7 @@ def reversed_view(text: str) -> str | None:
         if _is_tld(match.group(1)[::-1]):
             return text[::-1]
     for match in _CARD_RUN.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if not _luhn(digits) and _luhn(digits[::-1]):
+        if _card_reversed(re.sub(r"\D", "", match.group())):
             return text[::-1]
     for match in _DIGIT_RUN.finditer(text):
         if _card_reversed(match.group()):
@@ -605,9 +613,10 @@ _DIGIT_LED = re.compile(
     # One digit, then the branches sharing prefixes (the engine tries them at every digit):
     rf"[0-9](?:[0-9](?:[0-9](?:{_SEP}[0-9]{{2}}(?:[0-9]|{_SEP}[0-9]{{3}})"           # split groups
     r"|[0-9](?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])"  # backwards
+    r"|[0-9]{2}[ \-][0-9]{6}[ \-][0-9]{4}"
     r"|[0-9]{4}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))))"                             # glued digits
-    r"|(?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2})"    # byte dumps
-    r"|[a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"
+    r"|(?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2})"    # byte dumps
+    r"|[a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2}"
     rf"|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"                             # single digits
     r"|(?<=0)[xX][0-9a-fA-F]{2}[ ,;])"                                            # 0x.. lists
 )

@@ -557,8 +557,8 @@ _NUMERIC_TEXT = re.compile(r"[0-9.+\-eE]*")
 
 
 def _all_fragments(leaves: list[Leaf], group: list[int]) -> bool:
-    """Every part a piece (numbered fields of MAX_FRAGMENT_CHARS at most, or 3+ parts of
-    MAX_WHOLE_FRAGMENT_CHARS), and not every part a number: numbers (`{"major": "12",
+    """Every part a piece (numbered fields of MAX_FRAGMENT_CHARS at most, 3+ parts of
+    MAX_WHOLE_FRAGMENT_CHARS, or 3+ parts of one width), and not every part a number: numbers (`{"major": "12",
     "minor": "4"}`, scores as text) are joined only where the digits make an identifier's
     length (`_join_window`)."""
     texts = [leaves[i].text for i in group]
@@ -566,7 +566,14 @@ def _all_fragments(leaves: list[Leaf], group: list[int]) -> bool:
         return False
     if len(group) >= MIN_WHOLE_FRAGMENTS and all(len(t) <= MAX_WHOLE_FRAGMENT_CHARS for t in texts):
         return True
+    if len(group) >= MIN_WHOLE_FRAGMENTS and _fixed_width(texts):
+        return True  # a value cut every n characters (`['-----BE', 'GIN OPE', ...]`)
     return all(len(t) <= MAX_FRAGMENT_CHARS for t in texts) and _numbered(leaves, group)
+
+
+def _fixed_width(texts: list[str]) -> bool:
+    width = len(texts[0])
+    return width <= MAX_FRAGMENT_CHARS and all(len(t) == width for t in texts[:-1]) and 0 < len(texts[-1]) <= width
 
 
 def _join_whole(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]], budget: _Budget) -> None:
