@@ -595,6 +595,35 @@ def digit_views(text: str, tries: Tries) -> list[str]:
     return ["\n".join(views)] if views else []
 
 
+# --- characters written one by one ------------------------------------------------------------
+
+# A value as its characters with one separator between them (`A,K,I,A,...`, `8, 6, 6, -, 5`,
+# `a|b|c`), or as quoted characters (`'8', '6', '6'`: a list's repr in a string): the
+# characters joined make one view, whatever they spell, so every detector reads the value.
+_CHAR_RUN = re.compile(
+    r"(?<![^\s\[\(\"'=:])[^,;|\n](?P<sep>, ?|;|\|)(?:[^,;|\n](?P=sep)){4,}[^,;|\n](?![^\s\]\)\"'.])"
+    r"|(?P<q>['\"])[^'\"\n](?P=q)(?P<qsep>, ?)(?:(?P=q)[^'\"\n](?P=q)(?P=qsep)){4,}(?P=q)[^'\"\n](?P=q)"
+)
+CHAR_LIST_TRIGGER = re.compile(r"[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n],?[ ;|]?[^,;|\n]"
+                               r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]")
+MAX_CHAR_LIST_CHARS = 64 * 1024   # characters of one run joined (the leaf's view budget bounds the rest)
+
+
+def char_list_views(text: str, tries: Tries) -> list[str]:
+    views: list[str] = []
+    for match in _CHAR_RUN.finditer(text):
+        if tries.full(views) or not tries.take():
+            break
+        run = match.group()[: 3 * MAX_CHAR_LIST_CHARS]
+        if match.group("q") is not None:
+            chars = run[1 :: 3 + len(match.group("qsep"))]
+        else:
+            chars = run[:: 1 + len(match.group("sep"))]
+        if len(chars.strip()) >= MIN_DECODED_CHARS:
+            views.append(chars)
+    return views
+
+
 # --- all of them ------------------------------------------------------------------------------
 
 # What makes a text worth handing to `views`: a necessary condition of some decoder, searched
@@ -661,6 +690,7 @@ def trigger_positions(joined: str) -> list[int]:
             positions.append(match.start())
     positions.extend(m.start() for m in _DIGIT_RUN.finditer(joined) if _card_reversed(m.group()))
     positions.extend(m.start() for m in _COUNTRY_CODE_LAST.finditer(joined))
+    positions.extend(m.start() for m in CHAR_LIST_TRIGGER.finditer(joined))
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 
@@ -683,6 +713,8 @@ def views(text: str) -> tuple[list[str], bool]:
     for view in (reversed_view(text), rot13_view(text), deobfuscated_view(text), folded_view(text)):
         if view is not None:
             found.append(view)
+    if CHAR_LIST_TRIGGER.search(text):
+        found.extend(char_list_views(text, tries := _fresh(tries)))
     if DIGIT_TRIGGER.search(text):
         found.extend(digit_views(text, tries := _fresh(tries)))
     return found, tries.short

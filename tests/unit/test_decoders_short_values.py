@@ -149,3 +149,14 @@ def test_a_huge_character_list_is_joined_within_its_bounds():
     expansion = expand_leaves(_list_leaves("$.values.note", pieces))
     appended = sum(len(leaf.text) for leaf in expansion.leaves) - 200_000 - len("note")
     assert appended <= evasion.MAX_JOIN_CHARS_PER_REQUEST + 16 * len(expansion.leaves)
+
+
+@pytest.mark.parametrize("value", [SSN, "AKIAY2CQ7ZT6WNISIGQJ", IBAN_SPACED, "jane.doe@example.com"])
+@pytest.mark.parametrize("written", [",".join, ", ".join, "|".join, lambda cs: ", ".join(repr(c) for c in cs)])
+def test_characters_written_one_by_one_in_a_string_are_joined(value, written):
+    assert value in _views(f"note: {written(list(value))}")
+
+
+@pytest.mark.parametrize("clean", ["a, b, c", "x=1,y=2,z=3,w=4,v=5", "eu-west-1, us-east-1", "1,2,3", "cpu,gpu"])
+def test_short_comma_lists_of_words_give_no_character_view(clean):
+    assert decoders.char_list_views(clean, decoders.Tries()) == []
