@@ -32,6 +32,8 @@ import base64
 import binascii
 import codecs
 import re
+from functools import lru_cache
+from importlib import resources
 
 # Candidate runs decoded per text and decoder: a lock file with a hash per line has thousands
 # of hex runs that decode to nothing, and must not be cut short for it (the work is linear in
@@ -402,6 +404,29 @@ REVERSAL_TRIGGER = re.compile(f"{_REVERSED_SECRET.pattern}|{_REVERSED_EMAIL.patt
 ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
 
 
+# A capitalised name pair read backwards: words of lower-case letters ending in a capital
+# (`eoD enaJ`), a shape that text as written does not have.
+_REVERSED_NAME = re.compile(r"(?<![A-Za-z])[a-z]{1,20}[A-Z](?: [a-z]{1,20}[A-Z]){1,3}(?![A-Za-z])")
+# A capitalised pair whose first word under ROT13 is a given name and as sent is not.
+_CAPITALISED_PAIR = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{1,20}) [A-Z][a-z]{1,20}(?![A-Za-z])")
+
+
+@lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    # The list NER reads (scanner/detectors/given_names.txt, lower case), package data.
+    text = resources.files("metagate.scanner.detectors").joinpath("given_names.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _rot13_name(text: str) -> bool:
+    names = _given_names()
+    for match in _CAPITALISED_PAIR.finditer(text):
+        first = match.group(1).lower()
+        if first not in names and _rot13(first) in names:
+            return True
+    return False
+
+
 def reversed_view(text: str) -> str | None:
     """The text backwards, when that shows something the text as sent does not."""
     if _REVERSED_SECRET.search(text) and _FORWARD_SECRET.search(text[::-1]):
@@ -421,6 +446,8 @@ def reversed_view(text: str) -> str | None:
         for match in _REVERSED_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(match.group()[::-1]):
                 return text[::-1]
+    if _REVERSED_NAME.search(text):
+        return text[::-1]
     return None
 
 
@@ -437,6 +464,8 @@ def rot13_view(text: str) -> str | None:
         for match in _ROT13_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(_rot13(match.group())):
                 return _rot13(text)
+    if _rot13_name(text):
+        return _rot13(text)
     return None
 
 
@@ -691,6 +720,9 @@ def trigger_positions(joined: str) -> list[int]:
     positions.extend(m.start() for m in _DIGIT_RUN.finditer(joined) if _card_reversed(m.group()))
     positions.extend(m.start() for m in _COUNTRY_CODE_LAST.finditer(joined))
     positions.extend(m.start() for m in CHAR_LIST_TRIGGER.finditer(joined))
+    positions.extend(m.start() for m in _REVERSED_NAME.finditer(joined))
+    if _rot13_name(joined):
+        positions.extend(m.start() for m in _CAPITALISED_PAIR.finditer(joined) if _rot13_name(m.group()))
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 

@@ -160,3 +160,15 @@ def test_characters_written_one_by_one_in_a_string_are_joined(value, written):
 @pytest.mark.parametrize("clean", ["a, b, c", "x=1,y=2,z=3,w=4,v=5", "eu-west-1, us-east-1", "1,2,3", "cpu,gpu"])
 def test_short_comma_lists_of_words_give_no_character_view(clean):
     assert decoders.char_list_views(clean, decoders.Tries()) == []
+
+
+@pytest.mark.parametrize("name", ["Jane Doe", "Laura Martinez", "Kenji Watanabe"])
+def test_a_name_pair_read_backwards_or_under_rot13_is_turned(name):
+    assert name in _views(name[::-1])
+    assert name in _views(codecs.encode(name, "rot13"))
+
+
+@pytest.mark.parametrize("clean", ["Hello World", "Pipeline Run", "Training Pipeline", "Random Forest", "camelCase x"])
+def test_capitalised_metadata_words_are_not_turned(clean):
+    assert decoders.reversed_view(clean) is None
+    assert decoders.rot13_view(clean) is None
