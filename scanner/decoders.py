@@ -406,9 +406,13 @@ ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
 
 # A capitalised name pair read backwards: words of lower-case letters ending in a capital
 # (`eoD enaJ`), a shape that text as written does not have.
-_REVERSED_NAME = re.compile(r"(?<![A-Za-z])[a-z]{1,20}[A-Z](?: [a-z]{1,20}[A-Z]){1,3}(?![A-Za-z])")
+_REVERSED_NAME = re.compile(
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ](?:[ ,.]{1,3}[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]){1,3}(?![A-Za-zÀ-ÖØ-öø-ÿ])"
+)
 # A capitalised pair whose first word under ROT13 is a given name and as sent is not.
-_CAPITALISED_PAIR = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{1,20}) [A-Z][a-z]{1,20}(?![A-Za-z])")
+_CAPITALISED_PAIR = re.compile(
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])([A-Z][a-zß-öø-ÿ]{1,20})[ ,.]{1,3}([A-Z][a-zß-öø-ÿ]{1,20})(?![A-Za-zÀ-ÖØ-öø-ÿ])"
+)
 
 
 @lru_cache(maxsize=1)
@@ -421,9 +425,9 @@ def _given_names() -> frozenset[str]:
 def _rot13_name(text: str) -> bool:
     names = _given_names()
     for match in _CAPITALISED_PAIR.finditer(text):
-        first = match.group(1).lower()
-        if first not in names and _rot13(first) in names:
-            return True
+        for word in (match.group(1).lower(), match.group(2).lower()):
+            if word not in names and _rot13(word) in names:
+                return True
     return False
 
 
