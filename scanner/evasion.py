@@ -45,7 +45,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import accumulate
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from metagate.scanner import decoders
 from metagate.scanner.model import VIEW_SEPARATOR, Leaf
@@ -151,6 +151,12 @@ def _one_layer(text: str, budget: _Budget) -> list[str]:
     normalised = normalise_text(text)
     if normalised != text:
         found.append(normalised)
+    if "\ufffd" in normalised and "%" in text and _PERCENT.search(text):
+        # Percent-encoded bytes that are no UTF-8 (a file's bytes, `%89PNG%0D%0A...`): the
+        # text view lost them to U+FFFD; the bytes themselves are checked for a signature.
+        binary = decoders.bytes_view(unquote_to_bytes(text))
+        if binary is not None and binary != normalised:
+            found.append(binary)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "[", '"') and len(text) <= MAX_NESTED_JSON_CHARS:
         nested = _nested_json(stripped)

@@ -172,3 +172,12 @@ def test_a_name_pair_read_backwards_or_under_rot13_is_turned(name):
 def test_capitalised_metadata_words_are_not_turned(clean):
     assert decoders.reversed_view(clean) is None
     assert decoders.rot13_view(clean) is None
+
+
+def test_percent_encoded_file_bytes_keep_their_signature():
+    from urllib.parse import quote_from_bytes
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
+    views = _views(quote_from_bytes(png))
+    assert any(base64.b64decode(v).startswith(b"\x89PNG") for v in views if not v.startswith("\ufffd") and "\ufffd" not in v)
+    assert [v for v in _views(quote_from_bytes(bytes(range(128, 256)) * 2)) if "\ufffd" not in v] == []
