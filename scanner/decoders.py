@@ -647,7 +647,10 @@ def char_list_views(text: str, tries: Tries) -> list[str]:
     for match in _CHAR_RUN.finditer(text):
         if tries.full(views) or not tries.take():
             break
-        run = match.group()[: 3 * MAX_CHAR_LIST_CHARS]
+        run = match.group()
+        if len(run) > 3 * MAX_CHAR_LIST_CHARS:
+            tries.short = True  # the rest of the run is left undecoded: the policy hears of it
+            run = run[: 3 * MAX_CHAR_LIST_CHARS]
         if match.group("q") is not None:
             chars = run[1 :: 3 + len(match.group("qsep"))]
         else:
@@ -716,7 +719,10 @@ def trigger_positions(joined: str) -> list[int]:
         positions.extend(m.start() for m in pattern.finditer(joined))
     # Turned IBANs, ungrouped cards read backwards, country codes last: checked here already
     # (a mod-97 or Luhn test), so clean codes and ids do not send their text to the decoders.
-    for match in IBAN_TRIGGER.finditer(joined):
+    for checked, match in enumerate(IBAN_TRIGGER.finditer(joined)):
+        if checked >= MAX_TRIGGER_CHECKS:
+            positions.append(match.start())  # past the bound the leaf is decoded, not checked here
+            break
         start = max(0, match.start() - 40)
         window = joined[start : match.end() + 40]
         if reversed_view(window) is not None or rot13_view(window) is not None:
@@ -730,6 +736,8 @@ def trigger_positions(joined: str) -> list[int]:
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 
+
+MAX_TRIGGER_CHECKS = 1024  # windows a request-wide trigger checks before it hands the text on
 
 _COUNTRY_CODE_LAST = re.compile(r"[0-9][ .\-]?\+(?![0-9A-Za-z])")
 
