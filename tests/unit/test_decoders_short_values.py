@@ -181,3 +181,17 @@ def test_percent_encoded_file_bytes_keep_their_signature():
     views = _views(quote_from_bytes(png))
     assert any(base64.b64decode(v).startswith(b"\x89PNG") for v in views if not v.startswith("\ufffd") and "\ufffd" not in v)
     assert [v for v in _views(quote_from_bytes(bytes(range(128, 256)) * 2)) if "\ufffd" not in v] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [",".join("ab" * 75_000), "12ab " * 60_000, "eoD enaJ " * 33_000, "Wnar Qbr " * 33_000, ", ".join(["'a'"] * 60_000)],
+    ids=["character list", "IBAN-like tokens", "reversed names", "ROT13 names", "quoted characters"],
+)
+def test_pathological_texts_for_the_new_decoders_are_decided_in_bounded_time(text):
+    import time
+
+    evasion.forget_clean_texts()
+    started = time.perf_counter()
+    expand_leaves([Leaf("$.values.note", text, "user_dict")])
+    assert time.perf_counter() - started < 3.0
