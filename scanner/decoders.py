@@ -9,7 +9,8 @@ identifiers never become views.
 
     hex          runs of hex digits (either case, `0x` prefix), spaced or `0x..` byte dumps
     base32       RFC 4648 upper case, and lower case when padded with `=`
-    base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation
+    base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation (quotes
+                 and brackets around a token tried without)
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
@@ -31,6 +32,8 @@ import base64
 import binascii
 import codecs
 import re
+from functools import lru_cache
+from importlib import resources
 
 # Candidate runs decoded per text and decoder: a lock file with a hash per line has thousands
 # of hex runs that decode to nothing, and must not be cut short for it (the work is linear in
@@ -124,9 +127,9 @@ class Tries:
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9a-fA-F]{16,})(?![0-9A-Za-z])")
 # Byte dumps: `de ad be ef`, `de:ad:be:ef`, `0x6a, 0x61`, `\x6a` is an escape (done before).
 _HEX_DUMP = re.compile(
-    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n|\\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
 )
-_HEX_DUMP_SEP = re.compile(r"0[xX]|[^0-9a-fA-F]")
+_HEX_DUMP_SEP = re.compile(r"0[xX]|\\n|[^0-9a-fA-F]")
 HEX_TRIGGER = re.compile(f"{_HEX_RUN.pattern}|{_HEX_DUMP.pattern}")
 
 
@@ -178,20 +181,41 @@ def base32_views(text: str, tries: Tries) -> list[str]:
 
 # --- base85 / ascii85 -----------------------------------------------------------------------
 
-# Characters of the base85 alphabets that URLs, paths, identifiers and prose seldom hold in a
-# token: a token with one of them (and letters of both cases) is worth a trial decode.
-_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{15,}")
-_RARE_PUNCTUATION = frozenset("!\"#$'()*;<>[\\]^`{|}~")
+# Characters of the base85 alphabets that URLs, paths and identifiers seldom hold in a token
+# (`-`, `_`, `.`, `/`, `:` and `,` they do): a token of 10+ characters (8 bytes) with one of
+# them and letters of both cases is worth a trial decode. Encoded digits (a card, an SSN) use a
+# narrow band of each alphabet, with as little as one such character (`1c@6G1cREP1cI9P1H7-G`).
+_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{10,}")
+_B85_PUNCTUATION = frozenset("!\"#$%&'()*+;<=>?@[\\]^`{|}~")
 _B85_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~")
-B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{15})[!-~]*?[!\"#$'()*;<>\[\\\]^`{|}~]")
+B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{10})[!-~]*?[!\"#$%&'()*+;<=>?@\[\\\]^`{|}~]")
+# Quotes and brackets a token is written between (a Python literal, a repr, a JSON string in
+# source code): the encoded text is tried without them too.
+_B85_DELIMITERS = "\"'`()[]{}<>,;:="
 
 
 def may_be_base85(token: str) -> bool:
     if token.startswith("<~"):
         return True
-    if not any(c in _RARE_PUNCTUATION for c in token):
+    if not any(c in _B85_PUNCTUATION for c in token):
         return False
     return any(c.isupper() for c in token) and any(c.islower() for c in token)
+
+
+def _b85_candidates(token: str) -> list[str]:
+    """The token, and the token without the quotes or brackets around it (or the parts
+    between its quotes), each 10 characters or more."""
+    start, end = token.find("<~"), token.rfind("~>")
+    if 0 < start < end:
+        return [token[start : end + 2]]  # Adobe's framing inside quotes: `"<~...~>"`
+    candidates = [token]
+    for quote in ("'", '"'):
+        if quote in token:
+            candidates.extend(part for part in token.split(quote) if len(part) >= 10 and part not in candidates)
+    stripped = token.strip(_B85_DELIMITERS)
+    if len(stripped) >= 10 and stripped not in candidates:
+        candidates.append(stripped)
+    return candidates
 
 
 def base85_views(text: str, tries: Tries) -> list[str]:
@@ -202,20 +226,28 @@ def base85_views(text: str, tries: Tries) -> list[str]:
             continue
         if tries.full(views) or not tries.take():
             break
-        candidates: list[bytes] = []
-        if token.startswith("<~"):
-            candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
-        else:
-            if all(c in _B85_ALPHABET for c in token):
-                candidates.append(_try(lambda: base64.b85decode(token)))
-            if all("!" <= c <= "u" or c == "z" for c in token):
-                candidates.append(_try(lambda: base64.a85decode(token)))
-        for data in candidates:
-            view = bytes_view(data) if data else None
+        for candidate in _b85_candidates(token) if not token.startswith("<~") else [token]:
+            view = _base85_view(candidate)
             if view is not None:
                 views.append(view)
                 break
     return views
+
+
+def _base85_view(token: str) -> str | None:
+    candidates: list[bytes] = []
+    if token.startswith("<~"):
+        candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
+    else:
+        if all(c in _B85_ALPHABET for c in token):
+            candidates.append(_try(lambda: base64.b85decode(token)))
+        if all("!" <= c <= "u" or c == "z" for c in token):
+            candidates.append(_try(lambda: base64.a85decode(token)))
+    for data in candidates:
+        view = bytes_view(data) if data else None
+        if view is not None:
+            return view
+    return None
 
 
 def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
@@ -230,9 +262,10 @@ def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
 _CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
 _CHUNK_SPLIT = re.compile(r"\s+|\\n")
 _GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)"
-# A chunk with the texture of encoded bytes, then two more chunks.
+# A chunk with the texture of encoded bytes, then one more chunk (a short value wrapped at 16
+# or 76 characters is two lines).
 CHUNKED_B64_TRIGGER = re.compile(
-    rf"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]{{0,76}}(?:[0-9+/]|[a-z][A-Z]))[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{2,}}"
+    rf"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]{{0,76}}(?:[0-9+/]|[a-z][A-Z]))[A-Za-z0-9+/]{{4,76}}{_GAP}[A-Za-z0-9+/]{{2,}}"
 )
 
 
@@ -313,15 +346,89 @@ _ROT13_SECRET = re.compile("|".join(re.escape(_rot13(prefix)) + tail for prefix,
 _REVERSED_EMAIL = re.compile(r"(?<![\w.])([A-Za-z]{2,24})\.[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*@[A-Za-z0-9._%+\-]+")
 # Digit layouts read backwards: an SSN (4-2-3), a phone ending in a reversed `+1`/area code.
 _REVERSED_DIGITS = re.compile(
-    r"(?<![0-9A-Za-z\-])\d{4}-\d{2}-\d{3}(?![0-9A-Za-z\-])"
+    r"(?<![0-9A-Za-z\-])\d{4}(?:-\d{2}-| \d{2} )\d{3}(?![0-9A-Za-z\-])"
     r"|(?<![0-9A-Za-z\-])\d{4}[ .\-]\d{3}(?: ?\) ?|[ .\-])\d{3}\(?(?: ?1?\+)?(?![0-9A-Za-z])"
     r"|(?<!\d)\d{7,14}\+"
+    # A number with its country code last: `8495-65899 11 55+` is +55 11 99856-5948.
+    r"|(?<![0-9A-Za-z+])\d{2,5}(?:[ .\-]\d{1,5}){1,4}[ .\-]?\d{1,3}\+(?![0-9A-Za-z])"
 )
-# A card in groups of four (an ungrouped digit run read backwards is any number).
-_CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])")
+# A card in groups of four, or an Amex in 4-6-5 read backwards as 5-6-4.
+_CARD_RUN = re.compile(r"(?<![\d])\d{4}([ \-])\d{4}\1\d{4}\1\d{1,4}(?![\d])|(?<![\d])\d{5}([ \-])\d{6}\2\d{4}(?![\d])")
+# An ungrouped card read backwards: 15 or 16 digits, Luhn-valid and starting with a card
+# network's digit (2-6) only when reversed (a run valid as sent is read as sent).
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z.])\d{15,16}(?![0-9A-Za-z.])")
+# IBANs (ISO 13616: two letters, two check digits, 10-30 letters or digits, written whole or
+# in groups of four) read backwards or under ROT13; the mod-97 check decides, so a code or
+# an id of that shape is not turned.
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
+_IBAN_TEXT = r"(?:[A-Za-z0-9]{10,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)"
+_ROT13_IBAN = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}[0-9]{{2}}{_IBAN_TEXT}(?![A-Za-z0-9])")
+_REVERSED_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?:[A-Za-z0-9]{1,4} )?(?:[A-Za-z0-9]{4} ){2,7}|[A-Za-z0-9]{10,30})[0-9]{2}[A-Za-z]{2}(?![A-Za-z0-9])"
+)
+# Where the IBAN checks are worth running (digit-led, for the request-wide trigger).
+IBAN_TRIGGER = re.compile(r"[0-9]{2}[A-Za-z]{2}(?![A-Za-z0-9])|(?<=(?<![A-Za-z0-9])[A-Za-z]{2})[0-9]{2}")
+
+
+# IBAN length by country (the SWIFT IBAN registry): a turned text must have a real country's
+# length as well as the check digits before it is read turned.
+_IBAN_LENGTHS = dict(
+    (entry[:2], int(entry[2:]))
+    for entry in (
+        "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 DO28 EE20 "
+        "EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 JO30 "
+        "KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 MT31 MU30 NL18 NO15 PK24 PL28 "
+        "PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20"
+    ).split()
+)
+
+
+def is_iban(text: str) -> bool:
+    compact = text.replace(" ", "").upper()
+    if not _IBAN.fullmatch(compact) or _IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _card_reversed(digits: str) -> bool:
+    """A card number read backwards: valid (Luhn, a network's first digit) only reversed. Of
+    an odd length, reversal keeps the Luhn sum: there the network's prefix decides (an Amex,
+    34 or 37, reversed)."""
+    backwards = digits[::-1]
+    if len(digits) % 2:
+        return backwards[:2] in ("34", "37") and digits[:2] not in ("34", "37") and _luhn(backwards)
+    return not _luhn(digits) and backwards[0] in "23456" and _luhn(backwards)
 _EMAILISH = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.([A-Za-z]{2,24})(?![A-Za-z0-9])")
 REVERSAL_TRIGGER = re.compile(f"{_REVERSED_SECRET.pattern}|{_REVERSED_EMAIL.pattern}|{_REVERSED_DIGITS.pattern}|{_CARD_RUN.pattern}")
 ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
+
+
+# A capitalised name pair read backwards: words of lower-case letters ending in a capital
+# (`eoD enaJ`), a shape that text as written does not have.
+_REVERSED_NAME = re.compile(
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ](?:[ ,.]{1,3}[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]){1,3}(?![A-Za-zÀ-ÖØ-öø-ÿ])"
+)
+# A capitalised pair whose first word under ROT13 is a given name and as sent is not.
+_CAPITALISED_PAIR = re.compile(
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])([A-Z][a-zß-öø-ÿ]{1,20})[ ,.]{1,3}([A-Z][a-zß-öø-ÿ]{1,20})(?![A-Za-zÀ-ÖØ-öø-ÿ])"
+)
+
+
+@lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    # The list NER reads (scanner/detectors/given_names.txt, lower case), package data.
+    text = resources.files("metagate.scanner.detectors").joinpath("given_names.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _rot13_name(text: str) -> bool:
+    names = _given_names()
+    for match in _CAPITALISED_PAIR.finditer(text):
+        for word in (match.group(1).lower(), match.group(2).lower()):
+            if word not in names and _rot13(word) in names:
+                return True
+    return False
 
 
 def reversed_view(text: str) -> str | None:
@@ -334,9 +441,17 @@ def reversed_view(text: str) -> str | None:
         if _is_tld(match.group(1)[::-1]):
             return text[::-1]
     for match in _CARD_RUN.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if not _luhn(digits) and _luhn(digits[::-1]):
+        if _card_reversed(re.sub(r"\D", "", match.group())):
             return text[::-1]
+    for match in _DIGIT_RUN.finditer(text):
+        if _card_reversed(match.group()):
+            return text[::-1]
+    if IBAN_TRIGGER.search(text):
+        for match in _REVERSED_IBAN.finditer(text):
+            if not is_iban(match.group()) and is_iban(match.group()[::-1]):
+                return text[::-1]
+    if _REVERSED_NAME.search(text):
+        return text[::-1]
     return None
 
 
@@ -349,6 +464,12 @@ def rot13_view(text: str) -> str | None:
         tld = match.group(1)
         if not _is_tld(tld) and _is_tld(_rot13(tld)):
             return _rot13(text)
+    if IBAN_TRIGGER.search(text):
+        for match in _ROT13_IBAN.finditer(text):
+            if not is_iban(match.group()) and is_iban(_rot13(match.group())):
+                return _rot13(text)
+    if _rot13_name(text):
+        return _rot13(text)
     return None
 
 
@@ -373,6 +494,7 @@ _SPELLED = re.compile(
     r"([A-Za-z0-9][A-Za-z0-9\-]*(?:(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z0-9][A-Za-z0-9\-]*)+)"
 )
 _SPELLED_DOT = re.compile(r"\s+(?:dot|DOT|Dot)\s+")
+_DOMAIN_SPELLED_DOT = re.compile(r"(@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*)\s+(?:dot|DOT|Dot)\s+(?=[A-Za-z0-9])")
 OBFUSCATION_TRIGGER = re.compile(
     _BRACKETS.format(word=r"(?i:at|dot|@|\.)")
     + r"|\s(?:at|AT|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s+)[A-Za-z]"
@@ -393,6 +515,16 @@ def deobfuscated_view(text: str) -> str | None:
         return f"{local}@{domain}" if _is_tld(domain.rsplit(".", 1)[-1]) else match.group()
 
     out = _SPELLED.sub(spelled, out)
+    if "@" in out and _SPELLED_DOT.search(out):
+        # `jane(at)example dot com`: a bracketed `at`, then a spelled-out `dot` in the domain.
+        spelled_out = out
+        for _ in range(4):  # a label per pass: `@mail dot example dot co dot uk`
+            joined = _DOMAIN_SPELLED_DOT.sub(r"\1.", spelled_out)
+            if joined == spelled_out:
+                break
+            spelled_out = joined
+        if any(_is_tld(m.group(1)) for m in _EMAILISH.finditer(spelled_out)):
+            out = spelled_out
     if out == text or "@" not in out or not _EMAILISH.search(out):
         return None
     return out
@@ -496,6 +628,38 @@ def digit_views(text: str, tries: Tries) -> list[str]:
     return ["\n".join(views)] if views else []
 
 
+# --- characters written one by one ------------------------------------------------------------
+
+# A value as its characters with one separator between them (`A,K,I,A,...`, `8, 6, 6, -, 5`,
+# `a|b|c`), or as quoted characters (`'8', '6', '6'`: a list's repr in a string): the
+# characters joined make one view, whatever they spell, so every detector reads the value.
+_CHAR_RUN = re.compile(
+    r"(?<![^\s\[\(\"'=:])[^,;|\n](?P<sep>, ?|;|\|)(?:[^,;|\n](?P=sep)){4,}[^,;|\n](?![^\s\]\)\"'.])"
+    r"|(?P<q>['\"])[^'\"\n](?P=q)(?P<qsep>, ?)(?:(?P=q)[^'\"\n](?P=q)(?P=qsep)){4,}(?P=q)[^'\"\n](?P=q)"
+)
+CHAR_LIST_TRIGGER = re.compile(r"[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n],?[ ;|]?[^,;|\n]"
+                               r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]")
+MAX_CHAR_LIST_CHARS = 64 * 1024   # characters of one run joined (the leaf's view budget bounds the rest)
+
+
+def char_list_views(text: str, tries: Tries) -> list[str]:
+    views: list[str] = []
+    for match in _CHAR_RUN.finditer(text):
+        if tries.full(views) or not tries.take():
+            break
+        run = match.group()
+        if len(run) > 3 * MAX_CHAR_LIST_CHARS:
+            tries.short = True  # the rest of the run is left undecoded: the policy hears of it
+            run = run[: 3 * MAX_CHAR_LIST_CHARS]
+        if match.group("q") is not None:
+            chars = run[1 :: 3 + len(match.group("qsep"))]
+        else:
+            chars = run[:: 1 + len(match.group("sep"))]
+        if len(chars.strip()) >= MIN_DECODED_CHARS:
+            views.append(chars)
+    return views
+
+
 # --- all of them ------------------------------------------------------------------------------
 
 # What makes a text worth handing to `views`: a necessary condition of some decoder, searched
@@ -514,9 +678,10 @@ _DIGIT_LED = re.compile(
     # One digit, then the branches sharing prefixes (the engine tries them at every digit):
     rf"[0-9](?:[0-9](?:[0-9](?:{_SEP}[0-9]{{2}}(?:[0-9]|{_SEP}[0-9]{{3}})"           # split groups
     r"|[0-9](?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])"  # backwards
+    r"|[0-9]{2}[ \-][0-9]{6}[ \-][0-9]{4}"
     r"|[0-9]{4}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))))"                             # glued digits
-    r"|(?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2})"    # byte dumps
-    r"|[a-fA-F](?:[ :,\-]|, |\r?\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n)[0-9a-fA-F]{2}"
+    r"|(?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2})"    # byte dumps
+    r"|[a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2}"
     rf"|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"                             # single digits
     r"|(?<=0)[xX][0-9a-fA-F]{2}[ ,;])"                                            # 0x.. lists
 )
@@ -526,7 +691,7 @@ _DIGIT_LED = re.compile(
 _CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
 # base85/ascii85: rare punctuation right after a letter or digit (a look-ahead over the rest of
 # the token would rescan a long token from each of its punctuation marks: quadratic).
-_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)")
+_RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)|[&?=+{}\[\]\\\"%](?<=[A-Za-z0-9].)(?=[A-Za-z0-9])")
 _HEX_IN_RUN = re.compile(r"(?:^|[_\-])(?:0[xX])?[0-9a-fA-F]{16,}(?:$|[_\-])")
 _SPELLED_AT = re.compile(r"\s(?:AT|at|At)\s+[A-Za-z0-9\-]+(?:\.|\s+(?:dot|DOT|Dot)\s)")
 _BRACKETED = re.compile(_BRACKETS.format(word=r"(?i:at|dot|@|\.)"))
@@ -552,8 +717,29 @@ def trigger_positions(joined: str) -> list[int]:
         positions.extend(m.start() for m in CONFUSABLE_TRIGGER.finditer(joined))
     for pattern in (_DIGIT_LED, _RARE_PUNCT):
         positions.extend(m.start() for m in pattern.finditer(joined))
+    # Turned IBANs, ungrouped cards read backwards, country codes last: checked here already
+    # (a mod-97 or Luhn test), so clean codes and ids do not send their text to the decoders.
+    for checked, match in enumerate(IBAN_TRIGGER.finditer(joined)):
+        if checked >= MAX_TRIGGER_CHECKS:
+            positions.append(match.start())  # past the bound the leaf is decoded, not checked here
+            break
+        start = max(0, match.start() - 40)
+        window = joined[start : match.end() + 40]
+        if reversed_view(window) is not None or rot13_view(window) is not None:
+            positions.append(match.start())
+    positions.extend(m.start() for m in _DIGIT_RUN.finditer(joined) if _card_reversed(m.group()))
+    positions.extend(m.start() for m in _COUNTRY_CODE_LAST.finditer(joined))
+    positions.extend(m.start() for m in CHAR_LIST_TRIGGER.finditer(joined))
+    positions.extend(m.start() for m in _REVERSED_NAME.finditer(joined))
+    if _rot13_name(joined):
+        positions.extend(m.start() for m in _CAPITALISED_PAIR.finditer(joined) if _rot13_name(m.group()))
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
+
+
+MAX_TRIGGER_CHECKS = 1024  # windows a request-wide trigger checks before it hands the text on
+
+_COUNTRY_CODE_LAST = re.compile(r"[0-9][ .\-]?\+(?![0-9A-Za-z])")
 
 
 def views(text: str) -> tuple[list[str], bool]:
@@ -571,6 +757,8 @@ def views(text: str) -> tuple[list[str], bool]:
     for view in (reversed_view(text), rot13_view(text), deobfuscated_view(text), folded_view(text)):
         if view is not None:
             found.append(view)
+    if CHAR_LIST_TRIGGER.search(text):
+        found.extend(char_list_views(text, tries := _fresh(tries)))
     if DIGIT_TRIGGER.search(text):
         found.extend(digit_views(text, tries := _fresh(tries)))
     return found, tries.short

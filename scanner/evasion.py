@@ -45,7 +45,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import accumulate
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from metagate.scanner import decoders
 from metagate.scanner.model import VIEW_SEPARATOR, Leaf
@@ -69,9 +69,11 @@ _TRIGGER = re.compile(
 )
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
+# An escape may come with its backslash escaped once more (`\\u0041`: a JSON string written into
+# source code or serialised twice); it is the same character.
 _ESCAPE = re.compile(
-    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # surrogate pair
-    r"|\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})|\\x([0-9a-fA-F]{2})"
+    r"\\\\?u([dD][89abAB][0-9a-fA-F]{2})\\\\?u([dD][c-fC-F][0-9a-fA-F]{2})"  # surrogate pair
+    r"|\\\\?u([0-9a-fA-F]{4})|\\\\?U([0-9a-fA-F]{8})|\\\\?x([0-9a-fA-F]{2})"
 )
 _SIMPLE_ESCAPES = {"\\/": "/", '\\"': '"', "\\n": "\n", "\\t": "\t", "\\r": "\r"}
 _SIMPLE_ESCAPE = re.compile(r'\\[/"ntr]')
@@ -149,6 +151,12 @@ def _one_layer(text: str, budget: _Budget) -> list[str]:
     normalised = normalise_text(text)
     if normalised != text:
         found.append(normalised)
+    if "\ufffd" in normalised and "%" in text and _PERCENT.search(text):
+        # Percent-encoded bytes that are no UTF-8 (a file's bytes, `%89PNG%0D%0A...`): the
+        # text view lost them to U+FFFD; the bytes themselves are checked for a signature.
+        binary = decoders.bytes_view(unquote_to_bytes(text))
+        if binary is not None and binary != normalised:
+            found.append(binary)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "[", '"') and len(text) <= MAX_NESTED_JSON_CHARS:
         nested = _nested_json(stripped)
@@ -528,6 +536,13 @@ def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]
             short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
         if len(short_parts) < 2:
             continue
+        if _all_fragments(leaves, group.indexes):
+            # Characters or short pieces of one value (`['g', 'i', 't', ...]`, `part_0` ...):
+            # joined whole whatever the join shows, so every detector (secrets, PII, names,
+            # field semantics) reads the value; appended to the first part only (to each,
+            # a list of n characters would cost n * n).
+            _join_whole(leaves, group.indexes, joins, budget)
+            continue
         step = MAX_JOIN_WINDOW - MAX_JOIN_OVERLAP
         for start in range(0, max(1, len(short_parts) - MAX_JOIN_OVERLAP), step):
             _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
@@ -536,6 +551,55 @@ def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]
         # blocks them), whether or not a join was made of them.
         return joins, [leaves[i].path for group in groups for i in group.indexes] or [leaves[-1].path]
     return joins, []
+
+
+MAX_WHOLE_FRAGMENT_CHARS = 4     # parts this short, all of them, are pieces of one value
+MIN_WHOLE_FRAGMENTS = 3
+MAX_WHOLE_JOIN_CHARS = 16 * 1024  # one joined view; longer joins go in windows
+_WHOLE_JOIN_OVERLAP = 256
+
+
+_NUMERIC_TEXT = re.compile(r"[0-9.+\-eE]*")
+
+
+def _all_fragments(leaves: list[Leaf], group: list[int]) -> bool:
+    """Every part a piece (numbered fields of MAX_FRAGMENT_CHARS at most, 3+ parts of
+    MAX_WHOLE_FRAGMENT_CHARS, or 3+ parts of one width), and not every part a number: numbers (`{"major": "12",
+    "minor": "4"}`, scores as text) are joined only where the digits make an identifier's
+    length (`_join_window`)."""
+    texts = [leaves[i].text for i in group]
+    if all(_NUMERIC_TEXT.fullmatch(t) for t in texts):
+        return False
+    if len(group) >= MIN_WHOLE_FRAGMENTS and all(len(t) <= MAX_WHOLE_FRAGMENT_CHARS for t in texts):
+        return True
+    if len(group) >= MIN_WHOLE_FRAGMENTS and _fixed_width(texts):
+        return True  # a value cut every n characters (`['-----BE', 'GIN OPE', ...]`)
+    return all(len(t) <= MAX_FRAGMENT_CHARS for t in texts) and _numbered(leaves, group)
+
+
+def _fixed_width(texts: list[str]) -> bool:
+    width = len(texts[0])
+    return width <= MAX_FRAGMENT_CHARS and all(len(t) == width for t in texts[:-1]) and 0 < len(texts[-1]) <= width
+
+
+def _join_whole(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]], budget: _Budget) -> None:
+    texts = [leaves[i].text for i in group]
+    ends = list(accumulate(len(t) for t in texts))
+    start_part = 0
+    while start_part < len(texts):
+        # Parts from start_part up to MAX_WHOLE_JOIN_CHARS characters; the next window starts
+        # _WHOLE_JOIN_OVERLAP characters back, so no value of that length is cut.
+        offset = ends[start_part - 1] if start_part else 0
+        last = bisect_right(ends, offset + MAX_WHOLE_JOIN_CHARS) - 1
+        last = max(last, start_part)
+        view = "".join(texts[start_part : last + 1])
+        if not budget.take(len(view)):
+            return
+        joins.setdefault(group[start_part], []).append(view)
+        if last + 1 >= len(texts):
+            return
+        back = bisect_right(ends, ends[last] - _WHOLE_JOIN_OVERLAP)
+        start_part = max(start_part + 1, back)
 
 
 def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[str]], budget: _Budget) -> None:
