@@ -70,8 +70,9 @@ from tests.support.adversarial import (
 )
 
 MAX_STORED = float(os.environ.get("ADVERSARIAL_MAX_STORED", "0.01"))
-# Measured on the gate as it is: 82/460 = 17.8% stored (seed 20261204); lower it as gaps close.
-RATCHET = 0.20
+# Measured on the gate as it is: 45/460 = 9.8% stored (seed 20261204), 9.1% (seed 7); was 59%
+# before issue 12's work. Lower it as gaps close.
+RATCHET = 0.12
 WORKERS = 4
 SDK_HEADERS = {"User-Agent": "zenml/0.98.0", "Accept": "*/*", "Source-Context": "python"}
 
@@ -345,7 +346,7 @@ def test_the_stored_fraction_does_not_grow_past_what_the_gate_reaches_today(suit
     assert not _control_failures(suite_run), "clean controls fail (see the other test): the fraction means nothing"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 is open: 17.8% stored at seed 20261204, target 1%")
+@pytest.mark.xfail(strict=True, reason="issue 12 is open: 9.8% stored at seed 20261204, target 1%")
 def test_at_most_one_percent_of_planted_values_reach_the_server_store(suite_run: SuiteRun) -> None:
     planted = suite_run.planted
     counted = [r for r in planted if r.outcome in ("stored", "blocked", "passed")]
