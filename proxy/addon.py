@@ -222,6 +222,11 @@ class MetadataGate:
             warnings=decision.warnings,
         )
         if result is not None:
+            # A path segment or a query parameter's name that held a finding is kept masked.
+            if result.recorded_path is not None:
+                record["path"] = result.recorded_path
+            if result.recorded_query_params is not None:
+                record["query_params"] = result.recorded_query_params
             record.update(
                 endpoint=result.endpoint,
                 resource=result.resource,

@@ -19,6 +19,7 @@ from metagate.scanner.model import Decision, InspectionRequest
 if TYPE_CHECKING:  # the proxy process never imports the engines, detectors or Presidio
     from metagate.policies.engine import PolicyEngine
     from metagate.scanner.pipeline import ScanResult
+    from metagate.scanner.recorded_paths import PathMask
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class InspectionResult:
     new_body: bytes | None          # set when redaction rewrote the body
     policy_hash: str
     timings_ms: dict[str, float]
+    # The request path and query parameter names as the record may keep them, when a name or
+    # segment in them held a finding (scanner/recorded_paths.py); None: as sent.
+    recorded_path: str | None = None
+    recorded_query_params: list[str] | None = None
 
 
 class Inspector:
@@ -104,15 +109,28 @@ class Inspector:
 
     def inspect(self, request: InspectionRequest) -> InspectionResult:
         from metagate.scanner.pipeline import policy_input
+        from metagate.scanner.recorded_paths import PathMask
 
         started = time.perf_counter()
         scan = self.scanner.scan(request)
         scanned = time.perf_counter()
-        decision = Decision.from_policy(self.engine.evaluate(policy_input(request, scan)))
+        # Names the client chose that hold a finding are masked in everything the policy
+        # reads and the record keeps; redaction gets the real paths back.
+        mask = PathMask.of(
+            scan.leaves, scan.findings, self.settings.fingerprint_key,
+            scan.endpoint.template if scan.endpoint else None, request.path,
+        )
+        document = policy_input(request, scan)
+        if mask:
+            document = mask.mask_paths(document)
+            document["request"]["path"] = mask.request_path(request.path)
+        decision = Decision.from_policy(self.engine.evaluate(document))
+        decision.redact = [mask.unmask(path) for path in decision.redact]
         decided = time.perf_counter()
         new_body, redacted = self._redact(scan, decision)
+        decision.redact = [mask.mask(path) for path in decision.redact]
         done = time.perf_counter()
-        return self._result(scan, decision, new_body, redacted, {
+        return self._result(scan, decision, new_body, [mask.mask(path) for path in redacted], mask, request, {
             "scan": (scanned - started) * 1000,
             "policy": (decided - scanned) * 1000,
             "redact": (done - decided) * 1000,
@@ -134,7 +152,7 @@ class Inspector:
 
     def _result(
         self, scan: "ScanResult", decision: Decision, new_body: bytes | None, redacted: list[str],
-        timings: dict[str, float], bytes_in: int,
+        mask: "PathMask", request: InspectionRequest, timings: dict[str, float], bytes_in: int,
     ) -> InspectionResult:
         endpoint = scan.endpoint
         return InspectionResult(
@@ -146,19 +164,21 @@ class Inspector:
             bytes_in=bytes_in,
             decoded_bytes=len(scan.body.decoded) if scan.body is not None else None,
             parse_error=scan.parse_error,
-            violations=[{"path": v.path, "kind": v.kind, "message": v.message} for v in scan.violations],
-            unknown_fields=scan.unknown_fields,
+            violations=[{"path": mask.mask(v.path), "kind": v.kind, "message": v.message} for v in scan.violations],
+            unknown_fields=[mask.mask(path) for path in scan.unknown_fields],
             findings=[
                 {
-                    "entity": f.entity, "category": f.category, "path": f.path, "score": f.score,
+                    "entity": f.entity, "category": f.category, "path": mask.mask(f.path), "score": f.score,
                     "detector": f.detector, "fingerprint": f.fingerprint, "field_class": f.field_class,
                 }
                 for f in scan.findings
             ],
             inventory=scan.inventory,
-            top_fields=scan.top_fields,
+            top_fields=[mask.top_field(name) for name in scan.top_fields],
             redacted_paths=redacted,
             new_body=new_body,
             policy_hash=self.engine.policy_hash,
             timings_ms={k: round(v, 3) for k, v in timings.items()},
+            recorded_path=mask.request_path(request.path.split("?", 1)[0]) if mask else None,
+            recorded_query_params=mask.query_params(name for name, _ in request.query) if mask.query_names else None,
         )

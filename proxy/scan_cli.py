@@ -210,6 +210,8 @@ def report_record(index: int, capture: CapturedRequest, outcome: Any, on_error: 
         return record
     result: InspectionResult = outcome
     decision = result.decision
+    if result.recorded_path is not None:
+        record["path"] = result.recorded_path   # a segment that held a finding, masked
     record.update(
         endpoint=result.endpoint,
         decision=decision.action,

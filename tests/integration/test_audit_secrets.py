@@ -51,6 +51,18 @@ def test_no_sensitive_value_reaches_the_store_exports_or_reports(tmp_path, upstr
         for path, body in blocked:
             response = requests.post(f"{gate.url}{path}", json=body, headers=auth, timeout=30)
             assert response.status_code == 403, (path, response.text)
+        # Values in names the client chose (a metadata key, a path segment, a query parameter's
+        # name): the 403 the client reads quotes the place, masked, never the value.
+        named = {key: f"{key.replace('_', '.')}.{tag}@example.com" for key in ("key_mail", "path_mail", "query_mail")}
+        secrets.update(named)
+        for method, path, body in [
+            ("POST", "/api/v1/run-metadata", metadata({named["key_mail"]: "reviewed"})),
+            ("GET", f"/api/v1/runs/{named['path_mail']}", None),
+            ("GET", f"/api/v1/runs?{named['query_mail']}=1&size=5", None),
+        ]:
+            response = requests.request(method, f"{gate.url}{path}", json=body, headers=bearer, timeout=30)
+            assert response.status_code == 403 and "<masked:" in response.text, (path, response.text)
+            assert not any(value in response.text for value in named.values()), response.text
     finally:
         gate.process.stop()
 
@@ -58,7 +70,9 @@ def test_no_sensitive_value_reaches_the_store_exports_or_reports(tmp_path, upstr
     records = gate.records()
     assert any(r.get("user_id") == user for r in records)
     assert any(r.get("path") == "/api/v1/runs" and r.get("query_params") == ["api_key", "size"] for r in records)
-    assert sum(r.get("method") == "POST" and r.get("enforced") == "block" for r in records) == len(blocked)
+    assert sum(r.get("method") == "POST" and r.get("enforced") == "block" for r in records) == len(blocked) + 1
+    assert any(r.get("path", "").startswith("/api/v1/runs/<masked:") for r in records)
+    assert any(name.startswith("<masked:") for r in records for name in r.get("query_params") or [])
     assert cli("audit", "verify", "--data-dir", str(gate.data_dir), "--strict").returncode == 0
 
     # … and no value shows anywhere they went.
