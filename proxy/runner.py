@@ -244,6 +244,7 @@ async def serve(config: Config) -> int:
                 **mitmproxy_options(config, upstream),
                 metagate_enforcement=config.enforcement,
                 metagate_on_error=config.on_error,
+                metagate_split_window=config.scanner.split_window_seconds,
             )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

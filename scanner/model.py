@@ -59,6 +59,9 @@ class InspectionRequest:
     # masked them (scanner/headers.py `credential_facts`); None: not computed, the scanner
     # derives them from `headers` (in-process callers that never masked anything).
     credentials: tuple[tuple[str, str], ...] | None = None
+    # Short values this client's earlier forwarded requests carried (proxy/recent_values.py),
+    # oldest first: a value split over requests is joined with them (scanner/across_requests.py).
+    earlier: tuple["Piece", ...] = ()
 
     def header(self, name: str, default: str = "") -> str:
         name = name.lower()
@@ -67,6 +70,16 @@ class InspectionRequest:
             if len(key) == size and key.lower() == name:  # lengths first: lower() only on a likely match
                 return value
         return default
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A short value a forwarded request carried, and where: the endpoint template and the
+    JSON path with list indexes dropped (`$.add_tags[]`)."""
+
+    template: str
+    place: str
+    text: str
 
 
 # A leaf's text is the value as sent, then each decoded or joined view of it (scanner/evasion.py),
