@@ -38,6 +38,16 @@ DETECTOR_SUFFIX = "+earlier_requests"
 
 _INDEX = re.compile(r"\[\d+\]")
 
+# Findings of mass or shape: a join of many unrelated short values (request ids, versions,
+# step names) has mass by construction, so across requests only what a structure proves
+# counts (an address, a checksum, a key's prefix, a file signature, a name in context).
+# Digits joined over requests are phone-shaped too often to prove a phone.
+_NOT_ACROSS_REQUESTS = frozenset({
+    "BLOB_HEX", "BLOB_BASE64", "HIGH_ENTROPY_STRING", "PHONE_NUMBER",
+    "PROSE", "PERSONAL_PROSE", "RECORDS_TABLE", "CSV_TABLE", "COLUMN_LISTS", "NUMERIC_ARRAY", "NUMERIC_SPREAD",
+    "OVERSIZED_USER_DATA",
+})
+
 
 def place_of(path: str) -> str:
     """`$.add_tags[3]` → `$.add_tags[]`: list items of one field are one place."""
@@ -76,7 +86,8 @@ def findings_across_requests(
     for leaf in leaves:
         before = by_place.get(place_of(leaf.path))
         sent = next(views(leaf.text, 1))[1]
-        if not before or not sent or len(sent) > MAX_PIECE_CHARS:
+        # A value repeated at its place (the same version on every request) is no piece.
+        if not before or not sent or len(sent) > MAX_PIECE_CHARS or before[-1] == sent:
             continue
         prefix = "".join(before)[-MAX_JOINED_PREFIX:]
         joined.append(Leaf(leaf.path, prefix + sent, leaf.field_class, leaf.is_key))
@@ -89,7 +100,7 @@ def findings_across_requests(
         leaf = expanded[hit.leaf]
         # A hit must end inside the leaf's own piece (or in a decoded view of the join,
         # which comes after it and read the whole join).
-        if hit.end <= own_from[hit.leaf]:
+        if hit.end <= own_from[hit.leaf] or hit.entity in _NOT_ACROSS_REQUESTS:
             continue
         findings.append(Finding(
             entity=hit.entity, category=hit.detector.category, path=leaf.path, start=0, end=0,
