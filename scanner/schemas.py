@@ -46,7 +46,8 @@ class SchemaLimits:
 #
 # Shapes are left to ZenML's own server validation; these types bound what any field can
 # carry. A proven class (id, enum, timestamp ...) whose value does not look the part is not
-# an error here: the scanner simply scans it (see `proven`).
+# an error here: the scanner simply scans it (see `proven`). The one exception is a string
+# hash field, whose shape is exact (`_digest_check`).
 
 
 def _bounds_check(limits: SchemaLimits, string_limit: int, uri: bool = False) -> Any:
@@ -109,9 +110,25 @@ def _first_fit(union: Any) -> Any:
     return Annotated[union, Field(union_mode="left_to_right")]
 
 
+def _digest_check(value: Any) -> Any:
+    # The shape only (a real digest's bytes are printable more than 75% once in 2,500, and
+    # then `proven` has the value scanned, not refused): hex of a digest length, not all digits.
+    if value is not None and (len(value) not in _DIGEST_LENGTHS or not _HASH_TEXT.fullmatch(value) or value.isdigit()):
+        raise PydanticCustomError("not_a_digest", "a hash field that holds no hex digest")
+    return value
+
+
+# A hash field ZenML declares as a string (content_hash, cache_key, code_hash, checksums) only
+# ever holds a digest as `hexdigest()` writes it: anything else there (digits, a name, a
+# number) is data in a field no detector can read for context, so it is a violation.
+_DIGEST_TYPES = frozenset({"str", "Optional[str]"})
+
+
 def _leaf_type(spec: FieldSpec, limits: SchemaLimits, strict: bool = False) -> Any:
     cls = spec.field_class
     declared = spec.max_length
+    if cls == "hash" and spec.type_repr in _DIGEST_TYPES:
+        return Annotated[Optional[str], AfterValidator(_digest_check)]
     if cls == "uri":  # storage prefixes come with each validation, so checked in Python
         return _bounded_json(limits, declared or limits.text_length, uri=True)
     if cls in ("id", "enum", "timestamp", "numeric", "hash", "name", "source_ref", "secret_ref"):
@@ -264,6 +281,7 @@ _KIND_BY_ERROR = {
     "too_deep": "too_deep",
     "too_large": "too_large",
     "uri_outside_storage": "uri_outside_storage",
+    "not_a_digest": "not_a_digest",
 }
 
 _MESSAGE = {
@@ -272,6 +290,7 @@ _MESSAGE = {
     "too_large": "more than {limit} allowed",
     "uri_outside_storage": "URI outside the configured storage prefixes",
     "bad_type": "not the type this metadata field has",
+    "not_a_digest": "a hash field that holds no hex digest of a real digest length",
 }
 
 

@@ -99,6 +99,15 @@ def snapshot_with_environment(environment: dict[str, str], docker: bool = False)
          lambda: snapshot_with_environment({"DB_PASSWORD": "{{hunter2Secret!.x}}"}), "credential.write"),
         ("access key as a reference's key", "/api/v1/pipeline_snapshots",
          lambda: snapshot_with_environment({"AWS_KEY": "{{aws.AKIAIOSFODNN7EXAMPLE}}"}), "secret.detected"),
+        # No detector can tell nine bare digits from a count, but a hash field never holds them.
+        ("bare SSN digits in cache_key", "/api/v1/steps", lambda: step_with(cache_key=SSN.replace("-", "")),
+         "schema.not_a_digest"),
+        ("a name in content_hash", "/api/v1/artifact_versions/batch",
+         lambda: artifacts_with(content_hash="Anna Schmidt"), "schema.not_a_digest"),
+        ("32 decimal digits in code_hash", "/api/v1/steps", lambda: step_with(code_hash="4" * 16 + CARD),
+         "schema.not_a_digest"),
+        ("an SSN as a JSON number in content_hash", "/api/v1/artifact_versions/batch",
+         lambda: artifacts_with(content_hash=int(SSN.replace("-", ""))), "schema.bad_type"),
     ],
 )
 def test_a_plant_of_the_wrong_shape_is_blocked(inspector, name, path, body, rule) -> None:
@@ -115,6 +124,8 @@ def test_a_plant_of_the_wrong_shape_is_blocked(inspector, name, path, body, rule
          lambda: snapshot_with_environment({"HF_TOKEN": "{{huggingface.token}}"}, docker=True)),
         ("/api/v1/steps", lambda: step_with(cache_key="f4b697e4085d709b65878a0740d08174",
                                             code_hash="66542026898d17535b81ff2143890a4b5c45dca0d62b0ffba6e3d7550f3230af")),
+        # A digest whose bytes happen to be printable is digest-shaped: scanned, not refused.
+        ("/api/v1/steps", lambda: step_with(cache_key=b"modelweightsv2.0".hex(), code_hash=None)),
     ],
 )
 def test_values_of_the_exact_shape_pass(inspector, path, body) -> None:
