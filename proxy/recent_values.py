@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from metagate.scanner.model import Piece
 
 DEFAULT_SECONDS = 600.0
-DEFAULT_PIECES_PER_CLIENT = 256
-DEFAULT_CLIENTS = 4096
+DEFAULT_PIECES_PER_CLIENT = 128
+DEFAULT_CLIENTS = 1024   # worst case ~1024 x 128 pieces of <= 64 characters: ~30 MB
 
 
 class RecentValues:
