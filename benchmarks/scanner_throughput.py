@@ -25,6 +25,9 @@ materializer's source hash, and a re-run sends it again) and the artifact store 
 source code, configuration, names) can come from the caches. The same rounds with every
 value fresh, shared ones included, are measured too ("every id fresh", the stricter
 figure). The first round starts with empty caches and is reported on its own as "cold".
+The captures' X-Request-ID and Idempotency-Key headers repeat in every round; the SDK sends
+new ones with each request, so the re-runs are also measured that way ("fresh
+X-Request-ID/Idempotency-Key": what a deployment sees, as headers are scanned on every request).
 
     .venv/bin/python benchmarks/scanner_throughput.py [--rounds 20] [--presidio-rounds 1] [--no-gc-freeze]
         [--costs] [--cost-repeats 3]
@@ -165,6 +168,26 @@ def to_request(record: dict[str, Any]) -> InspectionRequest:
     headers = tuple((k, v) for k, v in (record.get("headers") or {}).items())
     query = tuple((k, v) for k, v in record.get("query") or [])
     return InspectionRequest(record["method"], record["path"], body, headers, query)
+
+
+# The ZenML SDK sends a new X-Request-ID (eight hex digits of a uuid4) and Idempotency-Key (a
+# uuid4) with every request; the captured mix repeats the captured ones round after round.
+_PER_REQUEST_HEADERS = {
+    "x-request-id": lambda rng: uuid.UUID(int=rng.getrandbits(128), version=4).hex[:8],
+    "idempotency-key": lambda rng: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+}
+
+
+def with_fresh_request_ids(requests: list[InspectionRequest], rng: random.Random) -> list[InspectionRequest]:
+    """The requests as the SDK sends them: a fresh X-Request-ID and Idempotency-Key on each."""
+    out = []
+    for request in requests:
+        headers = tuple(
+            (name, _PER_REQUEST_HEADERS[name.lower()](rng) if name.lower() in _PER_REQUEST_HEADERS else value)
+            for name, value in request.headers
+        )
+        out.append(InspectionRequest(request.method, request.path, request.body, headers, request.query))
+    return out
 
 
 def request_bytes(request: InspectionRequest) -> int:
@@ -606,6 +629,7 @@ def main() -> None:
     warmup = [to_request(r) for r in vary(records, rng, shared)]
     reruns = [[to_request(r) for r in vary(records, rng, shared)] for _ in range(args.rounds + 1)]
     all_fresh = [[to_request(r) for r in vary(records, rng)] for _ in range(args.rounds + 1)]
+    reruns_fresh_headers = [with_fresh_request_ids(mix, rng) for mix in reruns]
     mix_bytes = sum(request_bytes(r) for r in reruns[0])
     small_bodies = sum(1 for r in reruns[0] if len(r.body) <= SMALL_BODY)
     print(f"build: {describe_build()}; gc.freeze() after start-up: {'yes' if args.gc_freeze else 'no'}")
@@ -620,6 +644,7 @@ def main() -> None:
         each.analyze("warm up jane@example.com", language="en")
     rerun = measure(reruns, warmup, args.gc_freeze)
     fresh = measure(all_fresh, warmup, args.gc_freeze)
+    fresh_headers = measure(reruns_fresh_headers, warmup, args.gc_freeze)
     bare = build_scanner(with_detectors=False, remember_clean=False)  # every leaf, with its text
     presidio_default = time_presidio(default_engine, bare, reruns[1 : 1 + args.presidio_rounds])
     presidio_blank = time_presidio(blank_engine, bare, reruns[1 : 1 + args.presidio_rounds])
@@ -633,6 +658,7 @@ def main() -> None:
         ("  same, without detectors", rerun.without_detectors),
         ("metagate Scanner.scan, every id fresh, steady", fresh.steady),
         ("  same, without detectors", fresh.without_detectors),
+        ("re-runs, fresh X-Request-ID/Idempotency-Key", fresh_headers.steady),
         ("Presidio default (spaCy en_core_web_sm)", presidio_default),
         ("Presidio over a blank spaCy pipeline", presidio_blank),
         ("Presidio with a no-op NLP engine", presidio_noop),
