@@ -65,6 +65,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from metagate.scanner import decoders as scanner_decoders
+from metagate.scanner import evasion as scanner_evasion
 from metagate.scanner import pipeline as scanner_pipeline
 from metagate.scanner.cache import CacheStats
 from metagate.scanner.catalog import Catalog
@@ -442,6 +444,8 @@ class _Attribution:
 
     STEPS = (
         ("decoding and joins (expand_leaves)", scanner_pipeline, "expand_leaves"),
+        ("  of which decoder triggers", scanner_decoders, "trigger_positions"),
+        ("  of which sibling fragment joins", scanner_evasion, "_fragment_joins"),
         ("header leaves (_collect_headers)", Scanner, "_collect_headers"),
         ("leaf walk and schema (_collect_json)", Scanner, "_collect_json"),
         ("detection, all detectors (_detect)", Scanner, "_detect"),
@@ -469,6 +473,9 @@ class _Attribution:
     def __enter__(self) -> "_Attribution":
         for detector in self.scanner.detectors:
             self._wrap(detector, "scan", f"detector {detector.name}", instance=True)
+            ner = getattr(detector, "_ner", None)
+            if ner is not None:
+                self._wrap(ner, "scan", f"detector {detector.name}: of which NER (spaCy)", instance=True)
         for tree in self.scanner.tree_detectors:
             for method in ("scan_tree", "scan_user_data"):
                 if hasattr(tree, method):
@@ -485,7 +492,7 @@ class _Attribution:
                 setattr(owner, attribute, original)
 
 
-def attribute_costs(mixes: list[list[InspectionRequest]], warmup: list[InspectionRequest]) -> None:
+def attribute_costs(mixes: list[list[InspectionRequest]], warmup: list[InspectionRequest], mix: str) -> None:
     scanner = build_scanner()
     scanner.clear_caches()
     time_scanner(scanner, [warmup])
@@ -498,8 +505,8 @@ def attribute_costs(mixes: list[list[InspectionRequest]], warmup: list[Inspectio
         steady = attribution.spent
     rounds = len(mixes) - 1
     print()
-    print("where the time goes, all on, CPU ms per round measured inside each call (steps include the "
-          "detectors they call: `_detect` holds the detector rows)")
+    print(f"where the time goes, {mix}, all on, CPU ms per round measured inside each call (steps include "
+          "the detectors they call: `_detect` holds the detector rows)")
     print(f"{'':44}{'steady ms':>10}{'share':>7}{'cold ms':>10}{'share':>7}")
     print(f"{'Scanner.scan, all of it':44}{total_steady * 1000 / rounds:10.2f}{'':7}{total_cold * 1000:10.2f}")
     steps = [label for label, _, _ in _Attribution.STEPS]
@@ -680,7 +687,8 @@ def main() -> None:
               f"{detecting.mb_per_s / baseline.mb_per_s:,.0f}x")
     print(f"detectors alone (re-runs steady minus no-detector time): {detecting.mb_per_s:.1f} MB/s")
     if args.costs:
-        attribute_costs(reruns, warmup)
+        attribute_costs(reruns, warmup, "re-runs")
+        attribute_costs(reruns_fresh_headers, warmup, "re-runs with fresh X-Request-ID/Idempotency-Key")
         measure_costs(reruns, warmup, args.cost_repeats, args.gc_freeze)
     for label, timing in (("re-runs", steady), ("every id fresh", fresh.steady)):
         versus_presidio = ("not measured" if not presidio_default.requests
