@@ -527,30 +527,52 @@ def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]
     groups, short = _fragment_groups(leaves)
     joins: dict[int, list[str]] = {}
     budget = _Budget(MAX_JOIN_CHARS_PER_REQUEST)
+    plain = _plain_groups
     for group in groups:
-        # Numbered fields are parts of one text whatever their length; other siblings are
-        # joined where they are short fragments.
-        if _numbered(leaves, group.indexes):
-            short_parts = group.indexes
-        else:
-            short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
-        if len(short_parts) < 2:
+        # A group is joined from its parts' paths and texts alone, and one that showed
+        # nothing spent no budget: its digest seen before, it shows nothing again.
+        key = _group_key(leaves, group.indexes)
+        if key in plain:
             continue
-        if _all_fragments(leaves, group.indexes):
-            # Characters or short pieces of one value (`['g', 'i', 't', ...]`, `part_0` ...):
-            # joined whole whatever the join shows, so every detector (secrets, PII, names,
-            # field semantics) reads the value; appended to the first part only (to each,
-            # a list of n characters would cost n * n).
-            _join_whole(leaves, group.indexes, joins, budget)
-            continue
-        step = MAX_JOIN_WINDOW - MAX_JOIN_OVERLAP
-        for start in range(0, max(1, len(short_parts) - MAX_JOIN_OVERLAP), step):
-            _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
+        left = budget.left
+        _join_group(leaves, group, joins, budget)
+        if budget.left == left and not budget.short:
+            if len(plain) >= _MEMO_MAX_ENTRIES:
+                plain.clear()
+            plain.add(key)
     if short or budget.short:
         # A bound was reached: the fragments of every group count as undecoded (the policy
         # blocks them), whether or not a join was made of them.
         return joins, [leaves[i].path for group in groups for i in group.indexes] or [leaves[-1].path]
     return joins, []
+
+
+def _group_key(leaves: list[Leaf], indexes: list[int]) -> tuple[int, int, int]:
+    """Two SipHash values (keyed per process) of a group's texts and paths: never the text."""
+    texts = tuple([leaves[i].text for i in indexes])
+    paths = tuple([leaves[i].path for i in indexes])
+    return hash(texts), hash((texts, paths)), len(indexes)
+
+
+def _join_group(leaves: list[Leaf], group: _Fragments, joins: dict[int, list[str]], budget: _Budget) -> None:
+    # Numbered fields are parts of one text whatever their length; other siblings are
+    # joined where they are short fragments.
+    if _numbered(leaves, group.indexes):
+        short_parts = group.indexes
+    else:
+        short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
+    if len(short_parts) < 2:
+        return
+    if _all_fragments(leaves, group.indexes):
+        # Characters or short pieces of one value (`['g', 'i', 't', ...]`, `part_0` ...):
+        # joined whole whatever the join shows, so every detector (secrets, PII, names,
+        # field semantics) reads the value; appended to the first part only (to each,
+        # a list of n characters would cost n * n).
+        _join_whole(leaves, group.indexes, joins, budget)
+        return
+    step = MAX_JOIN_WINDOW - MAX_JOIN_OVERLAP
+    for start in range(0, max(1, len(short_parts) - MAX_JOIN_OVERLAP), step):
+        _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
 
 
 MAX_WHOLE_FRAGMENT_CHARS = 4     # parts this short, all of them, are pieces of one value
@@ -681,8 +703,12 @@ _MEMO_MAX_ENTRIES = 16384
 _clean_texts: set[int] = set()
 
 
+_plain_groups: set[tuple[int, int, int]] = set()  # fragment groups that joined to nothing
+
+
 def forget_clean_texts() -> None:
     _clean_texts.clear()
+    _plain_groups.clear()
 
 
 @dataclass(slots=True)

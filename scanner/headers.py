@@ -31,6 +31,8 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from metagate.scanner.cache import SECOND_HASH_PREFIX
+
 # What a masked credential header holds when it reaches a worker (and what captures hold).
 MASK = "<redacted>"
 
@@ -180,14 +182,27 @@ def scanned(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The (lower-case name, value) pairs the detectors look at: every header that is neither
     a credential (masked, decided by its shape fact) nor a well-shaped transport header."""
     pairs = []
+    verdicts = _verdicts
     for name, value in headers:
-        lowered = name.lower()
-        if value == MASK or lowered in GATE_HEADERS or is_credential(lowered, value):
-            continue
-        if is_shaped_transport(lowered, value):
-            continue
-        pairs.append((lowered, value))
+        # Most headers repeat request after request (Host, Accept, User-Agent ...): their
+        # verdict is remembered by a digest of the pair, never the value itself.
+        key = (hash(name), hash(value), hash(SECOND_HASH_PREFIX + value), len(value))
+        skipped = verdicts.get(key)
+        if skipped is None:
+            skipped = verdicts[key] = _skipped(name.lower(), value)
+            if len(verdicts) > _MAX_VERDICTS:
+                verdicts.clear()
+        if not skipped:
+            pairs.append((name.lower(), value))
     return pairs
+
+
+_MAX_VERDICTS = 4096
+_verdicts: dict[tuple[int, int, int, int], bool] = {}  # digest of a pair → not scanned
+
+
+def _skipped(lowered: str, value: str) -> bool:
+    return value == MASK or lowered in GATE_HEADERS or is_credential(lowered, value) or is_shaped_transport(lowered, value)
 
 
 # --- credential shapes -----------------------------------------------------------------------
