@@ -125,12 +125,17 @@ class Measured:
 # --- prose ------------------------------------------------------------------------------
 
 # A dictionary-like word as a token: letters in lower case (an initial capital allowed),
-# an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation.
+# an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation. Letters past
+# Latin-1 (Polish, Czech, Turkish, Cyrillic, Greek ...) count whatever their case.
 # A word in capitals is one too (a ticket typed in capitals), from two letters on.
-_LETTERS = r"(?:[A-ZÀ-Þ]?[a-zß-ÿ]+|[A-ZÀ-Þ]{2,})(?:['’][A-Za-z]+)?"
+_LETTERS = r"(?:(?:[A-ZÀ-Þ]|[^\W\d_\x00-\xff])?(?:[a-zß-ÿ]|[^\W\d_\x00-\xff])+|[A-ZÀ-Þ]{2,})(?:['’][A-Za-z]+)?"
 _WORD = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[,.;:!?]*[\"')\]”’]*(?!\S)")
 _SENTENCE = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
 _TOKEN = re.compile(r"\S+")
+# CJK prose has no spaces between words: counted by characters (about two to a word).
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CJK_SENTENCE = re.compile(r"[。！？]")
+_MIN_CJK_CHARS = 2 * PROSE_WORDS_FLOOR
 _LINE_SENTENCE_WORDS = 4
 
 
@@ -142,6 +147,12 @@ def prose_measure(text: str) -> Measure:
         return (("words", 0), ("sentences", 0), ("word_share", 0))
     words = len(_WORD.findall(head))
     sentences = len(_SENTENCE.findall(head))
+    if _CJK.search(head):
+        # Chinese and Japanese put no spaces between words: about two characters to a word.
+        cjk_words = len(_CJK.findall(head)) // 2
+        words += cjk_words
+        tokens += cjk_words
+        sentences += len(_CJK_SENTENCE.findall(head))
     if "\n" in head:
         # A chat log or transcript typed without full stops: a line of words is a sentence.
         lines = sum(1 for line in head.splitlines() if len(_WORD.findall(line)) >= _LINE_SENTENCE_WORDS)
@@ -152,6 +163,165 @@ def prose_measure(text: str) -> Measure:
 def _is_prose(measure: Measure) -> bool:
     (_, words), (_, sentences), (_, share) = measure
     return words >= PROSE_WORDS_FLOOR and sentences >= PROSE_SENTENCES_FLOOR and share >= PROSE_SHARE_FLOOR
+
+
+
+# --- the register of prose: whether it tells of people ------------------------------------
+# ZenML's own prose fields (a model description, an exception message, a docstring) describe
+# a system: "It predicts churn", "Input should be greater than 0", "We retrain weekly", "You
+# can reshape your data". A support ticket, a call transcript, a clinical note, an e-mail or a
+# chat log tells of people: what he said, what she asked for, what I promised; speakers take
+# turns. These are the register's features, counted per text (`register_measure`):
+#   * person words: first-person singular and gendered third-person pronouns, kinship and
+#     honorifics, greetings and sign-offs, verbs of telling in the past or reported present
+#     ("said", "complained", "denies"), in the languages below. "we", "you", "it", "they"
+#     are the register of documentation: never counted.
+#   * a role noun followed closely by a verb of telling: "the customer called", "caller
+#     reported", "pt states" (a model about customers names them without telling of them).
+#   * dialogue turns: speaker labels ("Agent:", "[09:14] sam:", "A:") that recur, from two
+#     speakers on (a docstring's "Args:" and "Returns:" occur once each).
+# The finding (PERSONAL_PROSE, measure: words, sentences, word_share, person, person_per_mille,
+# turns) is made in every measured class that leaves unredacted; the policy's thresholds in
+# `shape_thresholds` decide, and `shape_classes` does not restrict it: data about people is
+# data in a description too.
+_PERSON_WORDS: frozenset[str] = frozenset("""
+i me my mine myself he him his himself she her hers herself
+mr mrs ms miss sir madam husband wife son daughter mother father mom mum dad brother sister
+grandmother grandfather grandson granddaughter boyfriend girlfriend fiance fiancee neighbour neighbor
+aunt uncle nephew niece
+said asked told complained complains explained mentioned replied promised threatened insisted
+apologised apologized thanked begged yelled shouted sighed cried denies denied
+upset angry frustrated furious worried anxious calmer unhappy annoyed disappointed grateful
+hi hello hey dear thanks regards cheers sincerely
+ich mich mir mein meine meinen meinem meiner er ihn ihm seine seinen seinem seiner ihre ihren ihrem ihrer
+frau ehemann sohn tochter mutter vater herr sagte fragte erklärte beschwerte versprach versprochen hallo danke
+je moi mon ma mes elle lui femme mari fils fille mère père monsieur madame demandé expliqué plaint promis
+bonjour merci cordialement
+yo mi mis él ella esposa esposo marido hijo hija madre padre señor señora dijo preguntó explicó quejó
+prometí prometió hola gracias saludos
+io mio mia lei moglie figlio figlia disse ciao grazie
+ik mij mijn hij zij hem haar vrouw zei vroeg bedankt
+eu meu minha ele ela disse obrigado obrigada olá
+mnie mój moja ona jego jej żona mąż córka powiedział powiedziała obiecałem obiecałam
+я меня мне мой моя он она его её ее ему ей жена муж сын дочь сказал сказала пообещал здравствуйте спасибо
+""".split())
+# Elided first person: "I'm", "j'ai", "m'a": the part before the apostrophe.
+_PERSON_ELISIONS: frozenset[str] = frozenset({"i", "j", "m"})
+_ROLE_NOUNS: frozenset[str] = frozenset("""
+customer customers caller callers client clients patient patients pt member members user users guest guests
+passenger buyer seller tenant applicant employee resident subscriber consumer claimant victim witness student
+parent agent agents rep representative kunde kundin anrufer patientin cliente clientes paciente klient klientka
+клиент клиентка пациент
+""".split())
+_TELLING_VERBS: frozenset[str] = frozenset("""
+called phoned rang emailed wrote reported said says asked told complained explained described mentioned claimed
+claims stated states denies denied requested demanded insisted confirmed wants wanted noted reports complains
+angerufen anrief sagte schrieb meldete appelé écrit signalé llamó escribió zadzwonił zadzwoniła позвонил позвонила
+написал написала
+""".split())
+_TELLING_WINDOW = 3               # tokens after a role noun where its verb may sit ("called again about")
+# A speaker label: at a line's start (after an optional [timestamp]) or after a sentence's end.
+_SPEAKER = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?] ))[ \t]*(?:\[[^\]\n]{1,24}\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)?"
+    r"([A-Za-zÀ-ÿ][\w'.-]{0,24}(?: [A-Z][\w'.-]{0,24}){0,2}):[ \t]"
+)
+_STRIP = "\"'()[]{}<>“”‘’«»,.;:!?¿¡…-–—*_"
+_CJK_PERSON = re.compile(r"私|彼女|彼|様|さん|她|他|您|先生|女士|님|씨")
+
+
+def _tokens(head: str) -> list[str]:
+    return [token.strip(_STRIP) for token in head.lower().split()]
+
+
+def register_measure(text: str) -> tuple[int, int]:
+    """(person, turns) of `text`'s first MAX_PROSE_CHARS: its person words, role nouns told
+    of, and CJK person marks (`person`), and its dialogue turns (`turns`, also in `person`)."""
+    head = text[:MAX_PROSE_CHARS]
+    tokens = _tokens(head)
+    person = 0
+    for position, token in enumerate(tokens):
+        if token in _PERSON_WORDS:
+            person += 1
+        elif "'" in token or "’" in token:
+            if re.split(r"['’]", token, maxsplit=1)[0] in _PERSON_ELISIONS | _PERSON_WORDS:
+                person += 1
+        elif token in _ROLE_NOUNS and any(t in _TELLING_VERBS for t in tokens[position + 1 : position + 1 + _TELLING_WINDOW]):
+            person += 2
+    if _CJK.search(head):
+        person += len(_CJK_PERSON.findall(head))
+    turns = 0
+    if ":" in head:
+        labels: dict[str, int] = {}
+        for match in _SPEAKER.finditer(head):
+            label = match.group(1).lower()
+            labels[label] = labels.get(label, 0) + 1
+        recurring = [count for count in labels.values() if count >= 2]
+        if len(recurring) >= 2:
+            turns = sum(recurring)
+    return person + turns, turns
+
+
+# --- how the text reads: as sent, reversed, or ROT13 --------------------------------------
+# Prose written backwards or in ROT13 keeps its words' shapes (ROT13) or its letters (reversal)
+# but loses its function words: "the", "and", "of" read "gur", "naq", "bs" or "eht", "dna",
+# "fo". The text is measured as it reads best: the reading with the most function words
+# (`_FUNCTION_WORDS`, several languages), the text as sent where none does better.
+_FUNCTION_WORDS: frozenset[str] = frozenset("""
+the and of to in is it that for was on with as at by this have from not but had are were been has
+der die das und ist nicht mit von den ein eine zu auf für sich dem des
+le la les et est un une des du pour pas que qui dans sur avec
+el los las y es una por para con del que se su
+""".split())
+_ROT13 = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"
+)
+# Function words as they read after each transform; a word that reads as a function word
+# either way ("be" and "or" under ROT13) tells nothing and is left out of both.
+_ROT13_WORDS = frozenset(w.translate(_ROT13) for w in _FUNCTION_WORDS) - _FUNCTION_WORDS
+_REVERSED_WORDS = frozenset(w[::-1] for w in _FUNCTION_WORDS) - _FUNCTION_WORDS
+_MIN_READING_WORDS = 3             # function words a transformed reading needs to be chosen
+
+
+def reading(text: str) -> str:
+    """`text` as it reads best: as sent, reversed, or ROT13 (see `_FUNCTION_WORDS`)."""
+    head = text[:MAX_PROSE_CHARS]
+    forward = rot13 = backward = 0
+    for token in _tokens(head):
+        if token in _FUNCTION_WORDS:
+            forward += 1
+        elif token in _ROT13_WORDS:
+            rot13 += 1
+        elif token in _REVERSED_WORDS:
+            backward += 1
+    best = max(rot13, backward)
+    if best < _MIN_READING_WORDS or best <= 2 * forward:
+        return text
+    return head[::-1] if backward >= rot13 else head.translate(_ROT13)
+
+
+PERSON_FLOOR = 2                 # person signals below which PERSONAL_PROSE is not reported
+# Classes whose whole text is measured for its register: user data and ZenML's unredacted
+# prose fields (descriptions, exception messages). Code and value reprs are redacted anyway.
+_REGISTER_CLASSES: frozenset[str] = USER_DATA_CLASSES | {"free_text", "log"}
+
+
+def personal_measure(text: str) -> Measure:
+    """(words, sentences, word_share, person, person_per_mille, turns) of `text` as it reads
+    (`reading`): its prose measure and its register (`register_measure`)."""
+    text = reading(text)
+    (_, words), (_, sentences), (_, share) = prose_measure(text)
+    person, turns = register_measure(text)
+    return (("words", words), ("sentences", sentences), ("word_share", share), ("person", person),
+            ("person_per_mille", 1000 * person // max(words, 1)), ("turns", turns))
+
+
+def _may_be_prose(text: str) -> bool:
+    """The cheap gate: long enough, and spaced as words are (or CJK, which has no spaces)."""
+    if len(text) < _MIN_PROSE_CHARS:
+        return False
+    if text.count(" ") >= PROSE_WORDS_FLOOR - 1:
+        return True
+    return len(text) >= _MIN_CJK_CHARS and _CJK.search(text) is not None
 
 
 class ProseDetector(Detector, Measured):
@@ -166,9 +336,7 @@ class ProseDetector(Detector, Measured):
         for index, leaf in enumerate(leaves):
             text = leaf.text
             # Cheap gate first: most leaves are a word or an id.
-            if len(text) < _MIN_PROSE_CHARS or text.count(" ") < PROSE_WORDS_FLOOR - 1:
-                continue
-            if leaf.field_class in self.skip_classes:
+            if leaf.field_class in self.skip_classes or not _may_be_prose(text):
                 continue
             if leaf.field_class in USER_DATA_CLASSES:
                 hit = self._most_prose_view(index, text)
@@ -176,20 +344,36 @@ class ProseDetector(Detector, Measured):
                 hit = self._most_prose_line(index, text)
             if hit is not None:
                 hits.append(hit)
+            if leaf.field_class in _REGISTER_CLASSES:
+                personal = self._most_personal_view(index, text)
+                if personal is not None:
+                    hits.append(personal)
         return hits
 
     def _most_prose_view(self, index: int, text: str) -> Hit | None:
         """One hit per leaf: the view (the text as sent, or a decoded or joined view) with
-        the most words among those that are prose."""
+        the most words among those that are prose, each measured as it reads."""
         best: tuple[int, int, int] | None = None  # (words, start, end)
         for start, view in views(text):
-            if len(view) >= _MIN_PROSE_CHARS:
-                measure = prose_measure(view)
+            if _may_be_prose(view):
+                measure = prose_measure(reading(view))
                 if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
                     best = (measure[0][1], start, start + len(view))
         if best is None:
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)
+
+    def _most_personal_view(self, index: int, text: str) -> Hit | None:
+        """One hit per leaf: the view of prose that tells of people most (`personal_measure`)."""
+        best: tuple[int, int, int] | None = None  # (person, start, end)
+        for start, view in views(text):
+            if _may_be_prose(view):
+                measure = personal_measure(view)
+                if _is_prose(measure[:3]) and measure[3][1] >= PERSON_FLOOR and (best is None or measure[3][1] > best[0]):
+                    best = (measure[3][1], start, start + len(view))
+        if best is None:
+            return None
+        return Hit(index, "PERSONAL_PROSE", best[1], best[2], 0.9)
 
     def _most_prose_line(self, index: int, text: str) -> Hit | None:
         """In ZenML's own text fields (descriptions, code, logs, value reprs) prose is their
@@ -201,7 +385,7 @@ class ProseDetector(Detector, Measured):
             line = match.group()
             if len(line) < _MIN_PROSE_LINE_CHARS or line.count(" ") < PROSE_LINE_WORDS_FLOOR - 1:
                 continue
-            (_, words), (_, sentences), (_, share) = measure = prose_measure(line)
+            (_, words), (_, sentences), (_, share) = measure = prose_measure(reading(line))
             if words >= PROSE_LINE_WORDS_FLOOR and sentences >= PROSE_LINE_SENTENCES_FLOOR \
                     and share >= PROSE_SHARE_FLOOR and (best is None or words > best[0]):
                 best = (measure[0][1], match.start(), match.end())
@@ -210,7 +394,9 @@ class ProseDetector(Detector, Measured):
         return Hit(index, "PROSE", best[1], best[2], 0.9)
 
     def measure(self, entity: str, text: str) -> Measure:
-        return prose_measure(text)
+        if entity == "PERSONAL_PROSE":
+            return personal_measure(text)
+        return prose_measure(reading(text))
 
 
 # --- tables, records and numbers in the JSON structure -----------------------------------

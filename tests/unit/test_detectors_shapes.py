@@ -68,6 +68,23 @@ SHORT_COMPLAINT = (  # 20 words in 2 sentences: the policy's default threshold
     "Customer Jane called on 2024-03-02 complaining that her order #1234 never arrived. "
     "She asked for a full refund and threatened to cancel."
 )
+# Prose ZenML's own fields carry on clean runs: it describes a system ("we", "you", "it").
+MODEL_CARD = (
+    "This model predicts customer churn from monthly usage counts and support ticket volume. It was "
+    "trained on the March snapshot with gradient boosting and calibrated with isotonic regression. "
+    "Customers with fewer than three logins per month are weighted higher. Use it for weekly batch "
+    "scoring only; retrain when the population stability index exceeds 0.2."
+)
+MODEL_CARD_WE = (
+    "We fine-tuned a small BERT model on our internal FAQ corpus. You can use it to route incoming "
+    "questions to the right queue. We evaluated it on a held-out week of traffic and it reaches 0.91 "
+    "macro F1. If you see drift, please open an issue and we will retrain it."
+)
+EXCEPTION_PARAGRAPH = (
+    "You passed a list to fit, but the estimator expects a two dimensional array. You can reshape "
+    "your data with array.reshape(-1, 1) if it contains a single feature, or with array.reshape(1, -1) "
+    "if it contains a single sample. Found input variables with inconsistent numbers of samples."
+)
 PROSE = {"ticket": TICKET, "transcript": TRANSCRIPT, "email": EMAIL, "chat": CHAT, "short_complaint": SHORT_COMPLAINT,
          "lowercase_chat": LOWERCASE_CHAT, "capitals": TICKET.upper()}
 
@@ -186,30 +203,55 @@ def test_prose_in_zenml_text_fields_is_measured_by_line() -> None:
     # Descriptions, code, logs and value reprs are prose by nature, wrapped at a line's width:
     # there a paragraph on one line (a string literal, a repr, a message) is reported; the
     # policy blocks PROSE only in user data (shape_classes), the redacted classes never block.
+    # PERSONAL_PROSE (prose that tells of people) is measured on the whole text wherever the
+    # text leaves unredacted (user data, descriptions, exception messages), not by line.
     detector = ProseDetector()
     wrapped = "\n".join(TICKET[i : i + 70] for i in range(0, len(TICKET), 70))  # a docstring's width
+    card = "\n".join(MODEL_CARD[i : i + 70] for i in range(0, len(MODEL_CARD), 70))
     for field_class in ("free_text", "code", "log", "value_repr"):
-        assert [h.entity for h in detector.scan([Leaf("$.x", f"x = 1\nNOTE = {TICKET!r}\n", field_class)])] == ["PROSE"]
-        assert list(detector.scan([Leaf("$.description", wrapped, field_class)])) == []
+        personal = ["PERSONAL_PROSE"] if field_class in ("free_text", "log") else []
+        assert [h.entity for h in detector.scan([Leaf("$.x", f"x = 1\nNOTE = {TICKET!r}\n", field_class)])] \
+            == ["PROSE", *personal]
+        assert [h.entity for h in detector.scan([Leaf("$.description", wrapped, field_class)])] == personal
+        assert list(detector.scan([Leaf("$.description", card, field_class)])) == []
     assert list(detector.scan([Leaf("$.p", TICKET, "package_list")])) == []
     for field_class in ("user_dict", "name", "unknown"):
-        assert [h.entity for h in detector.scan([Leaf("$.x", TICKET, field_class)])] == ["PROSE"]
-        assert [h.entity for h in detector.scan([Leaf("$.x", wrapped, field_class)])] == ["PROSE"]
+        assert [h.entity for h in detector.scan([Leaf("$.x", TICKET, field_class)])] == ["PROSE", "PERSONAL_PROSE"]
+        assert [h.entity for h in detector.scan([Leaf("$.x", wrapped, field_class)])] == ["PROSE", "PERSONAL_PROSE"]
+        assert [h.entity for h in detector.scan([Leaf("$.x", MODEL_CARD, field_class)])] == ["PROSE"]
 
 
-def test_model_description_is_not_blocked(inspector: Inspector) -> None:
+@pytest.mark.parametrize("description", [MODEL_CARD, MODEL_CARD_WE, EXCEPTION_PARAGRAPH])
+def test_model_description_is_not_blocked(inspector: Inspector, description: str) -> None:
     record = next(
         copy.deepcopy(r) for r in _clean_records()
         if r["path"] == "/api/v1/pipeline_snapshots" and '"model": {' in (r.get("body_text") or "")
     )
     body = json.loads(record["body_text"])
-    body["pipeline_configuration"]["model"]["description"] = TICKET  # free_text: ZenML's own prose field
+    body["pipeline_configuration"]["model"]["description"] = description  # free_text: ZenML's own prose field
     record["body_text"] = json.dumps(body)
     action, findings = _inspect(inspector, record)
-    # A snapshot is redacted (its source code), not blocked: prose in a description is
-    # reported (one line of it), it blocks only in user data (shape_classes in data.json).
+    # A snapshot is redacted (its source code), not blocked: prose that describes a system
+    # in a description is reported (one line of it), it blocks only in user data
+    # (shape_classes in data.json).
     assert action != "block"
     assert findings == [("PROSE", "$.pipeline_configuration.model.description")]
+
+
+@pytest.mark.parametrize("kind", sorted(PROSE))
+def test_a_ticket_or_transcript_in_a_model_description_is_blocked(inspector: Inspector, kind: str) -> None:
+    # Issue 12: a description paragraph is metadata, a support ticket or a transcript pasted
+    # into it is data (PERSONAL_PROSE: prose that tells of people; thresholds in data.json).
+    record = next(
+        copy.deepcopy(r) for r in _clean_records()
+        if r["path"] == "/api/v1/pipeline_snapshots" and '"model": {' in (r.get("body_text") or "")
+    )
+    body = json.loads(record["body_text"])
+    body["pipeline_configuration"]["model"]["description"] = PROSE[kind]
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block", findings
+    assert ("PERSONAL_PROSE", "$.pipeline_configuration.model.description") in findings
 
 
 def test_prose_in_a_joined_view_is_measured() -> None:
@@ -217,8 +259,8 @@ def test_prose_in_a_joined_view_is_measured() -> None:
     fragment = TICKET[:30]
     leaf = Leaf("$.values.part_0", fragment + VIEW_SEPARATOR + TICKET, "user_dict")
     hits = list(ProseDetector().scan([leaf]))
-    assert [h.entity for h in hits] == ["PROSE"]
-    assert leaf.text[hits[0].start : hits[0].end] == TICKET
+    assert [h.entity for h in hits] == ["PROSE", "PERSONAL_PROSE"]
+    assert all(leaf.text[h.start : h.end] == TICKET for h in hits)
     assert ProseDetector().measure("PROSE", TICKET) == prose_measure(TICKET)
 
 
@@ -416,7 +458,7 @@ def test_one_megabyte_of_prose_is_measured_in_bounded_time() -> None:
     started = time.perf_counter()
     hits = list(ProseDetector().scan([Leaf("$.values.note", text, "user_dict")]))
     assert time.perf_counter() - started < 1.0  # measured: ~5-20 ms (the first 20,000 characters)
-    assert [h.entity for h in hits] == ["PROSE"]
+    assert [h.entity for h in hits] == ["PROSE", "PERSONAL_PROSE"]  # "the customer called ... asked"
 
 
 @pytest.mark.parametrize(
@@ -640,11 +682,16 @@ def test_data_pasted_into_an_exception_message_is_found(inspector: Inspector) ->
     record["body_text"] = json.dumps(body)
     action, findings = _inspect(inspector, record)
     assert action == "block" and ("RECORDS_TABLE", "$.exception_info.message") in findings, findings
-    # Prose there is reported, not blocked: an exception message may be a paragraph.
-    body["exception_info"]["message"] = TICKET
+    # Prose that describes the failure is reported, not blocked: an exception message may be
+    # a paragraph. A ticket pasted there tells of people: data (PERSONAL_PROSE).
+    body["exception_info"]["message"] = EXCEPTION_PARAGRAPH
     record["body_text"] = json.dumps(body)
     action, findings = _inspect(inspector, record)
     assert action != "block" and ("PROSE", "$.exception_info.message") in findings, findings
+    body["exception_info"]["message"] = TICKET
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action == "block" and ("PERSONAL_PROSE", "$.exception_info.message") in findings, findings
 
 
 def test_embedded_json_search_is_bounded() -> None:
