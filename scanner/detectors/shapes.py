@@ -176,10 +176,12 @@ def _is_prose(measure: Measure) -> bool:
 #     honorifics, greetings and sign-offs, verbs of telling in the past or reported present
 #     ("said", "complained", "denies"), in the languages below. "we", "you", "it", "they"
 #     are the register of documentation: never counted.
-#   * a role noun followed closely by a verb of telling: "the customer called", "caller
-#     reported", "pt states" (a model about customers names them without telling of them).
+#   * a role or kin noun followed closely by a verb of telling: "the customer called",
+#     "caller reported", "pt c/o", "wife states" (a model about customers names them without
+#     telling of them).
 #   * dialogue turns: speaker labels ("Agent:", "[09:14] sam:", "A:") that recur, from two
-#     speakers on (a docstring's "Args:" and "Returns:" occur once each).
+#     speakers on (a docstring's "Args:" and "Returns:" occur once each); two turns count as
+#     one person word.
 # The finding (PERSONAL_PROSE, measure: words, sentences, word_share, person, person_per_mille,
 # turns) is made in every measured class that leaves unredacted; the policy's thresholds in
 # `shape_thresholds` decide, and `shape_classes` does not restrict it: data about people is
@@ -192,6 +194,7 @@ aunt uncle nephew niece
 said asked told complained complains explained mentioned replied promised threatened insisted
 apologised apologized thanked begged yelled shouted sighed cried denies denied
 upset angry frustrated furious worried anxious calmer unhappy annoyed disappointed grateful
+wants wanted hopes hoped feels felt
 hi hello hey dear thanks regards cheers sincerely
 ich mich mir mein meine meinen meinem meiner er ihn ihm seine seinen seinem seiner ihre ihren ihrem ihrer
 frau ehemann sohn tochter mutter vater herr sagte fragte erklärte beschwerte versprach versprochen hallo danke
@@ -206,18 +209,20 @@ mnie mój moja ona jego jej żona mąż córka powiedział powiedziała obiecał
 я меня мне мой моя он она его её ее ему ей жена муж сын дочь сказал сказала пообещал здравствуйте спасибо
 """.split())
 # Elided first person: "I'm", "j'ai", "m'a": the part before the apostrophe.
-_PERSON_ELISIONS: frozenset[str] = frozenset({"i", "j", "m"})
+_ELIDED_PERSON_WORDS: frozenset[str] = frozenset({"i", "j", "m"}) | _PERSON_WORDS
+_APOSTROPHE = re.compile(r"['’]")
 _ROLE_NOUNS: frozenset[str] = frozenset("""
 customer customers caller callers client clients patient patients pt member members user users guest guests
 passenger buyer seller tenant applicant employee resident subscriber consumer claimant victim witness student
 parent agent agents rep representative kunde kundin anrufer patientin cliente clientes paciente klient klientka
 клиент клиентка пациент
+husband wife son daughter mother father mom mum dad brother sister frau mann femme mari esposa esposo marido
 """.split())
 _TELLING_VERBS: frozenset[str] = frozenset("""
 called phoned rang emailed wrote reported said says asked told complained explained described mentioned claimed
 claims stated states denies denied requested demanded insisted confirmed wants wanted noted reports complains
 angerufen anrief sagte schrieb meldete appelé écrit signalé llamó escribió zadzwonił zadzwoniła позвонил позвонила
-написал написала
+написал написала c/o
 """.split())
 _TELLING_WINDOW = 3               # tokens after a role noun where its verb may sit ("called again about")
 # A speaker label: at a line's start (after an optional [timestamp]) or after a sentence's end.
@@ -243,9 +248,9 @@ def register_measure(text: str) -> tuple[int, int]:
         if token in _PERSON_WORDS:
             person += 1
         elif "'" in token or "’" in token:
-            if re.split(r"['’]", token, maxsplit=1)[0] in _PERSON_ELISIONS | _PERSON_WORDS:
+            if _APOSTROPHE.split(token, maxsplit=1)[0] in _ELIDED_PERSON_WORDS:
                 person += 1
-        elif token in _ROLE_NOUNS and any(t in _TELLING_VERBS for t in tokens[position + 1 : position + 1 + _TELLING_WINDOW]):
+        if token in _ROLE_NOUNS and any(t in _TELLING_VERBS for t in tokens[position + 1 : position + 1 + _TELLING_WINDOW]):
             person += 2
     if _CJK.search(head):
         person += len(_CJK_PERSON.findall(head))
@@ -258,7 +263,9 @@ def register_measure(text: str) -> tuple[int, int]:
         recurring = [count for count in labels.values() if count >= 2]
         if len(recurring) >= 2:
             turns = sum(recurring)
-    return person + turns, turns
+    # Two turns count as one person word: a FAQ's "Q:"/"A:" alone is not a conversation,
+    # a transcript's turns come with its speakers' "I" and "my".
+    return person + turns // 2, turns
 
 
 # --- how the text reads: as sent, reversed, or ROT13 --------------------------------------
@@ -279,11 +286,16 @@ _ROT13 = str.maketrans(
 # either way ("be" and "or" under ROT13) tells nothing and is left out of both.
 _ROT13_WORDS = frozenset(w.translate(_ROT13) for w in _FUNCTION_WORDS) - _FUNCTION_WORDS
 _REVERSED_WORDS = frozenset(w[::-1] for w in _FUNCTION_WORDS) - _FUNCTION_WORDS
+_ESCAPED_BREAK = re.compile(r"(?:\\r)?\\n")
 _MIN_READING_WORDS = 3             # function words a transformed reading needs to be chosen
 
 
 def reading(text: str) -> str:
-    """`text` as it reads best: as sent, reversed, or ROT13 (see `_FUNCTION_WORDS`)."""
+    """`text` as it reads best: as sent, reversed, or ROT13 (see `_FUNCTION_WORDS`); line
+    breaks written as escapes (a string literal in code, a repr: `'Agent: hi\\nCaller: ...'`)
+    read as the breaks they stand for."""
+    if "\\n" in text:
+        text = _ESCAPED_BREAK.sub("\n", text)
     head = text[:MAX_PROSE_CHARS]
     forward = rot13 = backward = 0
     for token in _tokens(head):
@@ -379,16 +391,24 @@ class ProseDetector(Detector, Measured):
         """In ZenML's own text fields (descriptions, code, logs, value reprs) prose is their
         nature, wrapped at a line's width (docstrings, comments, log lines); data pasted
         there lands as one line: a string literal, a repr, an exception message. Only a line
-        past the line floors is reported: the most wordy one."""
+        past the line floors is reported: the most wordy one. A decoded view (the text of a
+        hex or percent-encoded literal) is the user's, not ZenML's: measured whole."""
         best: tuple[int, int, int] | None = None
-        for match in _LINE.finditer(text):
-            line = match.group()
-            if len(line) < _MIN_PROSE_LINE_CHARS or line.count(" ") < PROSE_LINE_WORDS_FLOOR - 1:
+        for start, view in views(text):
+            if start:
+                if _may_be_prose(view):
+                    measure = prose_measure(reading(view))
+                    if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
+                        best = (measure[0][1], start, start + len(view))
                 continue
-            (_, words), (_, sentences), (_, share) = measure = prose_measure(reading(line))
-            if words >= PROSE_LINE_WORDS_FLOOR and sentences >= PROSE_LINE_SENTENCES_FLOOR \
-                    and share >= PROSE_SHARE_FLOOR and (best is None or words > best[0]):
-                best = (measure[0][1], match.start(), match.end())
+            for match in _LINE.finditer(view):
+                line = match.group()
+                if len(line) < _MIN_PROSE_LINE_CHARS or line.count(" ") < PROSE_LINE_WORDS_FLOOR - 1:
+                    continue
+                (_, words), (_, sentences), (_, share) = measure = prose_measure(reading(line))
+                if words >= PROSE_LINE_WORDS_FLOOR and sentences >= PROSE_LINE_SENTENCES_FLOOR \
+                        and share >= PROSE_SHARE_FLOOR and (best is None or words > best[0]):
+                    best = (measure[0][1], match.start(), match.end())
         if best is None:
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)

@@ -701,3 +701,42 @@ def test_embedded_json_search_is_bounded() -> None:
     start = time.perf_counter()
     assert list(JsonTextDetector().scan([Leaf("$.x", text, "log")])) == []
     assert time.perf_counter() - start < 5.0
+
+
+# --- prose in every register, at every place that leaves unredacted -----------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.support import strategies as S  # noqa: E402
+
+_REGISTER_SETTINGS = settings(derandomize=True, deadline=None, database=None, max_examples=6,
+                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+_PROSE_PLACES = ("run_metadata_value", "nested_user_dict", "step_parameter", "run_name", "model_description",
+                 "exception_message", "query_parameter")
+
+
+@pytest.mark.parametrize("register", S.PROSE_REGISTERS)
+@_REGISTER_SETTINGS
+@given(data=st.data())
+def test_prose_of_every_register_is_blocked_wherever_it_leaves(inspector: Inspector, register: str, data) -> None:
+    entity = data.draw(S.prose_in_registers(register), label="prose")
+    place = S.PLACEMENTS[data.draw(st.sampled_from(_PROSE_PLACES), label="place")]
+    record, path = place.build(entity.text, entity, S.ENCODINGS["plain"], data.draw)
+    result = inspector.inspect(request_from_record(record, "register"))
+    found = [(f["entity"], f["path"]) for f in result.findings]
+    assert result.decision.action == "block", (register, place.name, found)
+    assert any(e in ("PROSE", "PERSONAL_PROSE") and p.startswith(path) for e, p in found), (place.name, found)
+
+
+@pytest.mark.parametrize("place", ["model_description", "exception_message"])
+@_REGISTER_SETTINGS
+@given(data=st.data())
+def test_prose_that_describes_a_system_is_not_blocked_in_zenml_prose_fields(inspector: Inspector, place: str,
+                                                                          data) -> None:
+    text = data.draw(S.system_paragraphs(), label="paragraph")
+    entity = S.Entity("clean_paragraph", frozenset(), "text", text, ("description",))
+    record, _ = S.PLACEMENTS[place].build(text, entity, S.ENCODINGS["plain"], data.draw)
+    result = inspector.inspect(request_from_record(record, "paragraph"))
+    assert result.decision.action != "block", (text, result.decision.rules)
+    assert "PERSONAL_PROSE" not in {f["entity"] for f in result.findings}
