@@ -39,6 +39,16 @@ _NUMBER_RE = re.compile(_NUMBER)
 _IS_NUMBER = re.compile(rf"\s*{_NUMBER}\s*")
 _LINE_BREAK = re.compile(r"\r?\n|\\r\\n|\\n")
 _DELIMITERS = (",", "\t", ";", "|")
+# Text tables pandas and friends print: `df.to_string()` / `print(df)` (columns aligned with
+# spaces), `df.to_markdown()` (pipes around every row, a `|---|` rule under the header) and
+# `df.to_html()` (rows as <tr>). Aligned columns are split on runs of whitespace, from
+# `_MIN_ALIGNED_COLUMNS` columns on (two words a line are key/value notes, not a table).
+_WHITESPACE = " "
+_MIN_ALIGNED_COLUMNS = 3
+_MARKDOWN_RULE = re.compile(r"\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*")
+_HTML_ROW = re.compile(r"<tr[\s>]", re.IGNORECASE)
+_HTML_CELL = re.compile(r"<t[dh][\s>]", re.IGNORECASE)
+_HTML_TABLE = re.compile(r"<table[\s>].*?</table\s*>", re.IGNORECASE | re.DOTALL)
 DEFAULT_MIN_NUMBERS = 128  # as NumericArrayDetector: an embedding has 384 or more
 _NUMERIC_COLUMN_SHARE = 0.8
 # Where a run of numbers is data from the user floor: user data, and the text fields of ZenML
@@ -92,8 +102,11 @@ class TextTableDetector(Detector, Measured):
         `columns` of a table."""
         if entity == "NUMERIC_ARRAY":
             return (("numbers", len(_NUMBER_RE.findall(text))),)
-        lines = [line for line in _LINE_BREAK.split(text) if line.strip()]
-        columns = max((len(fields) for d in _DELIMITERS if (fields := _fields(lines[0], d))), default=0) if lines else 0
+        if entity == "HTML_TABLE":
+            return _html_measure(text)
+        lines = [line for line in _LINE_BREAK.split(text) if line.strip() and not _MARKDOWN_RULE.fullmatch(line)]
+        columns = max((len(fields) for d in (*_DELIMITERS, _WHITESPACE) if (fields := _fields(lines[0], d))),
+                      default=0) if lines else 0
         return (("rows", max(len(lines) - 1, 0)), ("columns", columns))
 
     def _numeric_runs(self, index: int, text: str, min_numbers: int) -> Iterator[Hit]:
@@ -103,9 +116,14 @@ class TextTableDetector(Detector, Measured):
     def _tables(self, index: int, text: str, min_rows: int) -> Iterator[Hit]:
         if text.count("\n") + text.count("\\n") < min_rows - 1:  # breaks, or serialized ones
             return
+        if "<" in text:
+            for match in _HTML_TABLE.finditer(text):
+                (_, rows), _ = _html_measure(match.group())
+                if rows + 1 >= min_rows:
+                    yield Hit(index, "HTML_TABLE", match.start(), match.end(), 0.8)
+                    break
         delimiters = [d for d in _DELIMITERS if text.count(d) >= min_rows]
-        if not delimiters:
-            return
+        delimiters.append(_WHITESPACE)
         spans: list[tuple[int, int]] = []  # of each line, without its break
         start = 0
         for match in _LINE_BREAK.finditer(text):
@@ -113,8 +131,18 @@ class TextTableDetector(Detector, Measured):
             start = match.end()
         spans.append((start, len(text)))
         lines = [text[begin:end] for begin, end in spans]
+        if any(_MARKDOWN_RULE.fullmatch(line) for line in lines):
+            # A markdown table's header rule is no row: the header and the rows under it are one table.
+            kept = [i for i, line in enumerate(lines) if not _MARKDOWN_RULE.fullmatch(line)]
+            spans, lines = [spans[i] for i in kept], [lines[i] for i in kept]
+        found = False
         for delimiter in delimiters:
+            if delimiter == _WHITESPACE and found:
+                break  # a delimited table's cells are aligned too: one finding is enough
             for first, last in self._row_stretches(lines, delimiter, min_rows):
+                if delimiter == _WHITESPACE and not _has_text_cell(lines[first + 1 : last + 1]):
+                    continue  # a printed matrix (numbers only): the count of numbers judges it
+                found = True
                 yield Hit(index, "CSV_TABLE", spans[first][0], spans[last][1], 0.8)
                 break  # one finding per delimiter is enough to name the leaf
 
@@ -143,8 +171,17 @@ def numeric_runs(text: str, min_numbers: int) -> Iterator[tuple[int, int]]:
 
 def _fields(line: str, delimiter: str) -> list[str] | None:
     """The fields of a row, or None when the line is no row: fewer than two non-empty
-    fields, or a trailing delimiter (code continuing a literal: `"a": 1,`)."""
+    fields, or a trailing delimiter (code continuing a literal: `"a": 1,`); a markdown row
+    (`| a | b |`) is read without its outer pipes; aligned columns (`_WHITESPACE`) are split on
+    runs of whitespace, from `_MIN_ALIGNED_COLUMNS` on."""
     line = line.rstrip("\r")
+    if delimiter == _WHITESPACE:
+        fields = line.split()
+        return fields if len(fields) >= _MIN_ALIGNED_COLUMNS else None
+    if delimiter == "|":
+        stripped = line.strip()
+        if len(stripped) > 2 and stripped.startswith("|") and stripped.endswith("|"):
+            line = stripped[1:-1]
     if delimiter not in line or line.rstrip().endswith(delimiter):
         return None
     fields = line.split(delimiter)
@@ -155,9 +192,24 @@ def _fields(line: str, delimiter: str) -> list[str] | None:
 
 def _has_numeric_column(rows: list[str], delimiter: str) -> bool:
     """A column with a number in most rows (the first row aside: it may be a header)."""
-    split = [row.rstrip("\r").split(delimiter) for row in rows[1:]]
+    split = [_fields(row, delimiter) or [] for row in rows[1:]]
     for column in range(len(split[0])):
         numeric = sum(1 for fields in split if _IS_NUMBER.fullmatch(fields[column]))
         if numeric >= _NUMERIC_COLUMN_SHARE * len(split):
             return True
     return False
+
+
+def _html_measure(text: str) -> tuple[tuple[str, int], tuple[str, int]]:
+    """(rows, the header row aside; columns: cells of the widest row) of an HTML table."""
+    rows = _HTML_ROW.split(text)[1:]
+    columns = max((len(_HTML_CELL.findall(row)) for row in rows), default=0)
+    return (("rows", max(len(rows) - 1, 0)), ("columns", columns))
+
+
+_LETTER = re.compile(r"[^\W\d_]{2,}")
+
+
+def _has_text_cell(rows: list[str]) -> bool:
+    """Whether a row below the header holds a word (a text column: `gold`, `Leeds`)."""
+    return any(_LETTER.search(row) for row in rows)

@@ -174,3 +174,49 @@ def test_a_shorter_vector_as_text_in_user_data_is_measured(detector):
 )
 def test_metadata_in_user_data_is_no_numeric_run(detector, text):
     assert entities(detector, text) == []
+
+
+# --- tables pandas prints: to_string (aligned columns), to_markdown, to_html ----------------
+
+_FRAME = [(1000 + i, rng.randrange(18, 90), round(rng.uniform(1e4, 2e5), 2), rng.choice(["gold", "trial", "silver"]))
+          for i in range(6)]
+
+
+def _to_string() -> str:
+    header = "   customer_id  age     income segment"
+    return "\n".join([header, *(f"{i}  {a:>11}  {b:>3}  {c:>9}  {d:>6}" for i, (a, b, c, d) in enumerate(_FRAME))])
+
+
+def _to_markdown() -> str:
+    header = "|    |   customer_id |   age |   income | segment   |\n|---:|--------------:|------:|---------:|:----------|"
+    return "\n".join([header, *(f"|  {i} | {a:>13} | {b:>5} | {c:>8} | {d:<9} |" for i, (a, b, c, d) in enumerate(_FRAME))])
+
+
+def _to_html() -> str:
+    head = '<table border="1" class="dataframe">\n  <thead>\n    <tr>\n      <th></th>\n      <th>customer_id</th>\n' \
+           '      <th>segment</th>\n    </tr>\n  </thead>\n  <tbody>\n'
+    rows = "".join(f"    <tr>\n      <th>{i}</th>\n      <td>{a}</td>\n      <td>{d}</td>\n    </tr>\n"
+                   for i, (a, _, _, d) in enumerate(_FRAME))
+    return head + rows + "  </tbody>\n</table>"
+
+
+@pytest.mark.parametrize(("text", "entity"), [(_to_string(), "CSV_TABLE"), (_to_markdown(), "CSV_TABLE"),
+                                              (_to_html(), "HTML_TABLE")], ids=["to_string", "to_markdown", "to_html"])
+def test_a_printed_dataframe_in_user_data_is_a_table(detector, text, entity):
+    [hit] = detector.scan([Leaf("$.values.x", text, "user_dict")])
+    assert hit.entity == entity
+    measure = dict(detector.measure(entity, text[hit.start : hit.end]))
+    assert measure["rows"] >= 3 and measure["columns"] >= 2, measure
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "optimizer  adam\nscheduler  cosine\nepochs  20\nbatch  64\n",          # key/value notes: two columns
+        "step 1 loaded\nthe model trained for a while\nall done now",          # lines of words, no numeric column
+        "| metric | value |\n|---|---|\n| accuracy | 0.93 |",                   # a one-row markdown summary
+    ],
+    ids=["key-value", "lines", "markdown-one-row"],
+)
+def test_notes_that_are_not_tables_are_not_tables(detector, text):
+    assert entities(detector, text) == []
