@@ -23,6 +23,11 @@ PROSE blocks in user data only; the redacted classes never block). ZenML's reque
   as one text), the number of dictionary-like words (lower-case letters, an initial capital
   allowed: not identifiers, paths or numbers), of sentences (a word ending in `.`, `!` or
   `?`; or lines of four words or more, whichever is more: chat typed without full stops), and the words' share of all tokens in percent. Entity PROSE.
+  Each text is measured as it reads (`reading`: as sent, reversed or ROT13, whichever has
+  the most function words; escaped line breaks as breaks). Prose that tells of people (a
+  ticket, a transcript, a clinical note, an e-mail, a chat log: `register_measure`) is also
+  entity PERSONAL_PROSE, measured whole in user data and in ZenML's unredacted prose fields
+  (descriptions, exception messages), where it blocks past its thresholds as well.
 - `ShapeTreeDetector` (a tree detector): finds the user-data subtrees of a body with the
   catalog, then, at any depth below them (also inside strings that hold a JSON document),
   every form a table takes in JSON (entity RECORDS_TABLE, measure rows and columns):
