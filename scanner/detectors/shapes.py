@@ -66,6 +66,7 @@ parsed as JSON up to `MAX_NESTED_JSON_CHARS` and `MAX_NESTED_JSON_LAYERS` deep.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -85,6 +86,7 @@ _ALL_CLASSES: frozenset[str] = frozenset(get_args(FieldClass))
 # and for a redacted field's record; whether it blocks is the policy's (`shape_classes` in its
 # data names the classes where an entity blocks: a description is prose by nature).
 TEXT_MEASURED_CLASSES: frozenset[str] = USER_DATA_CLASSES | {"free_text", "log", "code", "value_repr"}
+_REDACTED_BY_NATURE: frozenset[str] = frozenset({"code", "value_repr"})
 
 Measure = tuple[tuple[str, int], ...]
 
@@ -726,12 +728,15 @@ class _Walk:
             return
         # A JSON document carried in a string (json.dumps(df.to_dict()) as a metadata value).
         head = text.lstrip()[:1]
-        if layer >= MAX_NESTED_JSON_LAYERS or head not in ("{", "[", '"') or len(text) > MAX_NESTED_JSON_CHARS:
+        if layer >= MAX_NESTED_JSON_LAYERS or head not in ("{", "[", '"', "(") or len(text) > MAX_NESTED_JSON_CHARS:
             return
         try:
             inner = orjson.loads(text)
         except orjson.JSONDecodeError:
-            return
+            # Or a Python literal printed into the value (`str(df.head().to_dict())`).
+            inner = _python_literal(text.strip()) if "'" in text or head == "(" or ":" in text else None
+            if inner is None:
+                return
         if type(inner) in (dict, list, str):
             # Findings inside land on the string's own path: that is where the value sits.
             stack.append((inner, where, layer + 1, in_table))
@@ -757,8 +762,10 @@ class JsonTextDetector(Detector, Measured):
             text = leaf.text
             if len(text) < _MIN_JSON_CHARS or leaf.field_class in self.skip_classes:
                 continue
+            # Python reprs in ZenML's redacted classes (a value repr is one by nature) are not read.
+            python = leaf.field_class not in _REDACTED_BY_NATURE
             for start, view in views(text):
-                for entity in sorted(_json_shapes(view)):
+                for entity in sorted(_json_shapes(view, python)):
                     hits.append(Hit(index, entity, start, start + len(view), 0.9))
         return hits
 
@@ -775,10 +782,98 @@ MAX_EMBEDDED_JSON_TRIES = 64     # openings tried per text: a failed parse may s
 _DECODER = json.JSONDecoder()
 
 
-def _documents(text: str) -> Iterator[Any]:
+# A Python literal printed into text (`f"bad rows {df.head().to_dict()}"`, `str(records)`):
+# single-quoted strings, integer keys, tuples. Read with `ast.literal_eval` (literals only,
+# nothing runs), bounded by MAX_PYTHON_LITERAL_CHARS and MAX_PYTHON_LITERAL_TRIES openings,
+# and made JSON-shaped (keys as strings, tuples and sets as lists) for the table shapes.
+_PYTHON_LITERAL_START = re.compile(r"[\[{(](?=\s*(?:'|\(|[\[{]\s*'|-?\d+\s*:))")
+_PYTHON_LITERAL_TOKEN = re.compile(r"[\[\](){}'\"\\]")
+MAX_PYTHON_LITERAL_CHARS = 256 * 1024      # a whole text read as one literal
+MAX_EMBEDDED_LITERAL_CHARS = 32 * 1024     # a literal opening inside a text (its end is searched for)
+MAX_PYTHON_LITERAL_TRIES = 8
+_MAX_LITERAL_DEPTH = 64
+
+
+def _python_literal(text: str) -> Any:
+    """The JSON-shaped value of the Python literal `text`, or None."""
+    if len(text) > MAX_PYTHON_LITERAL_CHARS:
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return _json_shaped(value, 0)
+
+
+def _json_shaped(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    if depth >= _MAX_LITERAL_DEPTH:
+        return None
+    if kind is dict:
+        return {str(key): _json_shaped(item, depth + 1) for key, item in value.items()}
+    if kind in (list, tuple, set, frozenset):
+        return [_json_shaped(item, depth + 1) for item in value]
+    return str(value)
+
+
+def _literal_end(text: str, start: int) -> int:
+    """Where the bracketed literal opening at `start` ends (quotes and escapes skipped), or -1
+    when it does not close within MAX_EMBEDDED_LITERAL_CHARS."""
+    depth, quote, escaped_at = 0, "", -1
+    limit = start + MAX_EMBEDDED_LITERAL_CHARS
+    for match in _PYTHON_LITERAL_TOKEN.finditer(text, start, min(len(text), limit)):
+        char = match.group()
+        if quote:
+            if match.start() == escaped_at:
+                continue  # the character a backslash escapes
+            if char == "\\":
+                escaped_at = match.end()
+            elif char == quote:
+                quote = ""
+            continue
+        if char in "'\"":
+            quote = char
+        elif char in "[({":
+            depth += 1
+        elif char in "])}":
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return -1
+
+
+def _python_documents(text: str) -> Iterator[Any]:
+    """Python literals printed into `text`: the whole text, else those opening inside it."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[", "(") and stripped[-1:] in ("}", "]", ")"):
+        document = _python_literal(stripped)
+        if type(document) in (dict, list):
+            yield document
+            return
+
+    position = 0
+    for _ in range(MAX_PYTHON_LITERAL_TRIES):
+        match = _PYTHON_LITERAL_START.search(text, position)
+        if match is None:
+            return
+        end = _literal_end(text, match.start())
+        if end < 0:
+            return
+        document = _python_literal(text[match.start() : end]) if end - match.start() >= _MIN_JSON_CHARS else None
+        if type(document) in (dict, list):
+            yield document
+            position = end
+        else:
+            position = match.start() + 1
+
+
+def _documents(text: str, python: bool = True) -> Iterator[Any]:
     """The JSON containers of `text`: the whole text when it is one, else those that open
     inside it (the stdlib decoder's raw_decode parses a prefix and says where it ends), at
-    most MAX_EMBEDDED_JSON_TRIES openings, each parsed document skipped over."""
+    most MAX_EMBEDDED_JSON_TRIES openings, each parsed document skipped over; with `python`,
+    then the Python literals printed into it when it held no JSON (`_python_documents`)."""
     head = text.lstrip()[:1]
     if head in ("{", "[", '"'):
         try:
@@ -789,6 +884,18 @@ def _documents(text: str) -> Iterator[Any]:
             if type(document) in (dict, list, str):
                 yield document
             return
+    if python and ("'" in text or "(" in text or ": " in text):
+        literal = False
+        for document in _python_documents(text):
+            literal = True
+            yield document
+        if literal and head in ("{", "[", "("):
+            return  # the text is one literal: the JSON-looking lists inside it are its own
+    yield from _json_documents(text)
+
+
+def _json_documents(text: str) -> Iterator[Any]:
+    """The JSON containers opening inside `text` (see `_documents`)."""
     position, tries = 0, 0
     while tries < MAX_EMBEDDED_JSON_TRIES:
         match = _EMBEDDED_JSON_START.search(text, position)
@@ -805,13 +912,13 @@ def _documents(text: str) -> Iterator[Any]:
         position = end
 
 
-def _json_shapes(text: str) -> dict[str, Measure]:
+def _json_shapes(text: str, python: bool = True) -> dict[str, Measure]:
     """Entity -> the largest measure of it, for the JSON documents of `text` (the text, or
     containers inside it; nothing when there is none, or the text is too long to parse)."""
     if len(text) < _MIN_JSON_CHARS or len(text) > MAX_NESTED_JSON_CHARS or ("{" not in text and "[" not in text):
         return {}
     walk = _Walk(frozenset())
-    for document in _documents(text):
+    for document in _documents(text, python):
         walk.measure(document, ())
     shapes: dict[str, Measure] = {}
     for _, entity, _, measure in walk.found:

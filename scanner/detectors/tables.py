@@ -22,6 +22,7 @@ numeric run) for the policy's `shape_thresholds` (rules/blobs.rego) to decide. E
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -184,7 +185,11 @@ def _fields(line: str, delimiter: str) -> list[str] | None:
             line = stripped[1:-1]
     if delimiter not in line or line.rstrip().endswith(delimiter):
         return None
-    fields = line.split(delimiter)
+    if '"' in line:
+        # Quoted cells may hold the delimiter (`"Doe, Jane",42`): read as the csv module does.
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    else:
+        fields = line.split(delimiter)
     if sum(1 for field in fields if field.strip()) < 2:
         return None
     return fields

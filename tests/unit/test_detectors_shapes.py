@@ -20,6 +20,7 @@ from metagate.scanner.capture import request_from_record
 from metagate.scanner.catalog import Catalog
 from metagate.scanner.detectors.shapes import (
     NUMBERS_FLOOR,
+    JsonTextDetector,
     ProseDetector,
     ShapeTreeDetector,
     prose_measure,
@@ -740,3 +741,59 @@ def test_prose_that_describes_a_system_is_not_blocked_in_zenml_prose_fields(insp
     result = inspector.inspect(request_from_record(record, "paragraph"))
     assert result.decision.action != "block", (text, result.decision.rules)
     assert "PERSONAL_PROSE" not in {f["entity"] for f in result.findings}
+
+
+# --- tables printed as Python literals: str(df.head().to_dict()), str(records) -------------
+
+_PY_ORIENTS = {
+    "records": str(ROWS),
+    "columns": str({c: {i: r[c] for i, r in enumerate(ROWS)} for c in COLUMNS}),  # int index keys
+    "dict_list": str({c: [r[c] for r in ROWS] for c in COLUMNS}),
+    "tuples": str([tuple(r.values()) for r in ROWS]),                              # df.itertuples()
+}
+
+
+@pytest.mark.parametrize("orient", sorted(_PY_ORIENTS))
+@pytest.mark.parametrize("where", ["run_metadata", "exception_message"])
+def test_a_table_printed_as_a_python_literal_is_blocked(inspector: Inspector, orient: str, where: str) -> None:
+    text = _PY_ORIENTS[orient]
+    if where == "run_metadata":
+        record, path = _run_metadata({"note": text}), "$.values.note"
+    else:
+        record = next(copy.deepcopy(r) for r in _clean_records()
+                      if r["method"] == "PUT" and "exception_info" in (r.get("body_text") or ""))
+        body = json.loads(record["body_text"])
+        body["exception_info"]["message"] = f"validation failed for rows {text}; see the report"
+        record["body_text"], path = json.dumps(body), "$.exception_info.message"
+    action, findings = _inspect(inspector, record)
+    assert action == "block", findings
+    assert {e for e, p in findings if p == path} & {"RECORDS_TABLE", "COLUMN_LISTS"}, findings
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KeyError: 'learning_rate' not in ['lr', 'epochs', 'batch_size']",
+        "expected shape (3, 4) but got (4, 3) for input {'x': 1, 'y': 2}",
+        "{'accuracy': 0.93, 'threshold': 0.9, 'passed': True}",
+        "[('train', 120), ('test', 30)]",   # two rows: reported under the threshold, as its JSON would be
+    ],
+)
+def test_a_python_literal_that_is_no_table_is_not_blocked(inspector: Inspector, text: str) -> None:
+    record = next(copy.deepcopy(r) for r in _clean_records()
+                  if r["method"] == "PUT" and "exception_info" in (r.get("body_text") or ""))
+    body = json.loads(record["body_text"])
+    body["exception_info"]["message"] = text
+    record["body_text"] = json.dumps(body)
+    action, findings = _inspect(inspector, record)
+    assert action != "block", findings
+    if "train" not in text:
+        assert not [f for f in findings if f[1] == "$.exception_info.message"], findings
+
+
+def test_python_literal_search_is_bounded() -> None:
+    detector = JsonTextDetector()
+    for text in ("['a', " * 170_000, "[{'a': " * 140_000, "err ['a', 'b'] " * 70_000, "(" * 300_000 + ")" * 300_000):
+        started = time.perf_counter()
+        list(detector.scan([Leaf("$.values.note", text[:1_000_000], "user_dict")]))
+        assert time.perf_counter() - started < 1.0  # measured: <= 0.07 s
