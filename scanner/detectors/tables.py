@@ -56,6 +56,13 @@ _NUMERIC_COLUMN_SHARE = 0.8
 # that leave unredacted (a description, an exception message). Code keeps `min_numbers`.
 _NUMBERS_MEASURED_CLASSES = USER_DATA_CLASSES | {"free_text", "log"}
 USER_DATA_MIN_LINES = 3  # a header and two rows: the policy's threshold sits at or above
+# In ZenML's own text fields (a description, an exception message, a traceback, code) a table
+# printed from a DataFrame (`print(df.head())`, `df.to_csv()` in an f-string) is data as much as
+# its JSON form is (found there from three rows): from five lines (a header and four rows) of three columns
+# or more (a model card's two-column metric/value table stays), or `min_rows` lines, whichever
+# is fewer.
+FIELD_MIN_LINES = 5
+FIELD_MIN_COLUMNS = 3
 
 
 class TextTableDetector(Detector, Measured):
@@ -87,7 +94,10 @@ class TextTableDetector(Detector, Measured):
             measured = leaf.field_class in _NUMBERS_MEASURED_CLASSES
             if (measured or len(text) >= self._min_chars) and self.wants(leaf):
                 runs = list(self._numeric_runs(index, text, self._min_user_numbers if measured else self.min_numbers))
-                tables = list(self._tables(index, text, USER_DATA_MIN_LINES if user_data else self.min_rows))
+                if user_data:
+                    tables = list(self._tables(index, text, USER_DATA_MIN_LINES))
+                else:
+                    tables = list(self._tables(index, text, min(self.min_rows, FIELD_MIN_LINES), FIELD_MIN_COLUMNS))
                 if user_data and tables:
                     # The numbers of a table are the table's: a shorter run inside one is not
                     # reported twice (a run long enough anywhere still is, as before).
@@ -114,13 +124,13 @@ class TextTableDetector(Detector, Measured):
         for start, end in numeric_runs(text, min_numbers):
             yield Hit(index, "NUMERIC_ARRAY", start, end, 0.9)
 
-    def _tables(self, index: int, text: str, min_rows: int) -> Iterator[Hit]:
+    def _tables(self, index: int, text: str, min_rows: int, min_columns: int = 2) -> Iterator[Hit]:
         if text.count("\n") + text.count("\\n") < min_rows - 1:  # breaks, or serialized ones
             return
         if "<" in text:
             for match in _HTML_TABLE.finditer(text):
-                (_, rows), _ = _html_measure(match.group())
-                if rows + 1 >= min_rows:
+                (_, rows), (_, columns) = _html_measure(match.group())
+                if rows + 1 >= min_rows and columns >= min_columns:
                     yield Hit(index, "HTML_TABLE", match.start(), match.end(), 0.8)
                     break
         delimiters = [d for d in _DELIMITERS if text.count(d) >= min_rows]
@@ -140,22 +150,25 @@ class TextTableDetector(Detector, Measured):
         for delimiter in delimiters:
             if delimiter == _WHITESPACE and found:
                 break  # a delimited table's cells are aligned too: one finding is enough
-            for first, last in self._row_stretches(lines, delimiter, min_rows):
-                if delimiter == _WHITESPACE and not _has_text_cell(lines[first + 1 : last + 1]):
-                    continue  # a printed matrix (numbers only): the count of numbers judges it
+            for first, last in self._row_stretches(lines, delimiter, min_rows, min_columns):
+                if delimiter == _WHITESPACE and not _aligned_table(lines[max(first - 1, 0) : last + 1]):
+                    continue  # a printed matrix, or assignments (`lr = 0.01`): no table
                 found = True
                 yield Hit(index, "CSV_TABLE", spans[first][0], spans[last][1], 0.8)
                 break  # one finding per delimiter is enough to name the leaf
 
-    def _row_stretches(self, lines: list[str], delimiter: str, min_rows: int) -> Iterator[tuple[int, int]]:
-        """(first, last) line indexes of stretches of rows with the same field count."""
+    def _row_stretches(self, lines: list[str], delimiter: str, min_rows: int,
+                       min_columns: int = 2) -> Iterator[tuple[int, int]]:
+        """(first, last) line indexes of stretches of rows with the same field count (at
+        least `min_columns`)."""
         start, width = 0, 0
         for number, line in enumerate([*lines, ""]):  # a final "" closes the last stretch
             fields = _fields(line, delimiter)
             count = len(fields) if fields else 0
             if count == width and count:
                 continue
-            if width and number - start >= min_rows and _has_numeric_column(lines[start:number], delimiter):
+            if width >= min_columns and number - start >= min_rows \
+                    and _has_numeric_column(lines[start:number], delimiter):
                 yield start, number - 1
             start, width = number, count
 
@@ -185,10 +198,15 @@ def _fields(line: str, delimiter: str) -> list[str] | None:
             line = stripped[1:-1]
     if delimiter not in line or line.rstrip().endswith(delimiter):
         return None
+    fields = None
     if '"' in line:
-        # Quoted cells may hold the delimiter (`"Doe, Jane",42`): read as the csv module does.
-        fields = next(csv.reader([line], delimiter=delimiter), [])
-    else:
+        # Quoted cells may hold the delimiter (`"Doe, Jane",42`): read as the csv module does
+        # (a line it cannot read, with a stray carriage return or a NUL, is split as it is).
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter), [])
+        except csv.Error:
+            fields = None
+    if fields is None:
         fields = line.split(delimiter)
     if sum(1 for field in fields if field.strip()) < 2:
         return None
@@ -213,8 +231,20 @@ def _html_measure(text: str) -> tuple[tuple[str, int], tuple[str, int]]:
 
 
 _LETTER = re.compile(r"[^\W\d_]{2,}")
+_PUNCTUATION = re.compile(r"[^\w]+")
 
 
-def _has_text_cell(rows: list[str]) -> bool:
-    """Whether a row below the header holds a word (a text column: `gold`, `Leeds`)."""
-    return any(_LETTER.search(row) for row in rows)
+def _aligned_table(rows: list[str]) -> bool:
+    """Whether rows of aligned columns (the first may be the header, or the line above them:
+    `to_string` leaves the index unnamed) are a table: column names (two words or more in the
+    header) or a word in a row below it (a text column: `gold`, `Leeds`); numbers alone are a
+    printed matrix. And no column that is one punctuation mark all the way down (`=` or `:` of
+    assignments)."""
+    if len(_LETTER.findall(rows[0])) < 2 and not any(_LETTER.search(row) for row in rows[1:]):
+        return False
+    split = [row.split() for row in rows[1:]]
+    for column in range(len(split[0])):
+        cells = {fields[column] for fields in split if column < len(fields)}
+        if len(cells) == 1 and _PUNCTUATION.fullmatch(next(iter(cells))):
+            return False
+    return True

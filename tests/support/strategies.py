@@ -480,6 +480,47 @@ def dataframes(draw: Draw) -> Entity:
     return Entity("dataframe", DATA_SHAPED, "json", value, ("sample", "inputs", "head", "preview", "batch"))
 
 
+DATAFRAME_TEXT_FORMS = ("csv", "tsv", "markdown", "to_string", "html", "python_records", "python_columns")
+
+
+@st.composite
+def dataframe_texts(draw: Draw, form: str | None = None) -> Entity:
+    """A small table printed as text, the ways a DataFrame is written into a string:
+    `to_csv()` (comma or tab), `to_markdown()`, `to_string()` / `print(df)`, `to_html()`, and
+    the Python literal `str(df.to_dict("records"))` / `str(df.to_dict())` (an f-string in a
+    log line or an exception message)."""
+    form = form or draw(st.sampled_from(DATAFRAME_TEXT_FORMS))
+    columns = draw(st.lists(st.sampled_from(_COLUMNS), min_size=3, max_size=6, unique=True))
+    rows = draw(st.integers(5, 20))
+    rng = _rng(draw)
+    data = {c: _column_values(rng, c, rows) for c in columns}
+    cells = [[str(data[c][i]) for c in columns] for i in range(rows)]
+    if form in ("csv", "tsv"):
+        delimiter = "," if form == "csv" else "\t"
+        text = "\n".join(delimiter.join(row) for row in [columns, *cells]) + "\n"
+    elif form == "markdown":
+        lines = ["| | " + " | ".join(columns) + " |", "|---:|" + "|".join("---:" for _ in columns) + "|"]
+        lines += [f"| {i} | " + " | ".join(row) + " |" for i, row in enumerate(cells)]
+        text = "\n".join(lines)
+    elif form == "to_string":
+        widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(columns)]
+        pad = len(str(rows))
+        lines = [" " * pad + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+        lines += [str(i).ljust(pad) + "  " + "  ".join(v.rjust(w) for v, w in zip(row, widths))
+                  for i, row in enumerate(cells)]
+        text = "\n".join(lines)
+    elif form == "html":
+        head = "".join(f"<th>{c}</th>" for c in columns)
+        body = "".join(f"<tr><th>{i}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>\n"
+                       for i, row in enumerate(cells))
+        text = f'<table border="1" class="dataframe">\n<thead><tr><th></th>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>'
+    elif form == "python_records":
+        text = str([{c: data[c][i] for c in columns} for i in range(rows)])
+    else:
+        text = str({c: dict(enumerate(data[c])) for c in columns})
+    return Entity("dataframe", DATA_SHAPED, "json", text, ("sample", "inputs", "head", "preview", "batch"))
+
+
 @st.composite
 def embeddings(draw: Draw) -> Entity:
     count = draw(st.integers(64, 768))
