@@ -301,9 +301,10 @@ def reading(text: str) -> str:
     """`text` as it reads best: as sent, reversed, or ROT13 (see `_FUNCTION_WORDS`); line
     breaks written as escapes (a string literal in code, a repr: `'Agent: hi\\nCaller: ...'`)
     read as the breaks they stand for."""
+    text = text[:MAX_PROSE_CHARS]  # what the measures read
     if "\\n" in text:
         text = _ESCAPED_BREAK.sub("\n", text)
-    head = text[:MAX_PROSE_CHARS]
+    head = text
     forward = rot13 = backward = 0
     for token in _tokens(head):
         if token in _FUNCTION_WORDS:

@@ -17,7 +17,10 @@ there a stretch of `USER_DATA_MIN_LINES` lines (a header and two rows), or a run
 `shapes.NUMBERS_FLOOR` numbers, is reported, and the
 finding carries its measure (`rows`, the header aside, and `columns`; `numbers` for a
 numeric run) for the policy's `shape_thresholds` (rules/blobs.rego) to decide. Elsewhere
-(logs, code, free text) `min_rows` stays the bar.
+(logs, code, free text) a table of `FIELD_MIN_LINES` lines and `FIELD_MIN_COLUMNS` columns, or
+`min_rows` lines if fewer, is reported. Besides delimited text, the tables pandas prints are
+found: `to_markdown()` (outer pipes, a header rule), `to_string()` (aligned columns) and
+`to_html()` (HTML_TABLE).
 """
 
 from __future__ import annotations
