@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import pickletools
 import re
 import struct
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 _RUN = re.compile(
     r"[A-Za-z0-9+/_\-]{32,}={0,2}(?:(?:\r?\n|\\n|\\r\\n)[A-Za-z0-9+/_\-]{16,}={0,2})*"
 )
+_MIN_RUN_CHARS = 32  # the shortest run `_RUN` matches
 _WRAP = re.compile(r"\r?\n|\\r\\n|\\n")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}$")
@@ -216,7 +218,7 @@ class BlobDetector(Detector):
                 yield Hit(index, "DATA_URI", match.start(), match.end(), 0.9)
         if _BINARY_CHAR.search(text):
             yield from _latin1_blobs(index, text)
-        if len(text) < self.min_run_length:
+        if len(text) < _MIN_RUN_CHARS:
             return
         for match in _RUN.finditer(text):
             if any(start < match.end() and match.start() < end for start, end in uris):
@@ -228,9 +230,15 @@ class BlobDetector(Detector):
     def _classify_run(self, index: int, match: re.Match[str]) -> Hit | None:
         run = match.group()
         compact = _WRAP.sub("", run)
-        if len(compact) < self.min_run_length or _UUID.match(compact):
+        if _UUID.match(compact):
             return None
         start, end = match.span()
+        if len(compact) < self.min_run_length:
+            # Too short to judge by entropy, but the head of a file split apart (a base64
+            # pickle in a URL path, cut at each `/` the server routes by) still opens with
+            # its signature: reported when that is a strong one at offset 0.
+            entity = _short_run_file(compact)
+            return Hit(index, entity, start, end, 0.95) if entity is not None else None
         if "/" in compact and ("-" in compact or "_" in compact):
             # Both base64 alphabets at once: no encoding, a path. Its segments are judged on
             # their own (ids, hashes and short names in a path never decide a verdict).
@@ -272,6 +280,34 @@ class BlobDetector(Detector):
                         return Hit(index, hit.entity, start + offset + hit.start, start + offset + hit.end, hit.score)
             offset += len(segment) + 1
         return None
+
+
+_MIN_PICKLE_OPCODES = 4         # opcodes a short run's pickle must parse into (random bytes: a few in 10**6)
+
+
+def _short_run_file(compact: str) -> str | None:
+    """The format of a base64 run shorter than `min_run_length` whose bytes open, at offset 0,
+    with a strong signature (four bytes or more; a pickle whose first opcodes parse)."""
+    data, alphabet = _decode_prefix(compact)
+    if data is None or alphabet == "hex" or signature_offset(data, window=0) != 0:
+        return None
+    entity = _identify(data)
+    if entity == "BLOB_PICKLE" and _pickle_opcodes(data) < _MIN_PICKLE_OPCODES:
+        return None
+    return entity
+
+
+def _pickle_opcodes(data: bytes) -> int:
+    """How many opcodes of the pickle `data` opens with parse (it may be cut anywhere)."""
+    count = 0
+    try:
+        for _ in pickletools.genops(data):
+            count += 1
+            if count >= _MIN_PICKLE_OPCODES:
+                break
+    except Exception:  # noqa: BLE001 - any parse error ends the count: cut or not a pickle
+        pass
+    return count
 
 
 def _misaligned(run: str) -> str | None:

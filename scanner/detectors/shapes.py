@@ -23,6 +23,11 @@ PROSE blocks in user data only; the redacted classes never block). ZenML's reque
   as one text), the number of dictionary-like words (lower-case letters, an initial capital
   allowed: not identifiers, paths or numbers), of sentences (a word ending in `.`, `!` or
   `?`; or lines of four words or more, whichever is more: chat typed without full stops), and the words' share of all tokens in percent. Entity PROSE.
+  Each text is measured as it reads (`reading`: as sent, reversed or ROT13, whichever has
+  the most function words; escaped line breaks as breaks). Prose that tells of people (a
+  ticket, a transcript, a clinical note, an e-mail, a chat log: `register_measure`) is also
+  entity PERSONAL_PROSE, measured whole in user data and in ZenML's unredacted prose fields
+  (descriptions, exception messages), where it blocks past its thresholds as well.
 - `ShapeTreeDetector` (a tree detector): finds the user-data subtrees of a body with the
   catalog, then, at any depth below them (also inside strings that hold a JSON document),
   every form a table takes in JSON (entity RECORDS_TABLE, measure rows and columns):
@@ -61,6 +66,7 @@ parsed as JSON up to `MAX_NESTED_JSON_CHARS` and `MAX_NESTED_JSON_LAYERS` deep.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -80,6 +86,7 @@ _ALL_CLASSES: frozenset[str] = frozenset(get_args(FieldClass))
 # and for a redacted field's record; whether it blocks is the policy's (`shape_classes` in its
 # data names the classes where an entity blocks: a description is prose by nature).
 TEXT_MEASURED_CLASSES: frozenset[str] = USER_DATA_CLASSES | {"free_text", "log", "code", "value_repr"}
+_REDACTED_BY_NATURE: frozenset[str] = frozenset({"code", "value_repr"})
 
 Measure = tuple[tuple[str, int], ...]
 
@@ -125,12 +132,17 @@ class Measured:
 # --- prose ------------------------------------------------------------------------------
 
 # A dictionary-like word as a token: letters in lower case (an initial capital allowed),
-# an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation.
+# an apostrophe suffix, wrapped in quotes or brackets, followed by punctuation. Letters past
+# Latin-1 (Polish, Czech, Turkish, Cyrillic, Greek ...) count whatever their case.
 # A word in capitals is one too (a ticket typed in capitals), from two letters on.
-_LETTERS = r"(?:[A-ZÀ-Þ]?[a-zß-ÿ]+|[A-ZÀ-Þ]{2,})(?:['’][A-Za-z]+)?"
+_LETTERS = r"(?:(?:[A-ZÀ-Þ]|[^\W\d_\x00-\xff])?(?:[a-zß-ÿ]|[^\W\d_\x00-\xff])+|[A-ZÀ-Þ]{2,})(?:['’][A-Za-z]+)?"
 _WORD = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[,.;:!?]*[\"')\]”’]*(?!\S)")
 _SENTENCE = re.compile(rf"(?<!\S)[\"'(\[“‘]*{_LETTERS}[\"')\]”’]*[.!?]+[\"')\]”’]*(?!\S)")
 _TOKEN = re.compile(r"\S+")
+# CJK prose has no spaces between words: counted by characters (about two to a word).
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CJK_SENTENCE = re.compile(r"[。！？]")
+_MIN_CJK_CHARS = 2 * PROSE_WORDS_FLOOR
 _LINE_SENTENCE_WORDS = 4
 
 
@@ -142,6 +154,12 @@ def prose_measure(text: str) -> Measure:
         return (("words", 0), ("sentences", 0), ("word_share", 0))
     words = len(_WORD.findall(head))
     sentences = len(_SENTENCE.findall(head))
+    if _CJK.search(head):
+        # Chinese and Japanese put no spaces between words: about two characters to a word.
+        cjk_words = len(_CJK.findall(head)) // 2
+        words += cjk_words
+        tokens += cjk_words
+        sentences += len(_CJK_SENTENCE.findall(head))
     if "\n" in head:
         # A chat log or transcript typed without full stops: a line of words is a sentence.
         lines = sum(1 for line in head.splitlines() if len(_WORD.findall(line)) >= _LINE_SENTENCE_WORDS)
@@ -152,6 +170,178 @@ def prose_measure(text: str) -> Measure:
 def _is_prose(measure: Measure) -> bool:
     (_, words), (_, sentences), (_, share) = measure
     return words >= PROSE_WORDS_FLOOR and sentences >= PROSE_SENTENCES_FLOOR and share >= PROSE_SHARE_FLOOR
+
+
+
+# --- the register of prose: whether it tells of people ------------------------------------
+# ZenML's own prose fields (a model description, an exception message, a docstring) describe
+# a system: "It predicts churn", "Input should be greater than 0", "We retrain weekly", "You
+# can reshape your data". A support ticket, a call transcript, a clinical note, an e-mail or a
+# chat log tells of people: what he said, what she asked for, what I promised; speakers take
+# turns. These are the register's features, counted per text (`register_measure`):
+#   * person words: first-person singular and gendered third-person pronouns, kinship and
+#     honorifics, greetings and sign-offs, verbs of telling in the past or reported present
+#     ("said", "complained", "denies"), in the languages below. "we", "you", "it", "they"
+#     are the register of documentation: never counted.
+#   * a role or kin noun followed closely by a verb of telling: "the customer called",
+#     "caller reported", "pt c/o", "wife states" (a model about customers names them without
+#     telling of them).
+#   * dialogue turns: speaker labels ("Agent:", "[09:14] sam:", "A:") that recur, from two
+#     speakers on (a docstring's "Args:" and "Returns:" occur once each); two turns count as
+#     one person word.
+# The finding (PERSONAL_PROSE, measure: words, sentences, word_share, person, person_per_mille,
+# turns) is made in every measured class that leaves unredacted; the policy's thresholds in
+# `shape_thresholds` decide, and `shape_classes` does not restrict it: data about people is
+# data in a description too.
+_PERSON_WORDS: frozenset[str] = frozenset("""
+i me my mine myself he him his himself she her hers herself
+mr mrs ms miss sir madam husband wife son daughter mother father mom mum dad brother sister
+grandmother grandfather grandson granddaughter boyfriend girlfriend fiance fiancee neighbour neighbor
+aunt uncle nephew niece
+said asked told complained complains explained mentioned replied promised threatened insisted
+apologised apologized thanked begged yelled shouted sighed cried denies denied
+upset angry frustrated furious worried anxious calmer unhappy annoyed disappointed grateful
+wants wanted hopes hoped feels felt
+hi hello hey dear thanks regards cheers sincerely
+ich mich mir mein meine meinen meinem meiner er ihn ihm seine seinen seinem seiner ihre ihren ihrem ihrer
+frau ehemann sohn tochter mutter vater herr sagte fragte erklärte beschwerte versprach versprochen hallo danke
+je moi mon ma mes elle lui femme mari fils fille mère père monsieur madame demandé expliqué plaint promis
+bonjour merci cordialement
+yo mi mis él ella esposa esposo marido hijo hija madre padre señor señora dijo preguntó explicó quejó
+prometí prometió hola gracias saludos
+io mio mia lei moglie figlio figlia disse ciao grazie
+ik mij mijn hij zij hem haar vrouw zei vroeg bedankt
+eu meu minha ele ela disse obrigado obrigada olá
+mnie mój moja ona jego jej żona mąż córka powiedział powiedziała obiecałem obiecałam
+я меня мне мой моя он она его её ее ему ей жена муж сын дочь сказал сказала пообещал здравствуйте спасибо
+""".split())
+# Elided first person: "I'm", "j'ai", "m'a": the part before the apostrophe.
+_ELIDED_PERSON_WORDS: frozenset[str] = frozenset({"i", "j", "m"}) | _PERSON_WORDS
+_APOSTROPHE = re.compile(r"['’]")
+_ROLE_NOUNS: frozenset[str] = frozenset("""
+customer customers caller callers client clients patient patients pt member members user users guest guests
+passenger buyer seller tenant applicant employee resident subscriber consumer claimant victim witness student
+parent agent agents rep representative kunde kundin anrufer patientin cliente clientes paciente klient klientka
+клиент клиентка пациент
+husband wife son daughter mother father mom mum dad brother sister frau mann femme mari esposa esposo marido
+""".split())
+_TELLING_VERBS: frozenset[str] = frozenset("""
+called phoned rang emailed wrote reported said says asked told complained explained described mentioned claimed
+claims stated states denies denied requested demanded insisted confirmed wants wanted noted reports complains
+angerufen anrief sagte schrieb meldete appelé écrit signalé llamó escribió zadzwonił zadzwoniła позвонил позвонила
+написал написала c/o
+""".split())
+_TELLING_WINDOW = 3               # tokens after a role noun where its verb may sit ("called again about")
+# A speaker label: at a line's start (after an optional [timestamp]) or after a sentence's end.
+_SPEAKER = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?] ))[ \t]*(?:\[[^\]\n]{1,24}\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)?"
+    r"([A-Za-zÀ-ÿ][\w'.-]{0,24}(?: [A-Z][\w'.-]{0,24}){0,2}):[ \t]"
+)
+_STRIP = "\"'()[]{}<>“”‘’«»,.;:!?¿¡…-–—*_"
+_CJK_PERSON = re.compile(r"私|彼女|彼|様|さん|她|他|您|先生|女士|님|씨")
+
+
+def _tokens(head: str) -> list[str]:
+    return [token.strip(_STRIP) for token in head.lower().split()]
+
+
+def register_measure(text: str) -> tuple[int, int]:
+    """(person, turns) of `text`'s first MAX_PROSE_CHARS: its person words, role nouns told
+    of, and CJK person marks (`person`), and its dialogue turns (`turns`, also in `person`)."""
+    head = text[:MAX_PROSE_CHARS]
+    tokens = _tokens(head)
+    person = 0
+    for position, token in enumerate(tokens):
+        if token in _PERSON_WORDS:
+            person += 1
+        elif "'" in token or "’" in token:
+            if _APOSTROPHE.split(token, maxsplit=1)[0] in _ELIDED_PERSON_WORDS:
+                person += 1
+        if token in _ROLE_NOUNS and any(t in _TELLING_VERBS for t in tokens[position + 1 : position + 1 + _TELLING_WINDOW]):
+            person += 2
+    if _CJK.search(head):
+        person += len(_CJK_PERSON.findall(head))
+    turns = 0
+    if ":" in head:
+        labels: dict[str, int] = {}
+        for match in _SPEAKER.finditer(head):
+            label = match.group(1).lower()
+            labels[label] = labels.get(label, 0) + 1
+        recurring = [count for count in labels.values() if count >= 2]
+        if len(recurring) >= 2:
+            turns = sum(recurring)
+    # Two turns count as one person word: a FAQ's "Q:"/"A:" alone is not a conversation,
+    # a transcript's turns come with its speakers' "I" and "my".
+    return person + turns // 2, turns
+
+
+# --- how the text reads: as sent, reversed, or ROT13 --------------------------------------
+# Prose written backwards or in ROT13 keeps its words' shapes (ROT13) or its letters (reversal)
+# but loses its function words: "the", "and", "of" read "gur", "naq", "bs" or "eht", "dna",
+# "fo". The text is measured as it reads best: the reading with the most function words
+# (`_FUNCTION_WORDS`, several languages), the text as sent where none does better.
+_FUNCTION_WORDS: frozenset[str] = frozenset("""
+the and of to in is it that for was on with as at by this have from not but had are were been has
+der die das und ist nicht mit von den ein eine zu auf für sich dem des
+le la les et est un une des du pour pas que qui dans sur avec
+el los las y es una por para con del que se su
+""".split())
+_ROT13 = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"
+)
+# Function words as they read after each transform; a word that reads as a function word
+# either way ("be" and "or" under ROT13) tells nothing and is left out of both.
+_ROT13_WORDS = frozenset(w.translate(_ROT13) for w in _FUNCTION_WORDS) - _FUNCTION_WORDS
+_REVERSED_WORDS = frozenset(w[::-1] for w in _FUNCTION_WORDS) - _FUNCTION_WORDS
+_ESCAPED_BREAK = re.compile(r"(?:\\r)?\\n")
+_MIN_READING_WORDS = 3             # function words a transformed reading needs to be chosen
+
+
+def reading(text: str) -> str:
+    """`text` as it reads best: as sent, reversed, or ROT13 (see `_FUNCTION_WORDS`); line
+    breaks written as escapes (a string literal in code, a repr: `'Agent: hi\\nCaller: ...'`)
+    read as the breaks they stand for."""
+    text = text[:MAX_PROSE_CHARS]  # what the measures read
+    if "\\n" in text:
+        text = _ESCAPED_BREAK.sub("\n", text)
+    head = text
+    forward = rot13 = backward = 0
+    for token in _tokens(head):
+        if token in _FUNCTION_WORDS:
+            forward += 1
+        elif token in _ROT13_WORDS:
+            rot13 += 1
+        elif token in _REVERSED_WORDS:
+            backward += 1
+    best = max(rot13, backward)
+    if best < _MIN_READING_WORDS or best <= 2 * forward:
+        return text
+    return head[::-1] if backward >= rot13 else head.translate(_ROT13)
+
+
+PERSON_FLOOR = 2                 # person signals below which PERSONAL_PROSE is not reported
+# Classes whose whole text is measured for its register: user data and ZenML's unredacted
+# prose fields (descriptions, exception messages). Code and value reprs are redacted anyway.
+_REGISTER_CLASSES: frozenset[str] = USER_DATA_CLASSES | {"free_text", "log"}
+
+
+def personal_measure(text: str) -> Measure:
+    """(words, sentences, word_share, person, person_per_mille, turns) of `text` as it reads
+    (`reading`): its prose measure and its register (`register_measure`)."""
+    text = reading(text)
+    (_, words), (_, sentences), (_, share) = prose_measure(text)
+    person, turns = register_measure(text)
+    return (("words", words), ("sentences", sentences), ("word_share", share), ("person", person),
+            ("person_per_mille", 1000 * person // max(words, 1)), ("turns", turns))
+
+
+def _may_be_prose(text: str) -> bool:
+    """The cheap gate: long enough, and spaced as words are (or CJK, which has no spaces)."""
+    if len(text) < _MIN_PROSE_CHARS:
+        return False
+    if text.count(" ") >= PROSE_WORDS_FLOOR - 1:
+        return True
+    return len(text) >= _MIN_CJK_CHARS and _CJK.search(text) is not None
 
 
 class ProseDetector(Detector, Measured):
@@ -166,9 +356,7 @@ class ProseDetector(Detector, Measured):
         for index, leaf in enumerate(leaves):
             text = leaf.text
             # Cheap gate first: most leaves are a word or an id.
-            if len(text) < _MIN_PROSE_CHARS or text.count(" ") < PROSE_WORDS_FLOOR - 1:
-                continue
-            if leaf.field_class in self.skip_classes:
+            if leaf.field_class in self.skip_classes or not _may_be_prose(text):
                 continue
             if leaf.field_class in USER_DATA_CLASSES:
                 hit = self._most_prose_view(index, text)
@@ -176,41 +364,67 @@ class ProseDetector(Detector, Measured):
                 hit = self._most_prose_line(index, text)
             if hit is not None:
                 hits.append(hit)
+            if leaf.field_class in _REGISTER_CLASSES:
+                personal = self._most_personal_view(index, text)
+                if personal is not None:
+                    hits.append(personal)
         return hits
 
     def _most_prose_view(self, index: int, text: str) -> Hit | None:
         """One hit per leaf: the view (the text as sent, or a decoded or joined view) with
-        the most words among those that are prose."""
+        the most words among those that are prose, each measured as it reads."""
         best: tuple[int, int, int] | None = None  # (words, start, end)
         for start, view in views(text):
-            if len(view) >= _MIN_PROSE_CHARS:
-                measure = prose_measure(view)
+            if _may_be_prose(view):
+                measure = prose_measure(reading(view))
                 if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
                     best = (measure[0][1], start, start + len(view))
         if best is None:
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)
 
+    def _most_personal_view(self, index: int, text: str) -> Hit | None:
+        """One hit per leaf: the view of prose that tells of people most (`personal_measure`)."""
+        best: tuple[int, int, int] | None = None  # (person, start, end)
+        for start, view in views(text):
+            if _may_be_prose(view):
+                measure = personal_measure(view)
+                if _is_prose(measure[:3]) and measure[3][1] >= PERSON_FLOOR and (best is None or measure[3][1] > best[0]):
+                    best = (measure[3][1], start, start + len(view))
+        if best is None:
+            return None
+        return Hit(index, "PERSONAL_PROSE", best[1], best[2], 0.9)
+
     def _most_prose_line(self, index: int, text: str) -> Hit | None:
         """In ZenML's own text fields (descriptions, code, logs, value reprs) prose is their
         nature, wrapped at a line's width (docstrings, comments, log lines); data pasted
         there lands as one line: a string literal, a repr, an exception message. Only a line
-        past the line floors is reported: the most wordy one."""
+        past the line floors is reported: the most wordy one. A decoded view (the text of a
+        hex or percent-encoded literal) is the user's, not ZenML's: measured whole."""
         best: tuple[int, int, int] | None = None
-        for match in _LINE.finditer(text):
-            line = match.group()
-            if len(line) < _MIN_PROSE_LINE_CHARS or line.count(" ") < PROSE_LINE_WORDS_FLOOR - 1:
+        for start, view in views(text):
+            if start:
+                if _may_be_prose(view):
+                    measure = prose_measure(reading(view))
+                    if _is_prose(measure) and (best is None or measure[0][1] > best[0]):
+                        best = (measure[0][1], start, start + len(view))
                 continue
-            (_, words), (_, sentences), (_, share) = measure = prose_measure(line)
-            if words >= PROSE_LINE_WORDS_FLOOR and sentences >= PROSE_LINE_SENTENCES_FLOOR \
-                    and share >= PROSE_SHARE_FLOOR and (best is None or words > best[0]):
-                best = (measure[0][1], match.start(), match.end())
+            for match in _LINE.finditer(view):
+                line = match.group()
+                if len(line) < _MIN_PROSE_LINE_CHARS or line.count(" ") < PROSE_LINE_WORDS_FLOOR - 1:
+                    continue
+                (_, words), (_, sentences), (_, share) = measure = prose_measure(reading(line))
+                if words >= PROSE_LINE_WORDS_FLOOR and sentences >= PROSE_LINE_SENTENCES_FLOOR \
+                        and share >= PROSE_SHARE_FLOOR and (best is None or words > best[0]):
+                    best = (measure[0][1], match.start(), match.end())
         if best is None:
             return None
         return Hit(index, "PROSE", best[1], best[2], 0.9)
 
     def measure(self, entity: str, text: str) -> Measure:
-        return prose_measure(text)
+        if entity == "PERSONAL_PROSE":
+            return personal_measure(text)
+        return prose_measure(reading(text))
 
 
 # --- tables, records and numbers in the JSON structure -----------------------------------
@@ -515,12 +729,15 @@ class _Walk:
             return
         # A JSON document carried in a string (json.dumps(df.to_dict()) as a metadata value).
         head = text.lstrip()[:1]
-        if layer >= MAX_NESTED_JSON_LAYERS or head not in ("{", "[", '"') or len(text) > MAX_NESTED_JSON_CHARS:
+        if layer >= MAX_NESTED_JSON_LAYERS or head not in ("{", "[", '"', "(") or len(text) > MAX_NESTED_JSON_CHARS:
             return
         try:
             inner = orjson.loads(text)
         except orjson.JSONDecodeError:
-            return
+            # Or a Python literal printed into the value (`str(df.head().to_dict())`).
+            inner = _python_literal(text.strip()) if "'" in text or head == "(" or ":" in text else None
+            if inner is None:
+                return
         if type(inner) in (dict, list, str):
             # Findings inside land on the string's own path: that is where the value sits.
             stack.append((inner, where, layer + 1, in_table))
@@ -546,8 +763,10 @@ class JsonTextDetector(Detector, Measured):
             text = leaf.text
             if len(text) < _MIN_JSON_CHARS or leaf.field_class in self.skip_classes:
                 continue
+            # Python reprs in ZenML's redacted classes (a value repr is one by nature) are not read.
+            python = leaf.field_class not in _REDACTED_BY_NATURE
             for start, view in views(text):
-                for entity in sorted(_json_shapes(view)):
+                for entity in sorted(_json_shapes(view, python)):
                     hits.append(Hit(index, entity, start, start + len(view), 0.9))
         return hits
 
@@ -564,10 +783,98 @@ MAX_EMBEDDED_JSON_TRIES = 64     # openings tried per text: a failed parse may s
 _DECODER = json.JSONDecoder()
 
 
-def _documents(text: str) -> Iterator[Any]:
+# A Python literal printed into text (`f"bad rows {df.head().to_dict()}"`, `str(records)`):
+# single-quoted strings, integer keys, tuples. Read with `ast.literal_eval` (literals only,
+# nothing runs), bounded by MAX_PYTHON_LITERAL_CHARS and MAX_PYTHON_LITERAL_TRIES openings,
+# and made JSON-shaped (keys as strings, tuples and sets as lists) for the table shapes.
+_PYTHON_LITERAL_START = re.compile(r"[\[{(](?=\s*(?:'|\(|[\[{]\s*'|-?\d+\s*:))")
+_PYTHON_LITERAL_TOKEN = re.compile(r"[\[\](){}'\"\\]")
+MAX_PYTHON_LITERAL_CHARS = 256 * 1024      # a whole text read as one literal
+MAX_EMBEDDED_LITERAL_CHARS = 32 * 1024     # a literal opening inside a text (its end is searched for)
+MAX_PYTHON_LITERAL_TRIES = 8
+_MAX_LITERAL_DEPTH = 64
+
+
+def _python_literal(text: str) -> Any:
+    """The JSON-shaped value of the Python literal `text`, or None."""
+    if len(text) > MAX_PYTHON_LITERAL_CHARS:
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return _json_shaped(value, 0)
+
+
+def _json_shaped(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    if depth >= _MAX_LITERAL_DEPTH:
+        return None
+    if kind is dict:
+        return {str(key): _json_shaped(item, depth + 1) for key, item in value.items()}
+    if kind in (list, tuple, set, frozenset):
+        return [_json_shaped(item, depth + 1) for item in value]
+    return str(value)
+
+
+def _literal_end(text: str, start: int) -> int:
+    """Where the bracketed literal opening at `start` ends (quotes and escapes skipped), or -1
+    when it does not close within MAX_EMBEDDED_LITERAL_CHARS."""
+    depth, quote, escaped_at = 0, "", -1
+    limit = start + MAX_EMBEDDED_LITERAL_CHARS
+    for match in _PYTHON_LITERAL_TOKEN.finditer(text, start, min(len(text), limit)):
+        char = match.group()
+        if quote:
+            if match.start() == escaped_at:
+                continue  # the character a backslash escapes
+            if char == "\\":
+                escaped_at = match.end()
+            elif char == quote:
+                quote = ""
+            continue
+        if char in "'\"":
+            quote = char
+        elif char in "[({":
+            depth += 1
+        elif char in "])}":
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return -1
+
+
+def _python_documents(text: str) -> Iterator[Any]:
+    """Python literals printed into `text`: the whole text, else those opening inside it."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[", "(") and stripped[-1:] in ("}", "]", ")"):
+        document = _python_literal(stripped)
+        if type(document) in (dict, list):
+            yield document
+            return
+
+    position = 0
+    for _ in range(MAX_PYTHON_LITERAL_TRIES):
+        match = _PYTHON_LITERAL_START.search(text, position)
+        if match is None:
+            return
+        end = _literal_end(text, match.start())
+        if end < 0:
+            return
+        document = _python_literal(text[match.start() : end]) if end - match.start() >= _MIN_JSON_CHARS else None
+        if type(document) in (dict, list):
+            yield document
+            position = end
+        else:
+            position = match.start() + 1
+
+
+def _documents(text: str, python: bool = True) -> Iterator[Any]:
     """The JSON containers of `text`: the whole text when it is one, else those that open
     inside it (the stdlib decoder's raw_decode parses a prefix and says where it ends), at
-    most MAX_EMBEDDED_JSON_TRIES openings, each parsed document skipped over."""
+    most MAX_EMBEDDED_JSON_TRIES openings, each parsed document skipped over; with `python`,
+    then the Python literals printed into it when it held no JSON (`_python_documents`)."""
     head = text.lstrip()[:1]
     if head in ("{", "[", '"'):
         try:
@@ -578,6 +885,18 @@ def _documents(text: str) -> Iterator[Any]:
             if type(document) in (dict, list, str):
                 yield document
             return
+    if python and ("'" in text or "(" in text or ": " in text):
+        literal = False
+        for document in _python_documents(text):
+            literal = True
+            yield document
+        if literal and head in ("{", "[", "("):
+            return  # the text is one literal: the JSON-looking lists inside it are its own
+    yield from _json_documents(text)
+
+
+def _json_documents(text: str) -> Iterator[Any]:
+    """The JSON containers opening inside `text` (see `_documents`)."""
     position, tries = 0, 0
     while tries < MAX_EMBEDDED_JSON_TRIES:
         match = _EMBEDDED_JSON_START.search(text, position)
@@ -594,13 +913,13 @@ def _documents(text: str) -> Iterator[Any]:
         position = end
 
 
-def _json_shapes(text: str) -> dict[str, Measure]:
+def _json_shapes(text: str, python: bool = True) -> dict[str, Measure]:
     """Entity -> the largest measure of it, for the JSON documents of `text` (the text, or
     containers inside it; nothing when there is none, or the text is too long to parse)."""
     if len(text) < _MIN_JSON_CHARS or len(text) > MAX_NESTED_JSON_CHARS or ("{" not in text and "[" not in text):
         return {}
     walk = _Walk(frozenset())
-    for document in _documents(text):
+    for document in _documents(text, python):
         walk.measure(document, ())
     shapes: dict[str, Measure] = {}
     for _, entity, _, measure in walk.found:

@@ -348,6 +348,93 @@ def prose_paragraphs(draw: Draw) -> Entity:
     return Entity("prose", DATA_SHAPED, "text", " ".join(sentences), ("transcript", "ticket", "notes", "comment"))
 
 
+# Prose in the other registers real traffic carries (issue 12: tickets, transcripts, clinical
+# notes, e-mails, chat logs; several languages): each built from generated parts, so every
+# draw is a new text of its register.
+_AGENT_LINES = ("Thank you for calling, how can I help you today?", "I am sorry to hear that.",
+                "Can you confirm the last four digits of the card?", "I have booked a technician for Thursday.",
+                "Let me check your account, one moment please.", "I will escalate this to my supervisor.")
+_CALLER_LINES = ("Hi, my internet keeps dropping every evening.", "Yes, it started right after the update.",
+                 "My husband already tried restarting the router twice.", "I was charged twice for the same order.",
+                 "No, nobody called me back last week.", "Thanks, I appreciate your help.")
+_CHAT_LINES = ("did you see the refund request from her yesterday", "yes I replied to him this morning",
+               "she says the parcel never arrived", "can you check my notes before the call",
+               "he wants it fixed before friday", "ok I will call her after lunch")
+_CLINICAL_FINDINGS = ("chest pain radiating to the left arm", "shortness of breath on exertion",
+                      "intermittent headaches for two weeks", "a persistent dry cough", "swelling of the right ankle")
+_CLINICAL_HISTORY = ("He has a history of hypertension and type 2 diabetes.", "She denies fever or weight loss.",
+                     "His wife states he stopped taking his medication last month.",
+                     "She reports the pain is worse at night.", "He was seen in the emergency department in March.")
+_EMAIL_BODIES = ("Thanks for getting back to me so quickly.", "I checked with our accounts team this morning.",
+                 "They confirmed the refund was issued on Tuesday.", "Please let me know if it has not arrived by Friday.",
+                 "I have attached the signed form you asked for.", "My new address is on the second page.")
+_OTHER_LANGUAGE_TICKETS = (
+    ("Der Kunde hat heute wieder angerufen.", "Er sagte, dass seine Frau die Rechnung schon bezahlt hat.",
+     "Ich habe ihm einen Rückruf für morgen versprochen.", "Sie war sehr verärgert über die Wartezeit."),
+    ("La cliente a appelé ce matin au sujet du remboursement.", "Elle a dit que son colis était arrivé endommagé.",
+     "Je lui ai promis un rappel demain.", "Son mari avait déjà envoyé les photos."),
+    ("El cliente llamó otra vez por el cargo doble.", "Dijo que su esposa ya había pagado la factura.",
+     "Le prometí una llamada mañana.", "Ella quiere el dinero antes del viernes."),
+    ("Klient zadzwonił ponownie w sprawie zwrotu pieniędzy.", "Powiedział, że jego żona zapłaciła już dwa razy.",
+     "Obiecałem mu oddzwonić jutro.", "Ona chce zwrotu przed piątkiem."),
+)
+PROSE_REGISTERS = ("transcript", "chat", "clinical", "email", "other_language")
+
+
+@st.composite
+def prose_in_registers(draw: Draw, register: str | None = None) -> Entity:
+    """A text of one register (drawn when not given): a call transcript, a chat log, a
+    clinical note, an e-mail or a ticket in another language."""
+    register = register or draw(st.sampled_from(PROSE_REGISTERS))
+    first, other = draw(st.sampled_from(FIRST_NAMES)), draw(st.sampled_from(FIRST_NAMES))
+    if register == "transcript":
+        agent, caller = draw(st.sampled_from((("Agent", "Caller"), ("Agent", "Customer"), ("A", "B"),
+                                              (first, other), ("Rep", "Client"))))
+        turns = [f"{(agent, caller)[i % 2]}: {draw(st.sampled_from((_AGENT_LINES, _CALLER_LINES)[i % 2]))}"
+                 for i in range(draw(st.integers(4, 8)))]
+        text = draw(st.sampled_from(("\n", " "))).join(turns)
+    elif register == "chat":
+        names = (first.lower(), other.lower())
+        lines = [f"[{9 + i // 6:02d}:{i * 7 % 60:02d}] {names[i % 2]}: {draw(st.sampled_from(_CHAT_LINES))}"
+                 for i in range(draw(st.integers(4, 8)))]
+        text = "\n".join(lines)
+    elif register == "clinical":
+        age = draw(st.integers(19, 94))
+        sex = draw(st.sampled_from(("male", "female")))
+        text = (f"Patient is a {age} year old {sex} presenting with {draw(st.sampled_from(_CLINICAL_FINDINGS))}. "
+                + " ".join(draw(st.lists(st.sampled_from(_CLINICAL_HISTORY), min_size=2, max_size=4, unique=True)))
+                + " Plan: ECG, bloods and follow up in two weeks.")
+    elif register == "email":
+        body = " ".join(draw(st.lists(st.sampled_from(_EMAIL_BODIES), min_size=3, max_size=5, unique=True)))
+        text = f"Hi {first},\n\n{body}\n\nBest regards,\n{other}"
+    else:
+        sentences = draw(st.sampled_from(_OTHER_LANGUAGE_TICKETS))
+        text = " ".join(draw(st.permutations(sentences)))
+    return Entity("prose", DATA_SHAPED, "text", text, ("transcript", "ticket", "notes", "comment"))
+
+
+# Prose ZenML's own fields carry on clean runs (a model description, a pipeline docstring, an
+# exception message): it describes a system, in the register of documentation ("it", "we",
+# "you"). Clean look-alikes for the places that hold prose by nature.
+_SYSTEM_SUBJECTS = ("This model", "The pipeline", "This step", "The ranking model", "The baseline", "The classifier")
+_SYSTEM_CLAIMS = ("predicts customer churn from monthly usage counts", "was trained on the March snapshot",
+                  "uses gradient boosting with early stopping", "is retrained every night on the latest features",
+                  "reaches a macro F1 of 0.91 on the held-out week", "scores customers for the retention campaign")
+_SYSTEM_ADVICE = ("You can reshape your data with array.reshape(-1, 1) if it contains a single feature.",
+                  "We retrain it when the population stability index exceeds 0.2.",
+                  "Customers with fewer than three logins per month are weighted higher.",
+                  "Use it for weekly batch scoring only.", "If you see drift, please open an issue and we will retrain it.",
+                  "Found input variables with inconsistent numbers of samples.", "Did you mean to pass the test split?")
+
+
+@st.composite
+def system_paragraphs(draw: Draw) -> str:
+    claims = draw(st.lists(st.sampled_from(_SYSTEM_CLAIMS), min_size=2, max_size=4, unique=True))
+    sentences = [f"{draw(st.sampled_from(_SYSTEM_SUBJECTS))} {claim}." for claim in claims]
+    sentences += draw(st.lists(st.sampled_from(_SYSTEM_ADVICE), min_size=1, max_size=3, unique=True))
+    return " ".join(draw(st.permutations(sentences)))
+
+
 _COLUMNS = ("customer_id", "age", "income", "segment", "tenure_months", "churned", "region", "score", "visits")
 _SEGMENTS = ("gold", "silver", "bronze", "trial", "enterprise")
 
@@ -393,6 +480,47 @@ def dataframes(draw: Draw) -> Entity:
     return Entity("dataframe", DATA_SHAPED, "json", value, ("sample", "inputs", "head", "preview", "batch"))
 
 
+DATAFRAME_TEXT_FORMS = ("csv", "tsv", "markdown", "to_string", "html", "python_records", "python_columns")
+
+
+@st.composite
+def dataframe_texts(draw: Draw, form: str | None = None) -> Entity:
+    """A small table printed as text, the ways a DataFrame is written into a string:
+    `to_csv()` (comma or tab), `to_markdown()`, `to_string()` / `print(df)`, `to_html()`, and
+    the Python literal `str(df.to_dict("records"))` / `str(df.to_dict())` (an f-string in a
+    log line or an exception message)."""
+    form = form or draw(st.sampled_from(DATAFRAME_TEXT_FORMS))
+    columns = draw(st.lists(st.sampled_from(_COLUMNS), min_size=3, max_size=6, unique=True))
+    rows = draw(st.integers(5, 20))
+    rng = _rng(draw)
+    data = {c: _column_values(rng, c, rows) for c in columns}
+    cells = [[str(data[c][i]) for c in columns] for i in range(rows)]
+    if form in ("csv", "tsv"):
+        delimiter = "," if form == "csv" else "\t"
+        text = "\n".join(delimiter.join(row) for row in [columns, *cells]) + "\n"
+    elif form == "markdown":
+        lines = ["| | " + " | ".join(columns) + " |", "|---:|" + "|".join("---:" for _ in columns) + "|"]
+        lines += [f"| {i} | " + " | ".join(row) + " |" for i, row in enumerate(cells)]
+        text = "\n".join(lines)
+    elif form == "to_string":
+        widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(columns)]
+        pad = len(str(rows))
+        lines = [" " * pad + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+        lines += [str(i).ljust(pad) + "  " + "  ".join(v.rjust(w) for v, w in zip(row, widths))
+                  for i, row in enumerate(cells)]
+        text = "\n".join(lines)
+    elif form == "html":
+        head = "".join(f"<th>{c}</th>" for c in columns)
+        body = "".join(f"<tr><th>{i}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>\n"
+                       for i, row in enumerate(cells))
+        text = f'<table border="1" class="dataframe">\n<thead><tr><th></th>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>'
+    elif form == "python_records":
+        text = str([{c: data[c][i] for c in columns} for i in range(rows)])
+    else:
+        text = str({c: dict(enumerate(data[c])) for c in columns})
+    return Entity("dataframe", DATA_SHAPED, "json", text, ("sample", "inputs", "head", "preview", "batch"))
+
+
 @st.composite
 def embeddings(draw: Draw) -> Entity:
     count = draw(st.integers(64, 768))
@@ -410,7 +538,7 @@ ENTITIES: dict[str, st.SearchStrategy[Entity]] = {
     "person_name": person_names(), "postal_address": postal_addresses(),
     "aws_access_key": aws_access_keys(), "github_token": github_tokens(), "pem_private_key": pem_private_keys(),
     "pickle": pickles(), "png": pngs(), "npy": npy_arrays(),
-    "prose": prose_paragraphs(), "dataframe": dataframes(), "embedding": embeddings(),
+    "prose": st.one_of(prose_paragraphs(), prose_in_registers()), "dataframe": dataframes(), "embedding": embeddings(),
 }
 ENTITY_SHAPES = {"email": "text", "phone": "digits", "card": "digits", "ssn": "digits", "iban": "text",
                  "person_name": "text", "postal_address": "text", "aws_access_key": "text", "github_token": "text",

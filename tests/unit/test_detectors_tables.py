@@ -87,7 +87,8 @@ def test_windows_line_endings_and_missing_values(detector):
     "text",
     [
         json.dumps(VECTOR[:100]),                               # under min_numbers
-        _csv(15),                                               # under min_rows
+        _csv(3),                                                # under FIELD_MIN_LINES (a header, four rows)
+        "EPOCHS = 10\nBATCH = 32\nLR = 0.01\nSEED = 42\nWORKERS = 4\nPATIENCE = 3\nWARMUP = 5\n",  # assignments
         "numpy==2.1.3\npandas==2.2.3\nscikit-learn==1.5.2\n" * 10,   # a package list
         "PARAMS = [\n" + "".join(f'    "feature_{i}",\n' for i in range(40)) + "]\n",   # literal lines end in ","
         "".join(f"    model.add(layer_{i}, units=64)\n" for i in range(30)),      # calls: no numeric column
@@ -96,7 +97,7 @@ def test_windows_line_endings_and_missing_values(detector):
         "timestamps: " + ", ".join(f"2024-05-{1 + i % 28:02d}T10:22:31" for i in range(200)),
         "| metric | value |\n|---|---|\n| accuracy | 0.91 |\n| f1 | 0.88 |\n",     # a small markdown table
     ],
-    ids=["short-vector", "short-csv", "packages", "literal", "calls", "traceback", "versions", "timestamps", "markdown"],
+    ids=["short-vector", "short-csv", "assignments", "packages", "literal", "calls", "traceback", "versions", "timestamps", "markdown"],
 )
 def test_metadata_and_code_are_not_tables(detector, text):
     assert entities(detector, text, "code") == []
@@ -127,9 +128,14 @@ def test_a_small_table_in_user_data_is_reported_with_its_measure(detector):
     [hit] = detector.scan([Leaf("$.values.sample", text, "user_dict")])
     assert hit.entity == "CSV_TABLE"
     assert dict(detector.measure(hit.entity, text[hit.start : hit.end])) == {"rows": 5, "columns": 4}
-    # Outside user data (logs, code, free text) the bar stays min_rows.
-    assert entities(detector, text, "free_text") == []
-    assert entities(detector, text, "log") == []
+    # Outside user data (logs, code, free text) the bar is a header and four rows of three
+    # columns or more (FIELD_MIN_LINES, FIELD_MIN_COLUMNS; issue 12: print(df.head()) in an
+    # exception message is data), or min_rows lines when fewer.
+    short = _csv(3)
+    assert entities(detector, short, "free_text") == [] and entities(detector, short, "log") == []
+    assert entities(detector, text, "free_text") == ["CSV_TABLE"] and entities(detector, text, "log") == ["CSV_TABLE"]
+    two_columns = "metric,value\n" + "".join(f"m{i},0.{i}\n" for i in range(8))  # a model card's metric table
+    assert entities(detector, two_columns, "free_text") == []
 
 
 def test_a_numeric_run_is_measured_in_numbers(detector):
@@ -174,3 +180,55 @@ def test_a_shorter_vector_as_text_in_user_data_is_measured(detector):
 )
 def test_metadata_in_user_data_is_no_numeric_run(detector, text):
     assert entities(detector, text) == []
+
+
+# --- tables pandas prints: to_string (aligned columns), to_markdown, to_html ----------------
+
+_FRAME = [(1000 + i, rng.randrange(18, 90), round(rng.uniform(1e4, 2e5), 2), rng.choice(["gold", "trial", "silver"]))
+          for i in range(6)]
+
+
+def _to_string() -> str:
+    header = "   customer_id  age     income segment"
+    return "\n".join([header, *(f"{i}  {a:>11}  {b:>3}  {c:>9}  {d:>6}" for i, (a, b, c, d) in enumerate(_FRAME))])
+
+
+def _to_markdown() -> str:
+    header = "|    |   customer_id |   age |   income | segment   |\n|---:|--------------:|------:|---------:|:----------|"
+    return "\n".join([header, *(f"|  {i} | {a:>13} | {b:>5} | {c:>8} | {d:<9} |" for i, (a, b, c, d) in enumerate(_FRAME))])
+
+
+def _to_html() -> str:
+    head = '<table border="1" class="dataframe">\n  <thead>\n    <tr>\n      <th></th>\n      <th>customer_id</th>\n' \
+           '      <th>segment</th>\n    </tr>\n  </thead>\n  <tbody>\n'
+    rows = "".join(f"    <tr>\n      <th>{i}</th>\n      <td>{a}</td>\n      <td>{d}</td>\n    </tr>\n"
+                   for i, (a, _, _, d) in enumerate(_FRAME))
+    return head + rows + "  </tbody>\n</table>"
+
+
+@pytest.mark.parametrize(("text", "entity"), [(_to_string(), "CSV_TABLE"), (_to_markdown(), "CSV_TABLE"),
+                                              (_to_html(), "HTML_TABLE")], ids=["to_string", "to_markdown", "to_html"])
+def test_a_printed_dataframe_in_user_data_is_a_table(detector, text, entity):
+    [hit] = detector.scan([Leaf("$.values.x", text, "user_dict")])
+    assert hit.entity == entity
+    measure = dict(detector.measure(entity, text[hit.start : hit.end]))
+    assert measure["rows"] >= 3 and measure["columns"] >= 2, measure
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "optimizer  adam\nscheduler  cosine\nepochs  20\nbatch  64\n",          # key/value notes: two columns
+        "step 1 loaded\nthe model trained for a while\nall done now",          # lines of words, no numeric column
+        "| metric | value |\n|---|---|\n| accuracy | 0.93 |",                   # a one-row markdown summary
+    ],
+    ids=["key-value", "lines", "markdown-one-row"],
+)
+def test_notes_that_are_not_tables_are_not_tables(detector, text):
+    assert entities(detector, text) == []
+
+
+def test_lines_the_csv_module_cannot_read_are_split_as_they_are(detector):
+    # Raw bytes as latin-1: a quote, then a carriage return or a NUL inside one "line".
+    text = "".join(f'"a{i}",1\r,2\x00,3\n' for i in range(30))
+    detector.scan([Leaf("$.values.x", text, "user_dict")])  # no csv.Error

@@ -103,3 +103,22 @@ test_shape_classes_come_from_data if {
 	blobs.block == [{"rule": "blob.detected", "path": "$.description", "entity": "PROSE"}] with input.findings as [f]
 		with data.metagate.config.shape_classes.PROSE as ["user_dict", "free_text"]
 }
+
+# --- prose that tells of people (PERSONAL_PROSE): data in a description too ---------------
+
+personal(measure) := object.union(shape_finding("PERSONAL_PROSE", measure), {"field_class": "free_text", "path": "$.description"})
+
+test_a_ticket_in_a_description_blocks if {
+	f := personal({"words": 60, "sentences": 4, "word_share": 95, "person": 6, "person_per_mille": 100, "turns": 0})
+	blobs.block == [{"rule": "blob.detected", "path": "$.description", "entity": "PERSONAL_PROSE"}] with input.findings as [f]
+}
+
+test_a_description_with_one_person_word_does_not_block if {
+	f := personal({"words": 60, "sentences": 4, "word_share": 95, "person": 1, "person_per_mille": 16, "turns": 0})
+	blobs.block == [] with input.findings as [f]
+}
+
+test_a_long_text_with_few_person_words_does_not_block if {
+	f := personal({"words": 900, "sentences": 40, "word_share": 95, "person": 5, "person_per_mille": 5, "turns": 0})
+	blobs.block == [] with input.findings as [f]
+}
