@@ -116,8 +116,10 @@ def test_a_transport_header_holding_anything_else_is_scanned(name, value):
 
 def test_every_other_header_is_scanned_by_its_lower_case_name():
     headers = [("Via", "1.1 gate"), ("Forwarded", "for=_hidden"), ("X-Forwarded-For", "gate"),
-               ("Accept-Language", "en-US"), ("Idempotency-Key", "k"), ("X-Request-ID", "0ce3cdc9"),
+               ("Accept-Language", "en-US"), ("Idempotency-Key", "k"), ("X-Request-ID", "19850312"),
                ("User-Agent", "zenml/0.98.0"), ("Source-Context", "python"), ("Trailer", "X-Owner")]
     assert scanned(headers) == [(name.lower(), value) for name, value in headers]
+    # The SDK's own ids of exactly its shapes are ids, not scanned.
+    assert scanned([("X-Request-ID", "0ce3cdc9"), ("Idempotency-Key", "a79a174a-1d18-4369-883f-38de8773a6aa")]) == []
     # Credentials (decided on their shape) and the gate's own header are not leaves.
     assert scanned([("Cookie", "a=b"), ("Authorization", MASK), ("X-Metagate-Audit-Id", "x")]) == []

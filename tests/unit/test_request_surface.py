@@ -89,14 +89,28 @@ def test_a_transport_header_holding_data_is_scanned_like_the_rest(inspector, nam
 
 
 def test_the_sdks_headers_are_leaves_every_detector_reads_and_pass(inspector):
-    req = request("/api/v1/current-user", query=[("hydrate", "True")])
+    # The SDK's own ids (X-Request-ID, Idempotency-Key of exactly its shapes) are ids, as a
+    # UUID in a body is: not scanned. Its other headers are leaves every detector reads.
+    req = request("/api/v1/current-user", query=[("hydrate", "True")],
+                  headers=sdk_headers(X_Request_ID="0ce3cdc9"))
     scan = inspector.scanner.scan(req)
     header_leaves = {leaf.path: leaf for leaf in scan.leaves if leaf.path.startswith("$headers")}
-    assert set(header_leaves) == {"$headers.user-agent", "$headers.source-context", "$headers.x-request-id",
-                                  "$headers.idempotency-key"}
+    assert set(header_leaves) == {"$headers.user-agent", "$headers.source-context"}
     for leaf in header_leaves.values():
         assert all(detector.wants(leaf) for detector in inspector.scanner.detectors), leaf
     assert inspector.inspect(req).decision.action == "allow"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("X-Request-ID", "19850312"),                          # eight digits: a date, not the SDK's id
+    ("X-Request-ID", "0CE3CDC9"),                          # not the SDK's case
+    ("X-Request-ID", "0ce3cdc9a"),
+    ("Idempotency-Key", "a79a174a-1d18-1369-883f-38de8773a6aa"),   # not a version-4 UUID
+    ("Idempotency-Key", "jane.doe@example.com"),
+])
+def test_an_sdk_id_header_of_another_shape_is_scanned(inspector, name, value):
+    scan = inspector.scanner.scan(request("/api/v1/current-user", headers=sdk_headers(**{name.replace("-", "_"): value})))
+    assert f"$headers.{name.lower()}" in {leaf.path for leaf in scan.leaves}
 
 
 def test_a_load_balancers_proxy_chain_headers_pass(inspector):
