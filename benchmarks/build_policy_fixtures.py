@@ -138,6 +138,14 @@ def build_shipped() -> None:
     shipped("schema", "artifact-uri-inside-storage-allowed", "The same artifact with its store's prefix configured.",
             art, "allow", not_rules=["schema.uri_outside_storage"], source=art_src,
             settings={"storage_prefixes": ["/tmp/metagate-capture-20y8fgn9/"]})
+    not_a_digest = [{**body(art)[0], "content_hash": "078051120"}]
+    shipped("schema", "hash-field-without-a-digest-blocked",
+            "A string hash field (content_hash) holding no hex digest of a real digest length (nine digits, an SSN's "
+            "shape) is refused: no detector can tell such digits from a count.",
+            with_body(art, not_a_digest), "block", rules=["schema.not_a_digest"], source=art_src + " (content_hash replaced)")
+    shipped("schema", "hash-field-with-a-digest-allowed",
+            "A content_hash holding MD5's 32 hex digits, as the SDK writes it, is a hash, not user data.",
+            art, "allow", not_rules=["schema.not_a_digest"], source=art_src)
 
     # Redaction.
     snapshot, snapshot_src = captured("clean_pipeline", 12)

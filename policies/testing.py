@@ -47,6 +47,7 @@ DEFAULT_RULES: tuple[str, ...] = (
     "schema.too_large",
     "schema.bad_type",
     "schema.uri_outside_storage",
+    "schema.not_a_digest",
     "schema.unknown_field",
     "redact.code",
     "redact.package_list",

@@ -47,6 +47,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "policy.bundle_poll_seconds": ("15", 15.0),
     "scanner.spacy_model": ("en_core_web_sm", "en_core_web_sm"),
     "scanner.detectors": ("{secrets: {min_entropy: 4}}", {"secrets": {"min_entropy": 4}}),
+    "scanner.split_window_seconds": ("120", 120.0),
     "egress.allow_uninspected": ("*.s3.amazonaws.com", ["*.s3.amazonaws.com"]),
     "egress.zenml_hosts": ('["api.zenml.io"]', ["api.zenml.io"]),
     "audit.store": ("postgresql://u:p@db/trail", "postgresql://u:p@db/trail"),
