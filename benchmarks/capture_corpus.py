@@ -62,6 +62,10 @@ class Capture:
     # Artifact-store root below the capture's work directory; set, the script registers a
     # local artifact store there and a stack using it (tests/e2e/sdk/stack_setup.py).
     artifact_root: str | None = None
+    # The ZenML release the SDK script runs with, when it is not the server's (ZENML_VERSION):
+    # a client releases behind its server, as a team sees whose hosted server upgraded first.
+    # Only the client is installed (`zenml==<release>`, no server extras), in its own venv.
+    sdk_version: str | None = None
 
 
 CAPTURES = (
@@ -81,6 +85,10 @@ TEST_CAPTURES = (
     Capture("training_model_pipeline_mnt_root_api_key", "training_model_pipeline.py", ("--c", "2.0", "--iterations", "30"),
             auth="oauth2", artifact_root="mnt/data/zenml"),
     Capture("tabular_pipeline_api_key", "tabular_pipeline.py", ("--rows", "16"), auth="oauth2"),
+    # Named to sort last: benchmarks/build_test_corpus.py plants leaks into the first capture
+    # that fits a place, so a new scenario adds clean traffic without moving the planted cases.
+    Capture("zenml_0_92_client_batch_scoring_pipeline", "batch_scoring_pipeline.py", ("--batches", "3"),
+            sdk_version="0.92.0", artifact_root="opt/ml/zenml-artifacts"),
 )
 
 
@@ -163,6 +171,20 @@ def _wait_for_port(port: int, timeout: float = 60) -> None:
             time.sleep(0.1)
 
 
+def sdk_python(version: str) -> Path:
+    """The python of a venv with the ZenML client `version` installed (made on first use)."""
+    venv = Path.home() / ".cache" / "metagate" / f"zenml-sdk-{version}"
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('zenml'))"]
+    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == version:
+        return python
+    print(f"  installing the ZenML {version} client into {venv} (a few minutes)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--progress-bar", "off", f"zenml=={version}"],
+                   check=True, stdout=sys.stderr)
+    return python
+
+
 def capture_one(
     capture: Capture, server: EmbeddedZenMLServer, python: Path, work: Path, api_key: str | None
 ) -> list[dict[str, Any]]:
@@ -182,8 +204,9 @@ def capture_one(
         if capture.artifact_root:
             env["METAGATE_ARTIFACT_ROOT"] = str(work / capture.artifact_root)
         started = time.monotonic()
+        client = sdk_python(capture.sdk_version) if capture.sdk_version else python
         result = subprocess.run(
-            [str(python), str(SDK_DIR / capture.script), *capture.args],
+            [str(client), str(SDK_DIR / capture.script), *capture.args],
             env=env, cwd=SDK_DIR, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         succeeded = result.returncode == 0
