@@ -707,6 +707,42 @@ _LITERAL = re.compile("|".join(map(re.escape, _LITERALS)))
 _OBFUSCATION_GATE = re.compile(r"(?i:[\[\(\{<] ?(?:at|dot|@|\.)| dot )| AT ")
 
 
+# A necessary condition of `reversed_view(w) is not None or rot13_view(w) is not None`, so
+# that `trigger_positions` checks the IBAN windows only where something could turn: per
+# condition those functions test, a pattern that every text meeting it matches (their own,
+# lookarounds at their edges and optional parts dropped, a repeat cut to the part every
+# match holds, written to start at a rare character). Such a match in a window is a match in
+# every text that holds the window, so one search of a request's texts rules out all its
+# windows. Fresh ids meet IBAN_TRIGGER often and turn to nothing: the window checks were 40%
+# of trigger_positions on re-runs. tests/unit/test_scan_speedups.py checks the condition on
+# turned values of every kind; a new condition in either function needs its pattern here.
+_LOWER, _CAPITAL = "a-zß-öø-ÿ", "A-ZÀ-ÖØ-Þ"
+_TURNED: tuple[re.Pattern[str], ...] = tuple(re.compile(condition) for condition in (
+    # Secret prefixes and addresses, turned either way (each condition holds one of these).
+    "|".join(map(re.escape, ("@", *_REVERSED_PREFIXES, *_ROT13_PREFIXES))),
+    # Digit layouts backwards (`_REVERSED_DIGITS`, `_CARD_RUN`), led by their separator or
+    # their `+` (a look-behind for the digits before: the engine skips to the rare character).
+    r"\+(?<=\d\+)",
+    r"[ .\-](?:(?<=\d{4}-)\d{2}-\d{3}|(?<=\d{4} )\d{2} \d{3}|(?<=\d{4}[ .\-])\d{3}(?: ?\) ?|[ .\-])\d{3}"
+    r"|(?<=\d{4}[ \-])\d{4}[ \-]\d{4}[ \-]\d|(?<=\d{5}[ \-])\d{6}[ \-]\d{4})",
+    r"\d{15}",                                                                # `_DIGIT_RUN`
+    # An IBAN backwards (`_REVERSED_IBAN`) or under ROT13 (`_ROT13_IBAN`).
+    r"[0-9]{2}(?:[A-Za-z]{2}(?<=[A-Za-z0-9]{14}|(?:[A-Za-z0-9]{4} ){2}[0-9]{2}[A-Za-z]{2})"
+    r"|(?<=[A-Za-z]{2}[0-9]{2})(?:[A-Za-z0-9]{10}| [A-Za-z0-9]{4} [A-Za-z0-9]{4}))",
+    rf"[{_LOWER}][{_CAPITAL}][ ,.]{{1,3}}[{_LOWER}]{{1,20}}[{_CAPITAL}]",        # a name backwards
+    rf"[A-Z][{_LOWER}]{{1,20}}[ ,.]{{1,3}}[A-Z][{_LOWER}]",                      # a name under ROT13
+))
+
+
+def may_turn(text: str) -> bool:
+    """False only where neither `reversed_view` nor `rot13_view` finds anything in any part
+    of `text`."""
+    for condition in _TURNED:
+        if condition.search(text) is not None:
+            return True
+    return False
+
+
 def trigger_positions(joined: str) -> list[int]:
     """Offsets in `joined` where some decoder of this module may find something."""
     positions = [m.start() for m in _LITERAL.finditer(joined)]
@@ -719,12 +755,20 @@ def trigger_positions(joined: str) -> list[int]:
         positions.extend(m.start() for m in pattern.finditer(joined))
     # Turned IBANs, ungrouped cards read backwards, country codes last: checked here already
     # (a mod-97 or Luhn test), so clean codes and ids do not send their text to the decoders.
-    for checked, match in enumerate(IBAN_TRIGGER.finditer(joined)):
+    # A window is checked only where something may turn (`may_turn`); the bound on checks
+    # counts every match still.
+    turned = may_turn(joined)
+    matches = IBAN_TRIGGER.finditer(joined) if turned or len(joined) > 2 * MAX_TRIGGER_CHECKS else ()
+    for checked, match in enumerate(matches):
         if checked >= MAX_TRIGGER_CHECKS:
             positions.append(match.start())  # past the bound the leaf is decoded, not checked here
             break
+        if not turned:
+            continue
         start = max(0, match.start() - 40)
         window = joined[start : match.end() + 40]
+        if not may_turn(window):
+            continue
         if reversed_view(window) is not None or rot13_view(window) is not None:
             positions.append(match.start())
     positions.extend(m.start() for m in _DIGIT_RUN.finditer(joined) if _card_reversed(m.group()))

@@ -19,8 +19,12 @@ in it (no decoded view or join, nothing left undecoded, no detector hit, no tree
 and only from a body the strict schema accepted; the scanner then validates a settled unit
 as the null that every field accepts.
 
-*Requests without a body*, keyed by a digest of what their scan reads (method, path, query,
-scanned headers), remembered when nothing at all was found in them.
+*Requests without a body*, keyed by a digest of what their scan reads but the headers
+(method, path, query, content encoding), remembered when nothing at all was found in them.
+Their headers are collected on every request; the scanner (`Scanner._clean_repeat`) keeps a
+digest of header leaves that decoding left unchanged and no detector found anything in, and
+does not decode or scan the same leaves again (the SDK's fresh ids are not scanned, so the
+scanned headers repeat).
 
 A `digest` is two SipHash values and the length, as the detector cache keys texts: the
 interpreter's hash, keyed per process by a random secret, so no client can aim at another's

@@ -34,6 +34,8 @@ from metagate.scanner.normalize import BodyError, Limits, NormalizedBody, normal
 from metagate.scanner.schemas import SchemaSet, proven, validate
 from metagate.scanner.memo import CleanMemo, digest
 
+_MAX_CLEAN_HEADER_SETS = 4096
+
 # Integers this long in user data can be card or account numbers: scan them as text.
 _LONG_INT_DIGITS = 9
 
@@ -88,11 +90,15 @@ class Scanner:
         # Subtrees and body-less requests found clean before (off: every leaf is collected,
         # with its text, on every scan).
         self.clean_memo = CleanMemo() if remember_clean else None
+        # Digests of the header leaves of body-less repeats that were found clean (see
+        # `_clean_repeat`): never a text.
+        self._clean_headers: set[tuple[int, int, int]] = set()
 
     def clear_caches(self) -> None:
         """Forget every remembered result: the next scan starts cold."""
         self.detection.cache.clear()
         forget_clean_texts()
+        self._clean_headers.clear()
         if self.clean_memo is not None:
             self.clean_memo.clear()
 
@@ -119,11 +125,24 @@ class Scanner:
         result.body = normalize_body(b"", "", request.header("content-encoding"), self.limits)
         self._collect_headers(request, result)
         if result.leaves:
-            expansion = expand_leaves(result.leaves)
+            # What decoding and the detectors make of these leaves depends on the leaves
+            # alone (every detector of a body-less request reads only them): header leaves
+            # found clean before, the same paths, classes and texts, are clean again. The
+            # SDK's fresh ids are not among them (headers.is_sdk_id), so they repeat.
+            collected = result.leaves
+            key = digest(repr([(leaf.path, leaf.text, leaf.field_class, leaf.is_key) for leaf in collected])
+                         .encode("utf-8", "surrogatepass"))
+            if key in self._clean_headers:
+                return result
+            expansion = expand_leaves(collected)
             result.leaves = expansion.leaves
             for path in expansion.undecoded:
                 result.violations.append(Violation(path, "undecoded", "encoded content past the decoding limits"))
             self._detect(result, frozenset())
+            if expansion.leaves is collected and not result.violations and not result.findings:
+                if len(self._clean_headers) >= _MAX_CLEAN_HEADER_SETS:
+                    self._clean_headers.clear()
+                self._clean_headers.add(key)
         return result
 
     def _scan(self, request: InspectionRequest) -> ScanResult:
