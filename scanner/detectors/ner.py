@@ -44,7 +44,8 @@ from typing import Any
 
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.fields import key_words, semantics
-from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
+from metagate.scanner.detectors.lexicon import EnglishWords, attested_anywhere, frequent_words, is_word, language_of
+from metagate.scanner.detectors.vocabulary import CLOUD_REGION_WORDS, ML_DENY_LIST
 from metagate.scanner.prefilter import context_keys
 from metagate.scanner.model import Leaf, views
 from metagate.scanner.offline import refuse_missing_model
@@ -92,6 +93,15 @@ _TITLED = re.compile(
     r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra)(?P<dot>\.)?\x20+"
     r"(?:[A-Z][a-zà-ÿ'’\-]+\x20+(?:[A-Z]\.\x20+)?)?(?P<last>[A-Z][a-zà-ÿ'’\-]+)"
 )
+# A listed surname that is this frequent an English word ("List", "Stone", "King") is a word
+# after a weak given name ("Dean List"): pyspellchecker's English counts (Smith ~1,000).
+_COMMON_ENGLISH = 3000
+# Words before a place that say it is someone's: the place counts without a name beside it.
+_PERSONAL_LOCATIVE_BEFORE = re.compile(
+    r"\b(?:lives|living|live|resides|residing|reside|born|moved|relocated|relocating|home|hometown|address|"
+    r"grew\s+up|stays|staying|originally)\b[^.;\n]{0,16}$",
+    re.IGNORECASE,
+)
 _LOCATIVE_BEFORE = re.compile(
     r"\b(?:in|at|from|to|near|into|via|around|across|outside|inside|toward|towards|lives|living|based|located|"
     r"address|moved|relocated|resides|residing|born)\s+(?:the\s+)?$",
@@ -116,10 +126,19 @@ def _capitalised(word: str) -> bool:
     return word[0].isupper() and not word.isupper() and len(word) > 1
 
 
+def _listed(name: str) -> frozenset[str]:
+    text = resources.files("metagate.scanner.detectors").joinpath(name).read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
 @lru_cache(maxsize=1)
 def given_names() -> frozenset[str]:
-    text = resources.files("metagate.scanner.detectors").joinpath("given_names.txt").read_text(encoding="utf-8")
-    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+    return _listed("given_names.txt")
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    return _listed("surnames.txt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,15 +213,24 @@ def load_pipeline(spacy_model: str) -> Any:
 class SpacyNer:
     """NER over the leaves that can hold names; hits as the PII detector reports them."""
 
-    def __init__(self, spacy_model: str, classes: Iterable[str], score: float, deny_list: Iterable[str]) -> None:
+    def __init__(self, spacy_model: str, classes: Iterable[str], score: float, deny_list: Iterable[str],
+                 places_denied: Iterable[str] | None = None) -> None:
         self.nlp = load_pipeline(spacy_model)
         self.classes = frozenset(classes)
         self.score = score
         self.deny_list = frozenset(w.lower() for w in deny_list)
-        self.given_names = given_names() - self.deny_list
-        # Words a surname is not: English words (WordNet's lemmas, in the pipeline's
-        # lemmatizer tables, verified with it), stop words and ML vocabulary.
-        self.common_words = _english_words(spacy_model) | self.deny_list
+        # A cloud region's city is ML vocabulary as a name, not as a place ("lives in Frankfurt").
+        self.places_denied = (self.deny_list - CLOUD_REGION_WORDS if places_denied is None
+                              else frozenset(w.lower() for w in places_denied))
+        # Every listed given name; ML vocabulary among them ("Adam", "Luna") and given names
+        # that are English words ("Will", "Mark", "Grant") are weak: a name only with a surname.
+        self.all_given_names = given_names()
+        self.given_names = self.all_given_names - self.deny_list
+        self.surnames = surnames()
+        # Words a surname is not: English words (WordNet's lemmas and their inflected forms, in
+        # the pipeline's lemmatizer tables), stop words and ML vocabulary; in a text of another
+        # language, that language's words too (lexicon.py).
+        self.english = _english_words(spacy_model)
 
     def may_hold_names(self, leaf: Leaf) -> bool:
         if leaf.field_class not in self.classes and leaf.field_class not in PATTERN_ONLY_CLASSES:
@@ -233,18 +261,30 @@ class SpacyNer:
         docs = self.nlp.pipe(leaves[index].text[start:end] for index, start, end in windows)
         short: dict[int, bool] = {}
         keys: dict[int, frozenset[str]] = {}
+        languages: dict[int, str | None] = {}
+        # Places the model found after a locative word that says nothing about a person ("in",
+        # "from"), by leaf: reported only when the leaf names someone (someone's whereabouts).
+        places: dict[int, list[Hit]] = {}
+        named: set[int] = set()
         for (index, offset, _), doc in zip(windows, docs):
+            if index not in languages:
+                languages[index] = language_of(leaves[index].text)
+            language = languages[index]
             people: list[tuple[int, int]] = []
-            for hit in self._scan_doc(doc, index, offset, leaves, short, keys):
+            for hit, personal in self._scan_doc(doc, index, offset, leaves, short, keys, language):
                 if hit.entity == "PERSON":
                     people.append((hit.start, hit.end))
+                    named.add(index)
+                elif not personal:
+                    places.setdefault(index, []).append(hit)
+                    continue
                 yield hit
             # A given name and a surname the model did not see (it misses a third of them).
             tagged = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("PERSON", "PER")]
             # A view the model reads as a place or an organisation ("Buenos Aires") is not an unlisted name.
             placed = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "ORG", "NORP", "FAC")]
-            found = [*self._given_name_pairs(doc.text, tagged),
-                     *((s, e) for s, e in self._unlisted_names(doc.text)
+            found = [*self._given_name_pairs(doc.text, tagged, language),
+                     *((s, e) for s, e in self._unlisted_names(doc.text, language)
                        if not any(ps < e and s < pe for ps, pe in placed))]
             for start, end in found:
                 start, end = offset + start, offset + end
@@ -253,48 +293,105 @@ class SpacyNer:
                 if index not in keys:
                     keys[index] = _path_words(leaves[index])
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
+                    named.add(index)
                     yield Hit(index, "PERSON", start, end, self.score)
+        for index, hits in places.items():
+            if index in named:
+                yield from hits
 
     def _scan_without_model(self, index: int, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         """Names in code and logs by the given-name rules alone (see PATTERN_ONLY_CLASSES)."""
         text = leaves[index].text[:_MAX_PATTERN_CHARS]
         keys = _path_words(leaves[index])
-        for start, end in (*self._given_name_pairs(text), *self._unlisted_names(text), *self._titled_names(text)):
+        language = language_of(text)
+        for start, end in (*self._given_name_pairs(text, (), language), *self._unlisted_names(text, language),
+                           *self._titled_names(text, language)):
             if not all(w in keys for w in key_words(text[start:end])):
                 yield Hit(index, "PERSON", start, end, self.score)
 
-    def _titled_names(self, text: str) -> Iterable[tuple[int, int]]:
+    # --- what a word is -----------------------------------------------------------------
+
+    def _common(self, word: str, language: str | None = None) -> bool:
+        """A word of English or of the text's language, a stop word or ML vocabulary. A
+        double-barrelled word is a name when one of its parts is no word ("Okonkwo-Reyes")."""
+        return all(self._common_part(part.lower(), language) for part in re.split(r"['’\-]", word) if part)
+
+    def _common_part(self, part: str, language: str | None) -> bool:
+        if part in self.deny_list or part in self.english:
+            return True
+        return language is not None and is_word(part, language) and (
+            part not in self.all_given_names or part in frequent_words(language))
+
+    def _word_anywhere(self, word: str, language: str | None) -> bool:
+        """`_common`, or a word some supported language's dictionary attests: for names that
+        have no given name among their words, whose text may be of any language."""
+        attested = attested_anywhere()
+        return all(self._common_part(part.lower(), language) or part.lower() in attested
+                   for part in re.split(r"['’\-]", word) if part)
+
+    def _given(self, word: str, language: str | None) -> int:
+        """2: a given name that is no word ("Kenji", "Priya"); 1: a given name that is also a
+        word or ML vocabulary ("Will", "Mark", "Adam", "Luna"): a name only beside a surname;
+        0: no given name. Only a capitalised word is a name."""
+        if not _capitalised(word):
+            return 0
+        lowered = word.lower()
+        if lowered not in self.all_given_names or lowered in _PARTICLES:
+            return 0
+        if lowered in self.deny_list or lowered in self.english:
+            return 1
+        if language is not None and lowered in frequent_words(language):
+            return 1
+        return 2
+
+    def _surname(self, word: str, language: str | None, given: int) -> bool:
+        """Whether `word` after a given name of that strength makes it a name: a listed surname
+        ("Smith", "Baker": words too), or a capitalised word that is no word (of English or of
+        the text's language; for a weak given name, of no supported language either)."""
+        if not _capitalised(word):
+            return False
+        lowered = word.lower()
+        if lowered in self.surnames and lowered not in self.deny_list and (
+                given == 2 or lowered not in frequent_words("en", _COMMON_ENGLISH)):
+            return True   # after a weak given name, not a surname that is a common word ("Dean List")
+        return not (self._word_anywhere(word, language) if given < 2 else self._common(word, language))
+
+    # --- the rules ----------------------------------------------------------------------
+
+    def _titled_names(self, text: str, language: str | None = None) -> Iterable[tuple[int, int]]:
         """A title and one or two capitalised words after it, the last no English word
         ("Dr. Mei Lindqvist"), where the model does not read the text."""
         for match in _TITLED.finditer(text):
             # "Dr. Watson": a title with its dot names someone; "Dr Watson" needs a surname that is no word.
-            if match.group("dot") or not self._common(match.group("last")):
+            if match.group("dot") or not self._common(match.group("last"), language):
                 yield match.start(), match.end()
 
-    def _unlisted_names(self, text: str) -> Iterable[tuple[int, int]]:
+    def _unlisted_names(self, text: str, language: str | None = None) -> Iterable[tuple[int, int]]:
         """A view that is a name and nothing else, of names no list holds ("Olusegun
-        Bergqvist", "Soo-ah Sørensen"): two or three capitalised words, none of them an
-        English word, a stop word, a given name the list has (the pair rule reads those) or ML
-        vocabulary. Title-case names of things are made of English words."""
+        Bergqvist", "Soo-ah Sørensen"): two or three capitalised words, none of them a word of
+        English or of a supported language, a stop word, a given name the list has (the pair
+        rule reads those) or ML vocabulary. Title-case names of things are made of words."""
         for offset, view in views(text):
             stripped = view.strip()
             if len(stripped) > 60 or not _WHOLE_NAME.fullmatch(stripped):
                 continue
             words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES and not _initial(w)]
-            if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words):
+            if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language) for w in words):
                 start = offset + view.index(stripped)
                 yield start, start + len(stripped)
 
-    def _given_name_pairs(self, text: str, tagged: Sequence[tuple[int, int]] = ()) -> Iterable[tuple[int, int]]:
-        """Spans of a capitalised given name, a middle initial or particles, then a
-        capitalised word that is no English word or ML term ("Kenji Tanaka", "Ewa
-        Semenowicz-Nowak", "Jan van Dijk", "Maria J. Gonzalez"), and the inverted form of
-        lists and forms ("Tanaka, Kenji")."""
+    def _given_name_pairs(self, text: str, tagged: Sequence[tuple[int, int]] = (),
+                          language: str | None = None) -> Iterable[tuple[int, int]]:
+        """Spans of a capitalised given name, a middle initial or particles, then a surname
+        (`_surname`: "Kenji Tanaka", "Ewa Semenowicz-Nowak", "Jan van Dijk", "Maria J. Gonzalez",
+        "Mark Smith"; not "Mark Duplicates"), and the inverted form of lists and forms
+        ("Tanaka, Kenji")."""
         words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
         for position, (start, _, given) in enumerate(words):
-            if not _capitalised(given) or given.lower() not in self.given_names:
+            strength = self._given(given, language)
+            if not strength:
                 continue
-            inverted = self._surname_before(text, words, position)
+            inverted = self._surname_before(text, words, position, language) if strength == 2 else None
             if inverted is not None:
                 yield inverted
                 continue
@@ -312,25 +409,22 @@ class SpacyNer:
                 continue
             if "." in gap and not (len(words[following - 1][2]) == 1 and gap.startswith(".")):
                 continue
-            if not self._common(surname):
+            if self._surname(surname, language, strength):
                 yield start, end
-            elif not self._common(given) and any(s <= words[following][0] and words[following][1] <= e for s, e in tagged):
+            elif strength == 2 and any(s <= words[following][0] and words[following][1] <= e for s, e in tagged):
                 # A surname that is also a word ("Delacroix", "Fisher") the model reads as a
                 # person, after a given name that is no word: a name.
                 yield start, end
 
-    def _common(self, word: str) -> bool:
-        # A double-barrelled word is a name when one of its parts is no word ("Okonkwo-Reyes").
-        return all(part.lower() in self.common_words for part in re.split(r"['’\-]", word) if part)
-
-    def _surname_before(self, text: str, words: list[tuple[int, int, str]], position: int) -> tuple[int, int] | None:
+    def _surname_before(self, text: str, words: list[tuple[int, int, str]], position: int,
+                        language: str | None = None) -> tuple[int, int] | None:
         """`Surname, Given` (as lists, forms and spreadsheets write names): a capitalised word
-        that is no English word, a comma, the given name, and nothing capitalised after it
-        (that would be a list of words: "Lindqvist, Maria Gonzalez" reads as a pair anyway)."""
+        that is no word, a comma, the given name, and nothing capitalised after it (that would
+        be a list of words: "Lindqvist, Maria Gonzalez" reads as a pair anyway)."""
         if position == 0:
             return None
         s_start, s_end, surname = words[position - 1]
-        if not _capitalised(surname) or self._common(surname) or surname.lower() in self.given_names:
+        if not _capitalised(surname) or self._common(surname, language) or surname.lower() in self.all_given_names:
             return None
         if not re.fullmatch(r",\x20?", text[s_end : words[position][0]]):
             return None
@@ -342,18 +436,20 @@ class SpacyNer:
         return s_start, words[position][1]
 
     def _scan_doc(self, doc: Any, index: int, offset: int, leaves: Sequence[Leaf], short: dict[int, bool],
-                  keys: dict[int, frozenset[str]]) -> Iterable[Hit]:
-        """The model's PERSON and LOCATION entities in one window that pass the checks above."""
+                  keys: dict[int, frozenset[str]], language: str | None) -> Iterable[tuple[Hit, bool]]:
+        """The model's PERSON and LOCATION entities in one window that pass the checks above,
+        each with whether it stands on its own (a person; a place after a personal locative
+        word: "lives in", "born in") or only beside a person (a place after "in", "from")."""
         for ent in doc.ents:
             entity = _NER_LABELS.get(ent.label_)
-            if entity is None or self._denied(ent):
+            if entity is None or self._denied(ent, entity):
                 continue
             if index not in keys:
                 keys[index] = _path_words(leaves[index])
             if _repeats_its_keys(ent, keys[index]):
                 continue
             before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
-            if entity == "PERSON" and not self._names_someone(ent, before):
+            if entity == "PERSON" and not self._names_someone(ent, before, language):
                 continue
             if entity == "LOCATION" and not _LOCATIVE_BEFORE.search(before):
                 continue
@@ -362,29 +458,41 @@ class SpacyNer:
                     short[index] = len(_WORDS.findall(leaves[index].text)) < _MIN_WORDS_FOR_A_PLACE
                 if short[index]:
                     continue
-            yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score)
+            personal = entity == "PERSON" or _PERSONAL_LOCATIVE_BEFORE.search(doc.text[max(0, ent.start_char - 40) : ent.start_char]) is not None
+            yield Hit(index, entity, offset + ent.start_char, offset + ent.end_char, self.score), personal
 
-    def _names_someone(self, ent: Any, before: str) -> bool:
-        if any(t.lower_ in self.given_names for t in ent) or _TITLE_BEFORE.search(before) is not None:
+    def _names_someone(self, ent: Any, before: str, language: str | None = None) -> bool:
+        if _TITLE_BEFORE.search(before) is not None:
             return True
-        # A given name the list lacks: two or three capitalised words that are none of them an
-        # English word, a stop word or ML vocabulary ("Olusegun Adeyemi"), as the model reads
-        # them. Title-case names of things are made of English words ("Sales Forecast").
         words = [t.text for t in ent if not t.is_punct and t.lower_ not in _PARTICLES and not _initial(t.text)]
-        return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._common(w) for w in words)
+        strengths = [self._given(w, language) for w in words]
+        if 2 in strengths:
+            return True
+        # A weak given name ("Mark", "Adam") before a surname ("Mark Smith", "Adam Kowalczyk").
+        if any(g == 1 and self._surname(after, language, 1) for g, after in zip(strengths, words[1:])):
+            return True
+        # A given name the list lacks: two or three capitalised words that are none of them a
+        # word of any supported language, a stop word or ML vocabulary ("Olusegun Adeyemi"), as
+        # the model reads them. Title-case names of things are made of words ("Sales Forecast").
+        return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language) for w in words)
 
-    def _denied(self, ent: Any) -> bool:
+    def _denied(self, ent: Any, entity: str = "PERSON") -> bool:
         words = [t.lower_ for t in ent if not t.is_punct]
-        return not words or ent.text.lower() in self.deny_list or all(w in self.deny_list for w in words)
+        deny = self.deny_list if entity == "PERSON" else self.places_denied
+        return not words or ent.text.lower() in deny or all(w in deny for w in words)
 
 
-def _english_words(spacy_model: str) -> frozenset[str]:
+@lru_cache(maxsize=4)
+def _english_words(spacy_model: str) -> EnglishWords:
     """Stop words and the lemmas of the pipeline's lemmatizer index (WordNet's nouns, verbs,
-    adjectives and adverbs: 83,000 in en_core_web_sm), read from its data directory."""
+    adjectives and adverbs: 83,000 in en_core_web_sm), with its suffix rules and irregular
+    forms, read from its data directory."""
     from spacy.lang.en.stop_words import STOP_WORDS
     from spacy.lookups import Lookups
 
-    words: set[str] = set(STOP_WORDS)
+    lemmas: set[str] = set(STOP_WORDS)
+    rules: list[tuple[str, str]] = []
+    irregular: set[str] = set()
     directory = Path(spacy_model) if Path(spacy_model).exists() else model_directory(spacy_model)
     lookups = directory / "lemmatizer" / "lookups"
     if lookups.exists():
@@ -392,8 +500,14 @@ def _english_words(spacy_model: str) -> frozenset[str]:
         if tables.has_table("lemma_index"):
             index = tables.get_table("lemma_index")
             for pos in ("noun", "verb", "adj", "adv"):
-                words.update(index.get(pos) or ())
-    return frozenset(words)
+                lemmas.update(index.get(pos) or ())
+        if tables.has_table("lemma_rules"):
+            for pairs in tables.get_table("lemma_rules").values():
+                rules.extend((old, new) for old, new in pairs if old.isalpha())
+        if tables.has_table("lemma_exc"):
+            for forms in tables.get_table("lemma_exc").values():
+                irregular.update(forms)
+    return EnglishWords(frozenset(lemmas), tuple(dict.fromkeys(rules)), frozenset(irregular))
 
 
 def _windows(text: str) -> list[tuple[int, int]]:
@@ -461,8 +575,9 @@ class NerDetector(Detector):
         if not settings.spacy_model:
             raise ValueError("ner: spacy_model names no pipeline (turn the detector off with enabled: false)")
         self.settings = settings
-        deny_list = ML_DENY_LIST | {str(word).lower() for word in settings.deny_list_extra}
-        self._engine = SpacyNer(settings.spacy_model, settings.classes, settings.score, deny_list)
+        extra = {str(word).lower() for word in settings.deny_list_extra}
+        self._engine = SpacyNer(settings.spacy_model, settings.classes, settings.score, ML_DENY_LIST | extra,
+                                places_denied=(ML_DENY_LIST - CLOUD_REGION_WORDS) | extra)
         self._lock = threading.Lock()  # a spaCy pipeline is not documented thread-safe
 
     def __reduce__(self) -> tuple[Any, ...]:

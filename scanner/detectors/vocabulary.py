@@ -44,5 +44,23 @@ ML_DENY_LIST: frozenset[str] = frozenset(
     milvus langfuse litellm ollama anthropic fastapi streamlit gradio prefect dagster snowflake bigquery
     redshift postgres postgresql mysql redis kafka minio grafana prometheus datadog sentry hyperopt
     ragas deepeval langsmith langgraph crewai autogen haystack unstructured llamacpp gguf onnx tensorrt
+    aya dolly hermes marian marianmt luna zephyr vicuna alpaca florence orca granite mamba jamba nemotron
+    olmo yi jais grok command stella nova titan sage
+    gini glorot powell hann bartlett benjamini hochberg yeo johnson box bfgs lbfgs seidel nelder
+    backfill backfilling
     """.split()
 )
+# The cities and regions cloud providers name their regions after (AWS, GCP, Azure): as a name
+# of something they are ML vocabulary ("Frankfurt", "São Paulo" as a region, a tag, a dataset's
+# origin); as a place after a personal locative ("lives in Frankfurt") ner.py still reads them.
+CLOUD_REGION_WORDS: frozenset[str] = frozenset(
+    """
+    frankfurt são sao paulo dublin ireland paris stockholm mumbai hyderabad tokyo osaka seoul sydney melbourne
+    singapore jakarta montréal montreal zürich zurich milan madrid amsterdam london virginia ohio oregon
+    california bahrain cape town hong kong tel aviv doha dammam jeddah calgary toronto querétaro santiago
+    warsaw turin berlin delhi johannesburg oslo helsinki finland netherlands belgium iowa carolina
+    nevada utah texas arizona dallas columbus sweden norway germany switzerland poland italy spain france
+    india japan korea australia canada brazil chile mexico israel qatar uae emirates indonesia malaysia
+    """.split()
+)
+ML_DENY_LIST = ML_DENY_LIST | CLOUD_REGION_WORDS
