@@ -37,7 +37,8 @@ _FREQUENT = 1000
 NAME_PARTICLES = frozenset({"de", "da", "del", "della", "der", "den", "di", "du", "la", "le", "van", "von",
                             "bin", "al", "el", "y", "e", "dos", "das", "do", "ter", "ten", "op", "zu", "vom"})
 _DETECTION_CHARS = 4000
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+# Whole words: a hyphenated name is one word ("Soo-ah"), an elided article its own ("l'", "d'").
+_TOKEN = re.compile(r"(?<![\w\-])[^\W\d_]+(?![\w\-])")
 
 
 @lru_cache(maxsize=1)
@@ -53,15 +54,19 @@ def _stop_words() -> dict[str, frozenset[str]]:
 
 def language_of(text: str) -> str | None:
     """The language other than English whose stop words the text uses most, if it uses more of
-    them than English ones (at least two, or one in a text of four words or fewer)."""
-    words = [w.lower() for w in _WORD.findall(text[:_DETECTION_CHARS])]
+    them than English ones (at least two, or one of three letters or more in a text of four
+    words or fewer). Hyphenated words are no stop words."""
+    words = [w.lower() for w in _TOKEN.findall(text[:_DETECTION_CHARS])]
     if not words:
         return None
+    short = len(words) <= 4
+    if short:   # one stop word decides: not a two-letter one ("ah" of a name)
+        words = [w for w in words if len(w) >= 3]
     stops = _stop_words()
     english = sum(1 for w in words if w in stops["en"])
     counts = {language: sum(1 for w in words if w in stops[language]) for language in LANGUAGES}
     language, count = max(counts.items(), key=lambda item: item[1])
-    needed = 1 if len(words) <= 4 else 2
+    needed = 1 if short else 2
     if count < needed or count <= english:
         return None
     return language

@@ -96,6 +96,8 @@ _TITLED = re.compile(
 # A listed surname that is this frequent an English word ("List", "Stone", "King") is a word
 # after a weak given name ("Dean List"): pyspellchecker's English counts (Smith ~1,000).
 _COMMON_ENGLISH = 3000
+# A given name that is an English word this frequent ("Will", "Mark", "June") is a word first.
+_WORD_NAME_ENGLISH = 800
 # Words before a place that say it is someone's: the place counts without a name beside it.
 _PERSONAL_LOCATIVE_BEFORE = re.compile(
     r"\b(?:lives|living|live|resides|residing|reside|born|moved|relocated|relocating|home|hometown|address|"
@@ -326,7 +328,9 @@ class SpacyNer:
         """`_common`, or a word some supported language's dictionary attests: for names that
         have no given name among their words, whose text may be of any language."""
         attested = attested_anywhere()
-        return all(self._common_part(part.lower(), language) or part.lower() in attested
+        # Short parts ("Soo" of "Soo-ah") are attested somewhere by chance: they count as words
+        # only in English or in the text's language.
+        return all(self._common_part(part.lower(), language) or (len(part) >= 4 and part.lower() in attested)
                    for part in re.split(r"['’\-]", word) if part)
 
     def _given(self, word: str, language: str | None) -> int:
@@ -338,8 +342,8 @@ class SpacyNer:
         lowered = word.lower()
         if lowered not in self.all_given_names or lowered in _PARTICLES:
             return 0
-        if lowered in self.deny_list or lowered in self.english:
-            return 1
+        if lowered in self.deny_list or (lowered in self.english and lowered in frequent_words("en", _WORD_NAME_ENGLISH)):
+            return 1   # WordNet has many given names as proper nouns ("Fatima"): only a frequent word is weak
         if language is not None and lowered in frequent_words(language):
             return 1
         return 2
