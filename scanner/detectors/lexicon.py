@@ -35,7 +35,7 @@ _ATTESTED = 50
 _FREQUENT = 1000
 # Words of a name that are also stop words of some language: never evidence of a language.
 NAME_PARTICLES = frozenset({"de", "da", "del", "della", "der", "den", "di", "du", "la", "le", "van", "von",
-                            "bin", "al", "el", "y", "e", "dos", "das", "do", "ter", "ten", "op", "zu", "vom"})
+                            "bin", "al", "el", "y", "e", "dos", "das", "do", "ter", "ten", "zu", "vom"})
 _DETECTION_CHARS = 4000
 # Whole words: a hyphenated name is one word ("Soo-ah"), an elided article its own ("l'", "d'").
 _TOKEN = re.compile(r"(?<![\w\-])[^\W\d_]+(?![\w\-])")
@@ -70,6 +70,24 @@ def language_of(text: str) -> str | None:
     if count < needed or count <= english:
         return None
     return language
+
+
+def hinted_languages(text: str) -> tuple[str, ...]:
+    """Languages a text of no detected language may be in, by the name particles it uses as
+    words ("Anzahl der Beschwerden": German or Dutch; "Detección De Fraude": any with "de")."""
+    words = {w.lower() for w in _TOKEN.findall(text[:_DETECTION_CHARS])} & NAME_PARTICLES
+    if not words:
+        return ()
+    stops = _particle_languages()
+    return tuple(language for language in LANGUAGES if words & stops[language])
+
+
+@lru_cache(maxsize=1)
+def _particle_languages() -> dict[str, frozenset[str]]:
+    import importlib
+
+    return {language: frozenset(w.lower() for w in importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS)
+            & NAME_PARTICLES for language in LANGUAGES}
 
 
 @lru_cache(maxsize=len(LANGUAGES))

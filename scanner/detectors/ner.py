@@ -43,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from metagate.scanner.detectors.base import Detector, Hit
-from metagate.scanner.detectors.fields import key_words, semantics
-from metagate.scanner.detectors.lexicon import EnglishWords, attested_anywhere, frequent_words, is_word, language_of
+from metagate.scanner.detectors.fields import has_shape, key_words, semantics, semantics_of_path
+from metagate.scanner.detectors.lexicon import (EnglishWords, attested_anywhere, frequent_words, hinted_languages,
+                                                 is_word, language_of)
 from metagate.scanner.detectors.vocabulary import CLOUD_REGION_WORDS, ML_DENY_LIST
 from metagate.scanner.prefilter import context_keys
 from metagate.scanner.model import Leaf, views
@@ -110,6 +111,13 @@ _LOCATIVE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 
+
+# A string literal in code, a value repr or a log line ('...' or "..."), and the name it is
+# assigned to or keyed by just before it (`REVIEWER = "..."`, `{'labeler': '...'}`): a literal is
+# a value of its own, read as a whole value is.
+_LITERAL = re.compile(r"""(?P<q>["'])(?P<value>[^"'\\\n]{3,80})(?P=q)""")
+_KEY_BEFORE = re.compile(r"""["']?(?P<key>[A-Za-z_][A-Za-z0-9_\-]{0,40})["']?\s*[:=]\s*$""")
+_MAX_LITERALS = 2_000
 
 # Words of a text, for a given name followed by a surname the model did not see.
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -283,15 +291,19 @@ class SpacyNer:
                 yield hit
             # A given name and a surname the model did not see (it misses a third of them).
             tagged = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("PERSON", "PER")]
-            # A view the model reads as a place or an organisation ("Buenos Aires") is not an unlisted name.
-            placed = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "ORG", "NORP", "FAC")]
+            # A view the model reads as a place ("Buenos Aires") is not an unlisted name. (It reads
+            # many unlisted names as organisations: "Olusegun Rautio" is ORG to it.)
+            placed = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "FAC")]
             found = [*self._given_name_pairs(doc.text, tagged, language),
-                     *((s, e) for s, e in self._unlisted_names(doc.text, language)
-                       if not any(ps < e and s < pe for ps, pe in placed))]
+                     *((s, e) for s, e in (*self._unlisted_names(doc.text, language),
+                                           *self._literal_names(doc.text, language))
+                       if not any(ps < e and s < pe for ps, pe in placed)),
+                     *self._titled_names(doc.text, language, dotted_only=True)]
             for start, end in found:
                 start, end = offset + start, offset + end
                 if any(start < e and s < end for s, e in people):
                     continue
+                people.append((start, end))
                 if index not in keys:
                     keys[index] = _path_words(leaves[index])
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
@@ -306,9 +318,13 @@ class SpacyNer:
         text = leaves[index].text[:_MAX_PATTERN_CHARS]
         keys = _path_words(leaves[index])
         language = language_of(text)
+        seen: list[tuple[int, int]] = []
         for start, end in (*self._given_name_pairs(text, (), language), *self._unlisted_names(text, language),
-                           *self._titled_names(text, language)):
+                           *self._titled_names(text, language), *self._literal_names(text, language)):
+            if any(start < e and s < end for s, e in seen):
+                continue
             if not all(w in keys for w in key_words(text[start:end])):
+                seen.append((start, end))
                 yield Hit(index, "PERSON", start, end, self.score)
 
     # --- what a word is -----------------------------------------------------------------
@@ -324,13 +340,15 @@ class SpacyNer:
         return language is not None and is_word(part, language) and (
             part not in self.all_given_names or part in frequent_words(language))
 
-    def _word_anywhere(self, word: str, language: str | None) -> bool:
-        """`_common`, or a word some supported language's dictionary attests: for names that
-        have no given name among their words, whose text may be of any language."""
+    def _word_anywhere(self, word: str, language: str | None, hints: Sequence[str] = ()) -> bool:
+        """`_common`, or a word some supported language's dictionary attests, or one of the
+        languages its text's particles hint at (`lexicon.hinted_languages`): for names that have
+        no given name among their words, whose text may be of any language."""
         attested = attested_anywhere()
         # Short parts ("Soo" of "Soo-ah") are attested somewhere by chance: they count as words
         # only in English or in the text's language.
-        return all(self._common_part(part.lower(), language) or (len(part) >= 4 and part.lower() in attested)
+        return all(self._common_part(part.lower(), language)
+                   or (len(part) >= 4 and (part.lower() in attested or any(is_word(part.lower(), h) for h in hints)))
                    for part in re.split(r"['’\-]", word) if part)
 
     def _given(self, word: str, language: str | None) -> int:
@@ -362,13 +380,43 @@ class SpacyNer:
 
     # --- the rules ----------------------------------------------------------------------
 
-    def _titled_names(self, text: str, language: str | None = None) -> Iterable[tuple[int, int]]:
+    def _titled_names(self, text: str, language: str | None = None, dotted_only: bool = False) -> Iterable[tuple[int, int]]:
         """A title and one or two capitalised words after it, the last no English word
-        ("Dr. Mei Lindqvist"), where the model does not read the text."""
+        ("Dr. Mei Lindqvist"); where the model reads the text, only a title with its dot (the
+        model reads the others)."""
         for match in _TITLED.finditer(text):
             # "Dr. Watson": a title with its dot names someone; "Dr Watson" needs a surname that is no word.
-            if match.group("dot") or not self._common(match.group("last"), language):
-                yield match.start(), match.end()
+            if match.group("dot") or (not dotted_only and not self._common(match.group("last"), language)):
+                yield match.start(), match.start() + len(match.group().rstrip("'’-"))
+
+    def _literal_names(self, text: str, language: str | None = None) -> Iterable[tuple[int, int]]:
+        """String literals that are a name: of names no list holds (as `_unlisted_names` reads
+        a whole value), or a person's name by the key before it (`REVIEWER = "..."`,
+        `{'labeler': '...'}`: the key's field-name semantics, fields.py, as for a JSON key)."""
+        if "'" not in text and '"' not in text:
+            return
+        for count, match in enumerate(_LITERAL.finditer(text, 0, _MAX_PATTERN_CHARS)):
+            if count >= _MAX_LITERALS:
+                return
+            value = match.group("value")
+            stripped = value.strip()
+            if not stripped or not stripped[0].isupper():
+                continue
+            start = match.start("value") + value.index(stripped)
+            end = start + len(stripped)
+            if any(True for _ in self._unlisted_names(stripped, language)):
+                yield start, end
+                continue
+            key = _KEY_BEFORE.search(text, max(0, match.start() - 48), match.start())
+            if key is not None and self._names_a_person(key.group("key"), stripped):
+                yield start, end
+
+    @staticmethod
+    def _names_a_person(key: str, value: str) -> bool:
+        meaning = semantics_of_path(f"$[{json.dumps(key)}]")
+        words = key_words(key)
+        return any(c.entity == "PERSON" and c.shape is not None and has_shape(c.shape, value, words)
+                   for c in meaning.categories)
 
     def _unlisted_names(self, text: str, language: str | None = None) -> Iterable[tuple[int, int]]:
         """A view that is a name and nothing else, of names no list holds ("Olusegun
@@ -380,7 +428,8 @@ class SpacyNer:
             if len(stripped) > 60 or not _WHOLE_NAME.fullmatch(stripped):
                 continue
             words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES and not _initial(w)]
-            if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language) for w in words):
+            hints = hinted_languages(stripped) if language is None else ()
+            if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language, hints) for w in words):
                 start = offset + view.index(stripped)
                 yield start, start + len(stripped)
 
@@ -478,7 +527,8 @@ class SpacyNer:
         # A given name the list lacks: two or three capitalised words that are none of them a
         # word of any supported language, a stop word or ML vocabulary ("Olusegun Adeyemi"), as
         # the model reads them. Title-case names of things are made of words ("Sales Forecast").
-        return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language) for w in words)
+        hints = hinted_languages(ent.text) if language is None else ()
+        return 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language, hints) for w in words)
 
     def _denied(self, ent: Any, entity: str = "PERSON") -> bool:
         words = [t.lower_ for t in ent if not t.is_punct]
