@@ -97,6 +97,8 @@ _TITLED = re.compile(
 # A listed surname that is this frequent an English word ("List", "Stone", "King") is a word
 # after a weak given name ("Dean List"): pyspellchecker's English counts (Smith ~1,000).
 _COMMON_ENGLISH = 3000
+# How much a given name says (`SpacyNer._given`).
+_STRONG, _WORD_NAME, _VOCABULARY_NAME = 3, 2, 1
 # A given name that is an English word this frequent ("Will", "Mark", "June") is a word first.
 _WORD_NAME_ENGLISH = 800
 # Words before a place that say it is someone's: the place counts without a name beside it.
@@ -352,31 +354,37 @@ class SpacyNer:
                    for part in re.split(r"['’\-]", word) if part)
 
     def _given(self, word: str, language: str | None) -> int:
-        """2: a given name that is no word ("Kenji", "Priya"); 1: a given name that is also a
-        word or ML vocabulary ("Will", "Mark", "Adam", "Luna"): a name only beside a surname;
-        0: no given name. Only a capitalised word is a name."""
+        """_STRONG: a given name that is no word ("Kenji", "Priya"); _WORD_NAME: a given name
+        that is also a frequent word ("Will", "Mark"), and _VOCABULARY_NAME: one that is ML
+        vocabulary ("Adam", "Iris", "Luna"), each a name only before a surname; 0: no given
+        name. Only a capitalised word is a name."""
         if not _capitalised(word):
             return 0
         lowered = word.lower()
         if lowered not in self.all_given_names or lowered in _PARTICLES:
             return 0
-        if lowered in self.deny_list or (lowered in self.english and lowered in frequent_words("en", _WORD_NAME_ENGLISH)):
-            return 1   # WordNet has many given names as proper nouns ("Fatima"): only a frequent word is weak
+        if lowered in self.deny_list:
+            return _VOCABULARY_NAME
+        if lowered in self.english and lowered in frequent_words("en", _WORD_NAME_ENGLISH):
+            return _WORD_NAME   # WordNet has many given names as proper nouns ("Fatima"): only a frequent word is weak
         if language is not None and lowered in frequent_words(language):
-            return 1
-        return 2
+            return _WORD_NAME
+        return _STRONG
 
     def _surname(self, word: str, language: str | None, given: int) -> bool:
         """Whether `word` after a given name of that strength makes it a name: a listed surname
         ("Smith", "Baker": words too), or a capitalised word that is no word (of English or of
-        the text's language; for a weak given name, of no supported language either)."""
+        the text's language; for a weak given name, of no supported language either). After ML
+        vocabulary only a listed surname does ("Adam Kowalczyk"; not "Iris Setosa")."""
         if not _capitalised(word):
             return False
         lowered = word.lower()
         if lowered in self.surnames and lowered not in self.deny_list and (
-                given == 2 or lowered not in frequent_words("en", _COMMON_ENGLISH)):
+                given == _STRONG or lowered not in frequent_words("en", _COMMON_ENGLISH)):
             return True   # after a weak given name, not a surname that is a common word ("Dean List")
-        return not (self._word_anywhere(word, language) if given < 2 else self._common(word, language))
+        if given == _VOCABULARY_NAME:
+            return False
+        return not (self._word_anywhere(word, language) if given != _STRONG else self._common(word, language))
 
     # --- the rules ----------------------------------------------------------------------
 
@@ -444,7 +452,7 @@ class SpacyNer:
             strength = self._given(given, language)
             if not strength:
                 continue
-            inverted = self._surname_before(text, words, position, language) if strength == 2 else None
+            inverted = self._surname_before(text, words, position, language) if strength == _STRONG else None
             if inverted is not None:
                 yield inverted
                 continue
@@ -464,7 +472,7 @@ class SpacyNer:
                 continue
             if self._surname(surname, language, strength):
                 yield start, end
-            elif strength == 2 and any(s <= words[following][0] and words[following][1] <= e for s, e in tagged):
+            elif strength == _STRONG and any(s <= words[following][0] and words[following][1] <= e for s, e in tagged):
                 # A surname that is also a word ("Delacroix", "Fisher") the model reads as a
                 # person, after a given name that is no word: a name.
                 yield start, end
@@ -519,10 +527,10 @@ class SpacyNer:
             return True
         words = [t.text for t in ent if not t.is_punct and t.lower_ not in _PARTICLES and not _initial(t.text)]
         strengths = [self._given(w, language) for w in words]
-        if 2 in strengths:
+        if _STRONG in strengths:
             return True
         # A weak given name ("Mark", "Adam") before a surname ("Mark Smith", "Adam Kowalczyk").
-        if any(g == 1 and self._surname(after, language, 1) for g, after in zip(strengths, words[1:])):
+        if any(g and g != _STRONG and self._surname(after, language, g) for g, after in zip(strengths, words[1:])):
             return True
         # A given name the list lacks: two or three capitalised words that are none of them a
         # word of any supported language, a stop word or ML vocabulary ("Olusegun Adeyemi"), as
