@@ -471,8 +471,6 @@ class _Attribution:
     def __enter__(self) -> "_Attribution":
         for detector in self.scanner.detectors:
             self._wrap(detector, "scan", f"detector {detector.name}", instance=True)
-            if detector.name == "ner":   # of which the spaCy pipeline itself
-                self._wrap(detector.engine.nlp, "pipe", "detector ner: of which the spaCy pipeline", instance=True)
         for tree in self.scanner.tree_detectors:
             for method in ("scan_tree", "scan_user_data"):
                 if hasattr(tree, method):

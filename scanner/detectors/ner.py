@@ -641,6 +641,11 @@ class NerDetector(Detector):
         self._engine = SpacyNer(settings.spacy_model, settings.classes, settings.score, ML_DENY_LIST | extra,
                                 places_denied=(ML_DENY_LIST - CLOUD_REGION_WORDS) | extra)
         self._lock = threading.Lock()  # a spaCy pipeline is not documented thread-safe
+        # Word lists every text may need, loaded now rather than on the first request (~2 s of
+        # CPU, once per process); a language's whole dictionary loads when a text of it comes.
+        attested_anywhere()
+        frequent_words("en", _WORD_NAME_ENGLISH)
+        frequent_words("en", _COMMON_ENGLISH)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to a worker process: rebuilt there from its settings (the pipeline is loaded again).
