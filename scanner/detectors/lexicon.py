@@ -44,28 +44,39 @@ _DETECTION_CHARS = 4000
 _TOKEN = re.compile(r"(?<![\w\-])[^\W\d_]+(?![\w\-])")
 
 
+@lru_cache(maxsize=len(LANGUAGES) + 1)
+def _spacy_stop_words(language: str) -> frozenset[str]:
+    """spaCy's stop words of a language, read from its `stop_words.py` alone: importing the
+    module would import the language's package first (tokenizer exceptions, lemmatizer: ~1 s
+    for six of them)."""
+    import importlib.util
+
+    spacy_lang = importlib.util.find_spec("spacy.lang")
+    assert spacy_lang is not None and spacy_lang.submodule_search_locations
+    path = next(iter(spacy_lang.submodule_search_locations)) + f"/{language}/stop_words.py"
+    spec = importlib.util.spec_from_file_location(f"_metagate_stop_words_{language}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(w.lower() for w in module.STOP_WORDS)
+
+
 @lru_cache(maxsize=1)
 def _stop_words() -> dict[str, frozenset[str]]:
-    import importlib
-
-    out = {}
-    for language in ("en", *LANGUAGES):
-        module = importlib.import_module(f"spacy.lang.{language}.stop_words")
-        out[language] = frozenset(w.lower() for w in module.STOP_WORDS) - NAME_PARTICLES
-    return out
+    return {language: _spacy_stop_words(language) - NAME_PARTICLES for language in ("en", *LANGUAGES)}
 
 
 def language_of(text: str) -> str | None:
     """The language other than English whose stop words the text uses most, if it uses more of
     them than English ones (at least two, or one of three letters or more in a text of four
     words or fewer). Hyphenated words are no stop words."""
+    stops = _stop_words()
     words = [w.lower() for w in _TOKEN.findall(text[:_DETECTION_CHARS])]
     if not words:
         return None
     short = len(words) <= 4
     if short:   # one stop word decides: not a two-letter one ("ah" of a name)
         words = [w for w in words if len(w) >= 3]
-    stops = _stop_words()
     english = sum(1 for w in words if w in stops["en"])
     counts = {language: sum(1 for w in words if w in stops[language]) for language in LANGUAGES}
     language, count = max(counts.items(), key=lambda item: item[1])
@@ -87,10 +98,7 @@ def hinted_languages(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _particle_languages() -> dict[str, frozenset[str]]:
-    import importlib
-
-    return {language: frozenset(w.lower() for w in importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS)
-            & NAME_PARTICLES for language in LANGUAGES}
+    return {language: _spacy_stop_words(language) & NAME_PARTICLES for language in LANGUAGES}
 
 
 def _counts(language: str) -> dict[str, int]:
@@ -117,10 +125,15 @@ _LINKS = ("", "s", "n", "en", "es", "e")
 _MIN_PART = 3
 
 
+# Longer than this, a "word" is no dictionary's (and compounds are not split: that is
+# quadratic in the word's length).
+_MAX_WORD = 48
+
+
 def is_word(word: str, language: str) -> bool:
     """Whether a lower-case word is one of the language's: listed, an inflected form of a listed
     word, or (German, Dutch) a compound of such words."""
-    return _is_word(word, language, 2)
+    return len(word) <= _MAX_WORD and _is_word(word, language, 2)
 
 
 @lru_cache(maxsize=65536)

@@ -644,6 +644,8 @@ class NerDetector(Detector):
         # Word lists every text may need, loaded now rather than on the first request (~2 s of
         # CPU, once per process); a language's whole dictionary loads when a text of it comes.
         attested_anywhere()
+        language_of("")   # spaCy's stop words of each language (imports spacy.lang.*)
+        hinted_languages("de")
         frequent_words("en", _WORD_NAME_ENGLISH)
         frequent_words("en", _COMMON_ENGLISH)
 

@@ -313,3 +313,17 @@ def test_the_language_of_a_text():
     assert language_of("Trained by Maria de la Cruz van der Berg on the March data.") is None   # particles
     assert language_of("Soo-ah Sørensen") is None
     assert is_word("kundenabwanderung", "de") and is_word("limitaciones", "es") and not is_word("lindqvist", "de")
+
+
+def test_a_pathological_megabyte_gets_a_quick_answer():
+    """Long German prose with quotes, capitalised compounds and a giant word: the windows, the
+    literal scan and the dictionaries are bounded (a second or two on a loaded machine)."""
+    import time
+
+    prose = ("Die Fachabteilung Vertrieb meldet 'Kundenabwanderung Quartal' und \"Bekannte Einschränkungen\" "
+             "für Maria Gonzalez in der Region. ") * 9000 + "X" + "y" * 100_000
+    leaves = [Leaf("$.values.notes", prose, "user_dict"), Leaf("$.source_code", prose, "code"),
+              Leaf("$.values.word", "Maria " + "Q" + "q" * 200_000, "user_dict")]
+    started = time.process_time()
+    list(_real_ner().scan(leaves))
+    assert time.process_time() - started < 10
