@@ -15,16 +15,27 @@ own, beside the pattern recognizers of pii.py: it has its own settings, its own 
   capitalised words in a row or a capitalised word inside prose (`_MAY_HOLD_NAMES`). Keys
   of user dicts that say the value is a cloud location (`region`, `zone`) are not read.
 - The small model takes many title-case names of things for people ("Sales Forecast",
-  "Feature Store", "Label Studio" ...: 14% of 135 ML tool, dataset and step names as values
-  and in a sentence). So a PERSON counts only when one of its words is a given name
-  (given_names.txt: 20,889 from Faker's person providers of 86 locales) that is not ML
-  vocabulary, or a title (Mr, Dr ...) precedes it; a place only after a locative word
-  ("in", "at", "from", "lives" ...).
-- ML vocabulary (optimizers, architectures, distributions, libraries, datasets, cloud
-  regions; vocabulary.py) never counts, and a place alone in a short value (a tag "Berlin",
-  "US East") is no finding: a place is personal data in an address or in prose about
-  someone. Addresses by their keys are fields.py's. Nor is a value made of the words of its
-  own key path (a JSON schema's `title: "Model Kind"` under `model_kind`).
+  "Feature Store", "Mark Duplicates", "Dieses Modell" ...). So a PERSON needs evidence that
+  it names someone: a title before it (Mr, Dr ...); a given name (given_names.txt: 20,889
+  from Faker's person providers of 86 locales) that is no word; a given name that is a
+  frequent English word ("Will", "Mark", "Grant") or ML vocabulary ("Adam", "Iris") before a
+  surname (surnames.txt, Faker's too, or a word of no language: "Mark Smith", not "Mark
+  Duplicates"); or two or three capitalised words none of which is a word of any language
+  ("Olusegun Bergqvist"). A word is a word when it is English (WordNet's lemmas and their
+  inflected forms) or of the text's own language (German, French, Spanish, Dutch, Portuguese
+  or Italian, detected by stop words, with its dictionary: lexicon.py), so the capitalised
+  nouns of a German model card are words and not names.
+- The same rules read names where the model does not run (code, logs) and in string
+  literals of code and value reprs (`REVIEWER = "..."`: a literal is a value, and the key
+  before it is read as a JSON key is, fields.py).
+- ML vocabulary (optimizers, architectures, distributions, libraries, datasets, model names,
+  cloud regions and their cities; vocabulary.py) never counts. A place counts after a
+  personal locative ("lives in", "born in"), or after "in", "at", "from" ... in a leaf that
+  names someone; never alone in a short value (a tag "Berlin", "US East"): a place is
+  personal data in an address or in prose about someone ("served from Frankfurt" is not).
+  Addresses by their keys are fields.py's, by their parts addresses.py's. Nor is a value
+  made of the words of its own key path (a JSON schema's `title: "Model Kind"` under
+  `model_kind`).
 """
 
 from __future__ import annotations
