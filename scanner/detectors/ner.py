@@ -57,7 +57,7 @@ from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.fields import has_shape, key_words, semantics, semantics_of_path
 from metagate.scanner.detectors.lexicon import (EnglishWords, attested_anywhere, frequent_words, hinted_languages,
                                                  is_word, language_of)
-from metagate.scanner.detectors.vocabulary import CLOUD_REGION_WORDS, ML_DENY_LIST
+from metagate.scanner.detectors.vocabulary import CLOUD_REGION_WORDS, EPONYM_PAIRS, ML_DENY_LIST
 from metagate.scanner.prefilter import context_keys
 from metagate.scanner.model import Leaf, views
 from metagate.scanner.offline import refuse_missing_model
@@ -145,8 +145,27 @@ def _initial(word: str) -> bool:
     return len(word.rstrip(".")) == 1 and word[0].isupper()
 
 
+# Name words with a capital inside start so ("McDonald", "DeVries", "MacLeod"); others are
+# identifiers ("MedInc", "HouseAge", "AdamW").
+_INNER_CAPITAL_PREFIXES = ("Mc", "Mac", "De", "Di", "Da", "Del", "La", "Le", "Van", "Von", "Fitz", "Du", "O")
+_VOWEL = re.compile(r"[aeiouyà-ÿāăąēĕėęěīĭįıōŏőœūŭůűų]", re.IGNORECASE)
+
+
 def _capitalised(word: str) -> bool:
-    return word[0].isupper() and not word.isupper() and len(word) > 1
+    """A capitalised word that can be part of a name: not in capitals, no identifier's inner
+    capital, and with a vowel if it has four letters or more ("Tdnn" is an acronym)."""
+    if len(word) < 2 or not word[0].isupper() or word.isupper():
+        return False
+    inner = next((i for i in range(1, len(word)) if word[i].isupper() and word[i - 1] not in "-'’"), None)
+    if inner is not None and word[:inner] not in _INNER_CAPITAL_PREFIXES:
+        return False
+    return len(word) < 4 or _VOWEL.search(word) is not None
+
+
+def _eponym(text: str) -> bool:
+    """Whether two words of `text` in a row are a method named after two people ("Viola Jones")."""
+    words = [w.lower() for w in re.split(r"[\s\-–]+", text) if w]
+    return any((a, b) in EPONYM_PAIRS for a, b in zip(words, words[1:]))
 
 
 def _listed(name: str) -> frozenset[str]:
@@ -319,6 +338,8 @@ class SpacyNer:
                 people.append((start, end))
                 if index not in keys:
                     keys[index] = _path_words(leaves[index])
+                if _eponym(leaves[index].text[max(0, start - 40) : end + 40]):
+                    continue
                 if not all(w in keys[index] for w in key_words(leaves[index].text[start:end])):
                     named.add(index)
                     yield Hit(index, "PERSON", start, end, self.score)
@@ -334,7 +355,7 @@ class SpacyNer:
         seen: list[tuple[int, int]] = []
         for start, end in (*self._given_name_pairs(text, (), language), *self._unlisted_names(text, language),
                            *self._titled_names(text, language), *self._literal_names(text, language)):
-            if any(start < e and s < end for s, e in seen):
+            if any(start < e and s < end for s, e in seen) or _eponym(text[max(0, start - 40) : end + 40]):
                 continue
             if not all(w in keys for w in key_words(text[start:end])):
                 seen.append((start, end))
@@ -444,8 +465,8 @@ class SpacyNer:
         rule reads those) or ML vocabulary. Title-case names of things are made of words."""
         for offset, view in views(text):
             stripped = view.strip()
-            if len(stripped) > 60 or not _WHOLE_NAME.fullmatch(stripped):
-                continue
+            if len(stripped) > 60 or stripped.count(",") > 1 or not _WHOLE_NAME.fullmatch(stripped):
+                continue   # two commas: a list of words ("Setosa, Versicolor, Virginica")
             words = [w for w in _WORD.findall(stripped) if w not in _PARTICLES and not _initial(w)]
             hints = hinted_languages(stripped) if language is None else ()
             if 2 <= len(words) <= 3 and all(_capitalised(w) and not self._word_anywhere(w, language, hints) for w in words):
@@ -521,7 +542,8 @@ class SpacyNer:
             if _repeats_its_keys(ent, keys[index]):
                 continue
             before = doc.text[max(0, ent.start_char - 24) : ent.start_char]
-            if entity == "PERSON" and not self._names_someone(ent, before, language):
+            if entity == "PERSON" and (not self._names_someone(ent, before, language)
+                                       or _eponym(doc.text[max(0, ent.start_char - 40) : ent.end_char + 40])):
                 continue
             if entity == "LOCATION" and not _LOCATIVE_BEFORE.search(before):
                 continue

@@ -327,3 +327,16 @@ def test_a_pathological_megabyte_gets_a_quick_answer():
     started = time.process_time()
     list(_real_ner().scan(leaves))
     assert time.process_time() - started < 10
+
+
+@pytest.mark.parametrize("text", ["Kolmogorov Smirnov", "Anderson Darling test", "Durbin Watson statistic",
+                                  "Viola Jones detector", "Shi Tomasi corners", "Bradley Terry model",
+                                  "Setosa, Versicolor, Virginica", "MedInc, HouseAge, AveRooms", "Ecapa Tdnn"])
+def test_eponymous_pairs_lists_and_identifiers_are_no_names(text):
+    for field_class in ("user_dict", "name", "code"):
+        assert [h for h in _real_ner().scan([Leaf("$.values.x", text, field_class)]) if h.entity == "PERSON"] == []
+
+
+def test_a_person_of_an_eponyms_surname_is_still_a_person():
+    hits = _real_ner().scan([Leaf("$.values.x", "Reviewed by Maria Jones", "user_dict")])
+    assert [h.entity for h in hits] == ["PERSON"]
