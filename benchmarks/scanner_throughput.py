@@ -421,9 +421,7 @@ def configurations() -> list[Configuration]:
     out = [Configuration("all on", {})]
     for detector in [*leaf, *tree]:
         section = names.get(detector.name, detector.name)
-        out.append(Configuration(f"without {section}", {section: {"enabled": False}}))
-        if section == "pii":
-            out.append(Configuration("without NER (pii.spacy_model: none)", {"pii": {"spacy_model": "none"}}))
+        out.append(Configuration(f"without {section}", {section: {"enabled": False}}))   # `without ner`: NER's cost
     out.append(Configuration("without decoding and joins", {}, decoding=False))
     out.append(Configuration("without header scanning", {}, headers=False))
     return out
@@ -487,9 +485,6 @@ class _Attribution:
     def __enter__(self) -> "_Attribution":
         for detector in self.scanner.detectors:
             self._wrap(detector, "scan", f"detector {detector.name}", instance=True)
-            ner = getattr(detector, "_ner", None)
-            if ner is not None:
-                self._wrap(ner, "scan", f"detector {detector.name}: of which NER (spaCy)", instance=True)
         for tree in self.scanner.tree_detectors:
             for method in ("scan_tree", "scan_user_data"):
                 if hasattr(tree, method):

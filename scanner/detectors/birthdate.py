@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
@@ -44,9 +45,17 @@ def _key_of(path: str) -> str:
     return parts[-1] if parts and isinstance(parts[-1], str) else ""
 
 
+@dataclass(frozen=True, slots=True)
+class BirthDateSettings:
+    """The `detectors.birthdate` config section: `BirthDateDetector`'s keyword arguments."""
+
+    score: float = 0.85
+
+
 class BirthDateDetector(Detector):
     name: ClassVar[str] = "birthdate"
     category: ClassVar[str] = "pii"
+    settings_type = BirthDateSettings
     leaf_local: ClassVar[bool] = True   # results depend on the leaf alone: cacheable
 
     def __init__(self, score: float = 0.85) -> None:

@@ -23,6 +23,7 @@ import pickletools
 import re
 import struct
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import puremagic
@@ -183,9 +184,20 @@ def _mostly_text(data: bytes) -> bool:
     return bool(data) and printable / len(data) > 0.95
 
 
+@dataclass(frozen=True, slots=True)
+class BlobSettings:
+    """The `detectors.blobs` config section: `BlobDetector`'s keyword arguments, as typed settings."""
+
+    min_run_length: int = 64
+    min_hex_length: int = 96
+    entropy_threshold: float = 4.5
+    min_data_uri_length: int = 16
+
+
 class BlobDetector(Detector):
     name = "blobs"
     category = "blob"
+    settings_type = BlobSettings
     # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
     leaf_local = True
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
@@ -320,11 +332,21 @@ def _misaligned(run: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class ArraySettings:
+    """The `detectors.arrays` config section: `NumericArrayDetector`'s keyword arguments."""
+
+    min_numbers: int = 128
+    min_records: int = 20
+    min_record_keys: int = 2
+
+
 class NumericArrayDetector(TreeDetector):
     """Embeddings, tensors and tables serialized into the JSON body."""
 
     name = "arrays"
     category = "blob"
+    settings_type = ArraySettings
 
     def __init__(self, min_numbers: int = 128, min_records: int = 20, min_record_keys: int = 2) -> None:
         self.min_numbers = min_numbers

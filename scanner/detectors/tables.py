@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.shapes import NUMBERS_FLOOR, USER_DATA_CLASSES, Measure, Measured
@@ -68,9 +69,18 @@ FIELD_MIN_LINES = 5
 FIELD_MIN_COLUMNS = 3
 
 
+@dataclass(frozen=True, slots=True)
+class TableSettings:
+    """The `detectors.tables` config section: `TextTableDetector`'s keyword arguments."""
+
+    min_numbers: int = DEFAULT_MIN_NUMBERS
+    min_rows: int = 20
+
+
 class TextTableDetector(Detector, Measured):
     name = "tables"
     category = "blob"
+    settings_type = TableSettings
     # Hits depend only on a leaf's text: cacheable.
     leaf_local = True
     skip_classes = PROVEN_CLASSES | {"secret_ref"}

@@ -44,5 +44,48 @@ ML_DENY_LIST: frozenset[str] = frozenset(
     milvus langfuse litellm ollama anthropic fastapi streamlit gradio prefect dagster snowflake bigquery
     redshift postgres postgresql mysql redis kafka minio grafana prometheus datadog sentry hyperopt
     ragas deepeval langsmith langgraph crewai autogen haystack unstructured llamacpp gguf onnx tensorrt
+    aya dolly hermes marian marianmt luna zephyr vicuna alpaca florence orca granite mamba jamba nemotron
+    olmo yi jais grok command stella nova titan sage
+    gini glorot powell hann bartlett benjamini hochberg yeo johnson box bfgs lbfgs seidel nelder
+    backfill backfilling
     """.split()
+)
+# The cities and regions cloud providers name their regions after (AWS, GCP, Azure): as a name
+# of something they are ML vocabulary ("Frankfurt", "São Paulo" as a region, a tag, a dataset's
+# origin); as a place after a personal locative ("lives in Frankfurt") ner.py still reads them.
+CLOUD_REGION_WORDS: frozenset[str] = frozenset(
+    """
+    frankfurt são sao paulo dublin ireland paris stockholm mumbai hyderabad tokyo osaka seoul sydney melbourne
+    singapore jakarta montréal montreal zürich zurich milan madrid amsterdam london virginia ohio oregon
+    california bahrain cape town hong kong tel aviv doha dammam jeddah calgary toronto querétaro santiago
+    warsaw turin berlin delhi johannesburg oslo helsinki finland netherlands belgium iowa carolina
+    nevada utah texas arizona dallas columbus sweden norway germany switzerland poland italy spain france
+    india japan korea australia canada brazil chile mexico israel qatar uae emirates indonesia malaysia
+    """.split()
+)
+ML_DENY_LIST = ML_DENY_LIST | CLOUD_REGION_WORDS
+
+# Methods, tests and models named after two people, written as two words ("Kolmogorov Smirnov
+# test", "Viola Jones detector"): each word alone may be someone's name ("Jones"), so the pair
+# is the vocabulary. Compared lowercased, hyphens as spaces.
+EPONYM_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    tuple(pair.split("-"))  # type: ignore[misc]
+    for pair in """
+    kolmogorov-smirnov anderson-darling shapiro-wilk durbin-watson breusch-pagan ljung-box dickey-fuller
+    kruskal-wallis mann-whitney jarque-bera cramer-rao cramér-rao rao-blackwell neyman-pearson
+    benjamini-hochberg holm-bonferroni box-cox yeo-johnson box-jenkins holt-winters hodrick-prescott
+    christiano-fitzgerald baxter-king lomb-scargle hilbert-huang savitzky-golay nelder-mead
+    levenberg-marquardt gauss-newton gauss-seidel runge-kutta adams-bashforth crank-nicolson
+    viola-jones shi-tomasi lucas-kanade horn-schunck harris-stephens bradley-terry plackett-luce
+    kaplan-meier nelson-aalen cox-snell davies-bouldin calinski-harabasz fowlkes-mallows
+    jaro-winkler damerau-levenshtein needleman-wunsch smith-waterman lempel-ziv reed-solomon
+    floyd-warshall bellman-ford ford-fulkerson edmonds-karp hopcroft-karp metropolis-hastings
+    ornstein-uhlenbeck black-scholes heath-jarrow cox-ingersoll fama-french gram-schmidt
+    sherman-morrison cauchy-schwarz kullback-leibler jensen-shannon wasserstein-kantorovich
+    robbins-monro polyak-ruppert nesterov-momentum xavier-glorot he-kaiming hoeffding-azuma
+    """.split()
+)
+ML_DENY_LIST = ML_DENY_LIST | frozenset(
+    """setosa versicolor virginica hubert radam lookahead deepset gbert phind codellama ecapa tdnn silero
+    vad statsforecast ets""".split()
 )

@@ -1110,6 +1110,210 @@ def placed_lookalikes(draw: Draw, kind: str) -> Leak:
     return Leak(entity, encoding, placement, value, record, path)
 
 
+# --- names: clean look-alikes of person names ------------------------------------------------
+# Capitalised words that name no one: model cards and descriptions in five languages (German
+# capitalises every noun), eponymous methods ("Adam", "Nelder-Mead", "Kalman"), model, library,
+# company, product and cloud-region names, run, step and pipeline names, tags, parameter values,
+# given names that are also words ("Max Pooling", "Mark Duplicates"), author-free licence texts.
+# The gate must find no person (nor block) wherever they are placed.
+
+_EPONYMOUS_METHODS = {
+    "en": ("the Adam optimizer", "Xavier init", "Kaiming initialisation", "Nesterov momentum", "a Huber loss",
+           "Gini impurity", "Pearson correlation", "Spearman rank correlation", "a Wilcoxon signed-rank test",
+           "a Kalman filter", "Levenshtein distance", "Gaussian noise", "naive Bayes", "a Nelder-Mead search",
+           "a Cholesky decomposition", "Bonferroni correction", "a Mann-Whitney U test", "Kaplan-Meier curves"),
+    "de": ("dem Optimierer Adam", "Xavier-Initialisierung", "Kaiming-Initialisierung", "Nesterov-Momentum",
+           "dem Huber-Verlust", "der Gini-Unreinheit", "der Pearson-Korrelation", "der Spearman-Rangkorrelation",
+           "einem Wilcoxon-Test", "einem Kalman-Filter", "der Levenshtein-Distanz", "Gaußschem Rauschen",
+           "Naive Bayes", "dem Nelder-Mead-Verfahren", "der Cholesky-Zerlegung", "der Bonferroni-Korrektur"),
+    "fr": ("l'optimiseur Adam", "l'initialisation Xavier", "l'initialisation Kaiming", "le moment de Nesterov",
+           "la perte de Huber", "l'indice de Gini", "la corrélation de Pearson", "la corrélation de Spearman",
+           "un test de Wilcoxon", "un filtre de Kalman", "la distance de Levenshtein", "un bruit gaussien",
+           "Bayes naïf", "la méthode de Nelder-Mead", "la décomposition de Cholesky"),
+    "es": ("el optimizador Adam", "la inicialización Xavier", "la inicialización Kaiming", "el momento de Nesterov",
+           "la pérdida de Huber", "el índice de Gini", "la correlación de Pearson", "la correlación de Spearman",
+           "una prueba de Wilcoxon", "un filtro de Kalman", "la distancia de Levenshtein", "ruido gaussiano",
+           "Bayes ingenuo", "el método de Nelder-Mead", "la descomposición de Cholesky"),
+    "nl": ("de Adam-optimizer", "Xavier-initialisatie", "Kaiming-initialisatie", "Nesterov-momentum",
+           "het Huber-verlies", "de Gini-onzuiverheid", "de Pearson-correlatie", "de Spearman-rangcorrelatie",
+           "een Wilcoxon-toets", "een Kalman-filter", "de Levenshtein-afstand", "Gaussische ruis", "naïeve Bayes",
+           "de Nelder-Mead-methode", "de Cholesky-ontbinding"),
+}
+# Products, libraries, companies and services a model card names.
+NAMED_PRODUCTS = ("PyTorch Lightning", "Hugging Face Transformers", "Amazon SageMaker", "Google Vertex AI",
+                  "Azure Machine Learning", "Databricks", "Snowflake", "scikit-learn", "LightGBM", "XGBoost",
+                  "CatBoost", "TensorFlow", "Weights & Biases", "MLflow", "Kubeflow", "Apache Spark", "Ray Tune",
+                  "Optuna", "Great Expectations", "Evidently", "Label Studio", "Sentence Transformers", "spaCy",
+                  "Apache Airflow", "BigQuery", "Redshift", "Delta Lake", "DuckDB", "Polars")
+# Model names, some of them given names too (Dolly, Hermes, Marian, Aya, Luna).
+MODEL_NAMES = ("Mistral Large", "Claude Sonnet", "Llama Guard", "Gemma", "Falcon", "Qwen", "Florence-2",
+               "MarianMT", "Marian", "Dolly", "Hermes", "Aya Expanse", "Luna", "Whisper Large", "Stable Diffusion",
+               "BERT Base Uncased", "Zephyr", "Vicuna", "Alpaca", "Granite", "Mamba", "Nemotron", "Jamba", "Orca Mini")
+CLOUD_REGION_NAMES = ("Frankfurt", "São Paulo", "Dublin", "Paris", "Stockholm", "Mumbai", "Tokyo", "Sydney",
+                      "Singapore", "Montréal", "Zürich", "Milan", "Madrid", "Amsterdam", "Europe (Frankfurt)",
+                      "South America (São Paulo)", "US East (N. Virginia)", "Asia Pacific (Tokyo)",
+                      "Canada (Central)", "Europe (Ireland)", "West Europe", "Germany West Central")
+# Parameter values: solvers, optimizers, initialisers, losses, criteria, tests, filters.
+METHOD_VALUES = ("Adam", "AdamW", "Nelder-Mead", "Cholesky", "L-BFGS-B", "Powell", "Newton-CG", "Levenberg-Marquardt",
+                 "Xavier", "Kaiming Uniform", "Kaiming Normal", "Glorot", "Huber", "Gini", "Pearson", "Spearman",
+                 "Kendall", "Wilcoxon", "Kalman", "Mann-Whitney U", "Benjamini-Hochberg", "Holm-Bonferroni",
+                 "Nesterov", "Levenshtein", "Jaro-Winkler", "Gauss-Seidel", "Runge-Kutta", "Savitzky-Golay",
+                 "Box-Cox", "Yeo-Johnson", "Hann", "Hamming", "Bartlett", "Welch", "Tukey", "Fisher", "Student")
+# Given names that are English words, in the names of runs, steps and tags.
+WORD_NAMES = ("Max Pooling", "Mark Duplicates", "Grant Permissions", "Bill Of Materials Parser", "Rose Species Classifier",
+              "Will Churn Model", "Chase Leads Scorer", "Summer Campaign Uplift", "June Backfill", "August Holdout",
+              "Amber Threshold", "Ray Cluster Warmup", "Miles Per Gallon Regressor", "Sky Segmentation",
+              "River Level Forecast", "Stone Texture Classifier", "Frank Bias Audit", "Hope Score", "Grace Period Check",
+              "Drew Samples", "Dean List Ranker", "Max Depth Sweep", "Mark Outliers", "Pat Down Detector",
+              "Guy Wire Tension Model", "Joy Signal Sentiment", "Dawn Shift Forecast", "Ivy Growth Model")
+_WORKFLOW_NAMES = ("Train Model", "Evaluate Model", "Deploy To Staging", "Load Data", "Feature Engineering",
+                   "Data Validation", "Model Promotion", "Batch Inference", "Nightly Retraining", "Drift Report",
+                   "Hyperparameter Search", "Churn Prediction Pipeline", "Fraud Detection Training",
+                   "Demand Forecast Frankfurt", "Sales Forecast DACH", "Customer Lifetime Value", "Kundenabwanderung",
+                   "Betrugserkennung Training", "Prévision Des Ventes", "Detección De Fraude", "Klantverloop Voorspelling")
+_LICENCE_TEXTS = (
+    'Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except in compliance '
+    'with the License. Unless required by applicable law or agreed to in writing, software distributed under the '
+    'License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND.',
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated "
+    "documentation files (the \"Software\"), to deal in the Software without restriction. THE SOFTWARE IS PROVIDED "
+    "\"AS IS\", WITHOUT WARRANTY OF ANY KIND.",
+    "Redistribution and use in source and binary forms, with or without modification, are permitted provided that "
+    "the following conditions are met: Redistributions of source code must retain the above copyright notice.",
+    "This model card is licensed under Creative Commons Attribution 4.0 International (CC BY 4.0). Copyright 2024 "
+    "The Project Authors.",
+    "GNU General Public License v3.0. This program is free software: you can redistribute it and/or modify it "
+    "under the terms of the GNU General Public License as published by the Free Software Foundation.",
+    "Lizenziert unter der Apache-Lizenz, Version 2.0. Die Software wird ohne Mängelgewähr und ohne jegliche "
+    "Gewährleistung bereitgestellt.",
+)
+
+# Model-card sentences per language: {target}, {data}, {method}, {method2}, {product}, {model}, {region}.
+_CARD_SENTENCES = {
+    "en": ("This model predicts {target} from {data}.", "Trained with {method} on {product}, fine-tuned from {model}.",
+           "Evaluated with {method2} on the held-out March snapshot.", "Served from {region} on {product}.",
+           "Known limitations: Performance Drops On Rare Classes; see the Evaluation Report.",
+           "Intended Use: internal Forecasting and Capacity Planning only."),
+    "de": ("Dieses Modell sagt {target} aus {data} voraus.", "Trainiert mit {method} auf {product}, feinabgestimmt aus {model}.",
+           "Bewertet mit {method2} auf dem zurückgehaltenen Datensatz vom März.", "Bereitgestellt in der Region {region} auf {product}.",
+           "Bekannte Einschränkungen: Die Genauigkeit sinkt bei seltenen Klassen und bei Daten aus neuen Filialen.",
+           "Verwendungszweck: Interne Planung der Lagerbestände durch die Fachabteilung Vertrieb.",
+           "Die Merkmale umfassen Umsatz, Kundenalter, Vertragslaufzeit und Anzahl der Beschwerden."),
+    "fr": ("Ce modèle prédit {target} à partir {data}.", "Entraîné avec {method} sur {product}, affiné depuis {model}.",
+           "Évalué avec {method2} sur l'instantané de Mars mis de côté.", "Déployé dans la région {region} sur {product}.",
+           "Limites Connues : la Précision baisse sur les Classes Rares.",
+           "Usage Prévu : Planification Interne des Stocks par le Service Commercial."),
+    "es": ("Este modelo predice {target} a partir {data}.", "Entrenado con {method} sobre {product}, ajustado desde {model}.",
+           "Evaluado con {method2} sobre la instantánea de Marzo reservada.", "Desplegado en la región {region} sobre {product}.",
+           "Limitaciones Conocidas: la Precisión baja en Clases Poco Frecuentes.",
+           "Uso Previsto: Planificación Interna del Inventario por el Departamento Comercial."),
+    "nl": ("Dit model voorspelt {target} op basis van {data}.", "Getraind met {method} op {product}, verfijnd vanaf {model}.",
+           "Geëvalueerd met {method2} op de achtergehouden Maart-momentopname.", "Uitgerold in de regio {region} op {product}.",
+           "Bekende Beperkingen: de Nauwkeurigheid daalt bij Zeldzame Klassen.",
+           "Beoogd Gebruik: Interne Voorraadplanning door de Afdeling Verkoop."),
+}
+_CARD_TARGETS = {
+    "en": ("customer churn", "Weekly Demand per Store", "Credit Default Risk", "fraudulent transactions"),
+    "de": ("die Kundenabwanderung", "den Wochenbedarf je Filiale", "das Kreditausfallrisiko", "Betrugsfälle im Zahlungsverkehr"),
+    "fr": ("l'attrition des clients", "la Demande Hebdomadaire par Magasin", "le Risque de Défaut", "les transactions frauduleuses"),
+    "es": ("la fuga de clientes", "la Demanda Semanal por Tienda", "el Riesgo de Impago", "las transacciones fraudulentas"),
+    "nl": ("klantverloop", "de Wekelijkse Vraag per Winkel", "het Kredietrisico", "frauduleuze transacties"),
+}
+_CARD_DATA = {
+    "en": ("monthly usage counts", "the Transaction History of the last quarter", "Sensor Readings from Line 4"),
+    "de": ("monatlichen Nutzungsdaten", "den Transaktionsdaten des letzten Quartals", "Sensordaten der Produktionslinie Vier"),
+    "fr": ("des comptages d'usage mensuels", "de l'Historique des Transactions du dernier trimestre", "des Relevés des Capteurs"),
+    "es": ("de los recuentos de uso mensuales", "del Historial de Transacciones del último trimestre", "de las Lecturas de Sensores"),
+    "nl": ("maandelijkse gebruikstellingen", "de Transactiegeschiedenis van het laatste kwartaal", "Sensormetingen van Lijn Vier"),
+}
+CARD_LANGUAGES = tuple(_CARD_SENTENCES)
+
+
+@st.composite
+def model_cards(draw: Draw, language: str | None = None) -> str:
+    """A model card or description of three to six sentences in one language, naming methods,
+    products, models and a region, and no one."""
+    language = language or draw(st.sampled_from(CARD_LANGUAGES))
+    methods = _EPONYMOUS_METHODS[language]
+    slots = {"target": draw(st.sampled_from(_CARD_TARGETS[language])), "data": draw(st.sampled_from(_CARD_DATA[language])),
+             "method": draw(st.sampled_from(methods)), "method2": draw(st.sampled_from(methods)),
+             "product": draw(st.sampled_from(NAMED_PRODUCTS)), "model": draw(st.sampled_from(MODEL_NAMES)),
+             "region": draw(st.sampled_from(CLOUD_REGION_NAMES))}
+    sentences = draw(st.lists(st.sampled_from(_CARD_SENTENCES[language]), min_size=3, max_size=6, unique=True))
+    return " ".join(sentence.format(**slots) for sentence in sentences)
+
+
+_PARAMETER_KEYS = ("optimizer", "solver", "method", "init", "initializer", "loss", "criterion", "correlation",
+                   "test", "filter", "window", "distance", "transform")
+
+# kind → (strategy of the value, keys it sits under, the constant a source file would assign it to).
+NAME_LOOKALIKES: dict[str, tuple[st.SearchStrategy[str], tuple[str, ...], str]] = {
+    "model_card": (model_cards(), ("description", "model_card", "summary", "notes", "beschreibung"), "MODEL_CARD"),
+    "method_value": (st.sampled_from(METHOD_VALUES), _PARAMETER_KEYS, "SOLVER"),
+    "product_name": (st.sampled_from(NAMED_PRODUCTS), ("framework", "library", "platform", "backend", "engine"), "FRAMEWORK"),
+    "model_name": (st.sampled_from(MODEL_NAMES), ("base_model", "model_name", "teacher", "llm", "checkpoint"), "BASE_MODEL"),
+    "region_name": (st.sampled_from(CLOUD_REGION_NAMES), ("region", "location", "datacenter", "zone_name"), "REGION"),
+    "word_name": (st.sampled_from(WORD_NAMES), ("run_name", "step", "experiment", "pipeline", "stage"), "STAGE"),
+    "workflow_name": (st.sampled_from(_WORKFLOW_NAMES), ("pipeline", "step", "run_name", "job", "task"), "PIPELINE"),
+    "licence_text": (st.sampled_from(_LICENCE_TEXTS), ("license", "licence", "license_text", "terms"), "LICENSE_TEXT"),
+}
+
+
+def _place_clean_query(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)")))
+    record = {k: v for k, v in record.items() if k != "response_status"}
+    name = draw(st.sampled_from(("name", "tag")))
+    record["query"] = [pair for pair in record["query"] if pair[0] != name] + [[name, value]]
+    return record, _render((name,), root="$query")
+
+
+def _place_clean_description(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+    record = draw(st.sampled_from(templates("POST", "/api/v1/pipeline_snapshots", needs='"description": "')))
+    body = json.loads(record["body_text"])
+    body["pipeline_configuration"]["model"]["description"] = value
+    return _with_body(record, body), "$.pipeline_configuration.model.description"
+
+
+def _clean_source_placement(constant: str) -> Placement:
+    def build(value: Any, entity: Entity, encoding: Encoding, draw: Draw):
+        record = draw(st.sampled_from(templates("POST", "/api/v1/steps")))
+        body = json.loads(record["body_text"])
+        body["source_code"] = f"{body['source_code']}\n{constant} = {json.dumps(value, ensure_ascii=False)}\n"
+        return _with_body(record, body), "$.source_code"
+    return Placement("step_source_code", build, redacted=True)
+
+
+# The placements of every kind of place, but where the leak placements write a person's context
+# around the value ("Owner: ...", `REVIEWER = ...`, `?user=`, `X-Trace-User`): there a given name
+# is a person, and these values must be read as what they are.
+_CLEAN_NAME_PLACEMENTS = (*(PLACEMENTS[name] for name in (
+    "run_metadata_value", "nested_user_dict", "list_item", "step_parameter", "artifact_metadata_value",
+    "artifact_metadata_key", "run_name", "tag_name", "exception_message", "path_parameter",
+    "exception_traceback", "artifact_value_repr")),
+    Placement("query_parameter", _place_clean_query, max_chars=8192),
+    Placement("model_description", _place_clean_description),
+)
+NAME_PLACEMENT_KINDS = ("user_data", "named_field", "transport", "redacted")
+_KIND_OF_PLACEMENT = {name: group for group, names in PLACEMENT_GROUPS.items() for name in names}
+
+
+@st.composite
+def placed_name_lookalikes(draw: Draw, kind: str, group: str | None = None) -> Leak:
+    """A name look-alike of `kind` at a placement (of the kind of place `group`, if given) under
+    one of its own keys, as a Leak with no entity to find."""
+    values, keys, constant = NAME_LOOKALIKES[kind]
+    value = draw(values, label="look-alike")
+    entity = Entity(f"clean_{kind}", frozenset(), "text", value, keys)
+    encoding = Encoding("plain", _plain, needs_context=True)   # under its own keys only
+    candidates = [p for p in (*_CLEAN_NAME_PLACEMENTS, _clean_source_placement(constant))
+                  if p.accepts(value) and (group is None or _KIND_OF_PLACEMENT[p.name] == group)]
+    if not candidates:
+        reject()
+    placement = draw(st.sampled_from(candidates), label="placement")
+    record, path = placement.build(value, entity, encoding, draw)
+    return Leak(entity, encoding, placement, value, record, path)
+
+
 # --- clean traffic with fresh ids and roots --------------------------------------------------
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -231,14 +231,17 @@ def test_the_gate_does_not_block(inspector, values):
 
 @pytest.fixture(scope="module")
 def default_pii():
+    """The registry's default NER detector (PERSON and LOCATION are its findings)."""
     from metagate.scanner.detectors.registry import build_detectors
 
     detectors, _ = build_detectors(None)
-    return next(d for d in detectors if d.name == "presidio")
+    return next(d for d in detectors if d.name == "ner")
 
 
 def test_the_registry_default_runs_the_pinned_pipeline(default_pii):
-    assert default_pii._ner is not None
+    from metagate.scanner.detectors.ner import DEFAULT_SPACY_MODEL
+
+    assert default_pii.settings.spacy_model == DEFAULT_SPACY_MODEL
     assert [e for _, e, _, _ in hits(default_pii, [user("$.values.note", "Call from Maria Gonzalez about her refund")])] == ["PERSON"]
 
 
@@ -251,7 +254,7 @@ def test_ml_vocabulary_and_lone_places_do_not_count(default_pii, text):
 
 
 def test_ner_reads_no_cloud_region_key_and_no_leaf_without_a_name_shape(default_pii):
-    ner = default_pii._ner
+    ner = default_pii
     assert not ner.may_hold_names(user("$.values.region", "US East (N. Virginia) and more text here"))
     assert not ner.may_hold_names(user("$.values.note", "epochs 10, lr 0.01"))
     # Code is read by the given-name rules only (ner.PATTERN_ONLY_CLASSES), and only with a name shape.

