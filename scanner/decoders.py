@@ -31,6 +31,8 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import json
+import math
 import re
 from functools import lru_cache
 from importlib import resources
@@ -405,9 +407,11 @@ ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
 
 
 # A capitalised name pair read backwards: words of lower-case letters ending in a capital
-# (`eoD enaJ`), a shape that text as written does not have.
+# (`eoD enaJ`), a shape that text as written does not have; an initial between them reads
+# `.U` backwards (`eoD .U enaJ`).
 _REVERSED_NAME = re.compile(
-    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ](?:[ ,.]{1,3}[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]){1,3}(?![A-Za-zÀ-ÖØ-öø-ÿ])"
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]"
+    r"(?:[ ,.]{1,3}(?:[A-ZÀ-ÖØ-Þ][ ,.]{1,3})?[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]){1,3}(?![A-Za-zÀ-ÖØ-öø-ÿ])"
 )
 # A capitalised pair whose first word under ROT13 is a given name and as sent is not.
 _CAPITALISED_PAIR = re.compile(
@@ -429,6 +433,84 @@ def _rot13_name(text: str) -> bool:
             if word not in names and _rot13(word) in names:
                 return True
     return False
+
+
+# --- words that read as words only turned ---------------------------------------------------
+# A name or an address under ROT13 is a run of capitalised words (ROT13 keeps the case) whose
+# letters read as words turned and as gibberish sent: `Qe. Zrv Unqqnq`, `1 Jvyybjoebbx Nir,
+# Qnlgba`. How well a word reads is the log-probability of its letter pairs (a letter-bigram
+# model of 92,000 given names and English words, scanner/detectors/letter_pairs.json, built by
+# benchmarks/build_letter_pairs.py). A run of two words or more is turned when, per letter
+# pair, it reads at least ROT13_GAIN better turned; English, names and identifiers as sent read
+# worse turned, and a run needs ROT13_MIN_PAIRS pairs before statistics say anything. (Measured
+# on 1,000 generated names and addresses in five contexts: 6 read no better turned; on the
+# captured traffic, the docs, the source and ML vocabulary capitalised: no run turned.)
+ROT13_GAIN = 0.3
+ROT13_MIN_PAIRS = 10
+MAX_ROT13_WORDS = 65536          # capitalised words weighed per text; past it the text is turned
+
+_CAP_WORD = re.compile(r"(?<![^\W_])[A-Z][^\W\dA-Z_]{1,24}(?![^\W_])")
+_NOT_A_TO_Z = re.compile(r"[^a-z]+")
+# Between two words of one run: blanks and punctuation of names and addresses, and up to three
+# short tokens among them (a house number, a postcode, an initial, `rue des`, `van`, `de la`).
+_GAP_MARKS = r"[ \t,.'’/#()\-]{1,4}"
+_RUN_GAP = re.compile(rf"{_GAP_MARKS}(?:(?:[0-9A-Z]{{1,5}}|[a-z]{{1,3}}){_GAP_MARKS}){{0,3}}")
+
+
+@lru_cache(maxsize=1)
+def _pair_log_probabilities() -> dict[str, float]:
+    document = json.loads(resources.files("metagate.scanner.detectors").joinpath("letter_pairs.json").read_text("utf-8"))
+    follows = document["follows"]
+    table: dict[str, float] = {}
+    for first, row in document["counts"].items():
+        total = sum(row) + len(row)  # add-one: a pair never seen is rare, not impossible
+        for second, count in zip(follows, row):
+            table[first + second] = math.log((count + 1) / total)
+    return table
+
+
+@lru_cache(maxsize=16384)
+def _turn_gain(word: str) -> float:
+    """How much better `word` reads under ROT13 than as sent: the difference of the summed
+    log-probabilities of its letter pairs (positive: it reads better turned)."""
+    table = _pair_log_probabilities()
+    letters = _NOT_A_TO_Z.sub("", word.lower())   # ROT13 turns a-z only: `Føerafra` is weighed as `ferafra`
+    sent = f"^{letters}$"
+    turned = f"^{_rot13(letters)}$"
+    return sum(table[turned[i : i + 2]] - table[sent[i : i + 2]] for i in range(len(sent) - 1))
+
+
+def turned_word_runs(text: str) -> list[int]:
+    """Offsets of the runs of capitalised words in `text` that read as words under ROT13 and
+    not as sent (see ROT13_GAIN); past MAX_ROT13_WORDS words, the offset of the next one (the
+    text is turned unweighed rather than left unread)."""
+    found: list[int] = []
+    run: list[tuple[int, float, int]] = []   # (start, gain, pairs) of the current run's words
+    last_end = -1
+    for count, match in enumerate(_CAP_WORD.finditer(text)):
+        if count >= MAX_ROT13_WORDS:
+            found.append(match.start())
+            break
+        start, end = match.span()
+        if run and not _RUN_GAP.fullmatch(text, last_end, start):
+            _weigh(run, found)
+            run = []
+        run.append((start, _turn_gain(match.group()), end - start + 1))
+        last_end = end
+    _weigh(run, found)
+    return found
+
+
+def _weigh(run: list[tuple[int, float, int]], found: list[int]) -> None:
+    # Words at either end that read better as sent (`Owner: Qe. Zrv Unqqnq`) are no part of it.
+    first, last = 0, len(run) - 1
+    while first <= last and run[first][1] <= 0:
+        first += 1
+    while last >= first and run[last][1] <= 0:
+        last -= 1
+    pairs = sum(p for _, _, p in run[first : last + 1])
+    if last > first and pairs >= ROT13_MIN_PAIRS and sum(g for _, g, _ in run[first : last + 1]) >= ROT13_GAIN * pairs:
+        found.append(run[first][0])
 
 
 def reversed_view(text: str) -> str | None:
@@ -468,7 +550,7 @@ def rot13_view(text: str) -> str | None:
         for match in _ROT13_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(_rot13(match.group())):
                 return _rot13(text)
-    if _rot13_name(text):
+    if _rot13_name(text) or turned_word_runs(text):
         return _rot13(text)
     return None
 
@@ -631,14 +713,29 @@ def digit_views(text: str, tries: Tries) -> list[str]:
 # --- characters written one by one ------------------------------------------------------------
 
 # A value as its characters with one separator between them (`A,K,I,A,...`, `8, 6, 6, -, 5`,
-# `a|b|c`), or as quoted characters (`'8', '6', '6'`: a list's repr in a string): the
-# characters joined make one view, whatever they spell, so every detector reads the value.
+# `a|b|c`, `j a n e`, `-,-,-,-,-,B,E,G,I,N, ,R,S,A,...` with the value's own spaces, dashes and
+# line breaks among the characters), or as quoted characters (`'8', '6', '6'`: a list's repr in
+# a string): the characters joined make one view, whatever they spell, so every detector reads
+# the value. A character may be the separator itself (`k---i` is `k`, `-`, `i` split by `-`).
+CHAR_SEPARATORS = (", ", ",", ";", "|", " ", "-", ":", "/", "\t", "_", "~", "+", "*")
+MIN_CHAR_RUN = 6                  # characters; a shorter run is a short list of words or codes
 _CHAR_RUN = re.compile(
-    r"(?<![^\s\[\(\"'=:])[^,;|\n](?P<sep>, ?|;|\|)(?:[^,;|\n](?P=sep)){4,}[^,;|\n](?![^\s\]\)\"'.])"
+    r"(?<![^\s\[\(\"'=:])(?:"
+    + "|".join(
+        rf"(?P<s{n}>(?:[^\x00]{re.escape(sep)}){{{MIN_CHAR_RUN - 1},}}[^\x00])" for n, sep in enumerate(CHAR_SEPARATORS)
+    )
+    + r")(?![^\s\]\)\"'.,;])"
     r"|(?P<q>['\"])[^'\"\n](?P=q)(?P<qsep>, ?)(?:(?P=q)[^'\"\n](?P=q)(?P=qsep)){4,}(?P=q)[^'\"\n](?P=q)"
 )
-CHAR_LIST_TRIGGER = re.compile(r"[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n],?[ ;|]?[^,;|\n]"
-                               r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]")
+# Four characters with the same separator between them, none of them blank or a separator
+# (a run of value characters has that somewhere; indentation and `-----` rulers do not). One
+# character class then the separators: the engine tries little at each position.
+_SEPARATOR_CLASS = "[" + "".join(re.escape(sep) for sep in CHAR_SEPARATORS if len(sep) == 1) + "]"
+_VALUE_CHAR = "[^\\x00\\s" + _SEPARATOR_CLASS[1:]
+CHAR_LIST_TRIGGER = re.compile(
+    rf"{_VALUE_CHAR}(?P<sep>, |{_SEPARATOR_CLASS}){_VALUE_CHAR}(?P=sep){_VALUE_CHAR}(?P=sep){_VALUE_CHAR}"
+    r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]"
+)
 MAX_CHAR_LIST_CHARS = 64 * 1024   # characters of one run joined (the leaf's view budget bounds the rest)
 
 
@@ -654,8 +751,9 @@ def char_list_views(text: str, tries: Tries) -> list[str]:
         if match.group("q") is not None:
             chars = run[1 :: 3 + len(match.group("qsep"))]
         else:
-            chars = run[:: 1 + len(match.group("sep"))]
-        if len(chars.strip()) >= MIN_DECODED_CHARS:
+            sep = CHAR_SEPARATORS[int(match.lastgroup[1:])]
+            chars = run[:: 1 + len(sep)]
+        if len(chars.strip()) >= MIN_DECODED_CHARS and len(set(chars)) > 2:  # not a ruler (`- - - - - -`)
             views.append(chars)
     return views
 
@@ -733,6 +831,7 @@ def trigger_positions(joined: str) -> list[int]:
     positions.extend(m.start() for m in _REVERSED_NAME.finditer(joined))
     if _rot13_name(joined):
         positions.extend(m.start() for m in _CAPITALISED_PAIR.finditer(joined) if _rot13_name(m.group()))
+    positions.extend(turned_word_runs(joined))
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 
