@@ -480,28 +480,42 @@ def _turn_gain(word: str) -> float:
     return sum(table[turned[i : i + 2]] - table[sent[i : i + 2]] for i in range(len(sent) - 1))
 
 
-def turned_word_runs(text: str) -> list[int]:
+def turned_word_runs(text: str, first_only: bool = False) -> list[int]:
     """Offsets of the runs of capitalised words in `text` that read as words under ROT13 and
-    not as sent (see ROT13_GAIN); past MAX_ROT13_WORDS words, the offset of the next one (the
-    text is turned unweighed rather than left unread)."""
+    not as sent (see ROT13_GAIN): the first of each NUL-separated text (the request-wide
+    trigger joins leaf texts with NUL; one offset names the leaf), or the first only. Past
+    MAX_ROT13_WORDS words, the offset of the next one (the text is turned unweighed rather
+    than left unread)."""
     found: list[int] = []
     run: list[tuple[int, float, int]] = []   # (start, gain, pairs) of the current run's words
     last_end = -1
-    for count, match in enumerate(_CAP_WORD.finditer(text)):
-        if count >= MAX_ROT13_WORDS:
-            found.append(match.start())
-            break
-        start, end = match.span()
-        if run and not _RUN_GAP.fullmatch(text, last_end, start):
+    count = 0
+    position = 0
+    while True:
+        for match in _CAP_WORD.finditer(text, position):
+            count += 1
+            if count > MAX_ROT13_WORDS:
+                found.append(match.start())
+                return found
+            start, end = match.span()
+            if run and not _RUN_GAP.fullmatch(text, last_end, start):
+                if _weigh(run, found):
+                    break
+                run = []
+            run.append((start, _turn_gain(match.group()), end - start + 1))
+            last_end = end
+        else:
             _weigh(run, found)
-            run = []
-        run.append((start, _turn_gain(match.group()), end - start + 1))
-        last_end = end
-    _weigh(run, found)
-    return found
+            return found
+        if first_only:
+            return found
+        run = []
+        position = text.find("\x00", last_end) + 1  # on to the next leaf's text
+        if position == 0:
+            return found
 
 
-def _weigh(run: list[tuple[int, float, int]], found: list[int]) -> None:
+def _weigh(run: list[tuple[int, float, int]], found: list[int]) -> bool:
     # Words at either end that read better as sent (`Owner: Qe. Zrv Unqqnq`) are no part of it.
     first, last = 0, len(run) - 1
     while first <= last and run[first][1] <= 0:
@@ -511,24 +525,31 @@ def _weigh(run: list[tuple[int, float, int]], found: list[int]) -> None:
     pairs = sum(p for _, _, p in run[first : last + 1])
     if last > first and pairs >= ROT13_MIN_PAIRS and sum(g for _, g, _ in run[first : last + 1]) >= ROT13_GAIN * pairs:
         found.append(run[first][0])
+        return True
+    return False
+
+
+_ANY_DIGIT = re.compile(r"[0-9]")
 
 
 def reversed_view(text: str) -> str | None:
     """The text backwards, when that shows something the text as sent does not."""
     if _REVERSED_SECRET.search(text) and _FORWARD_SECRET.search(text[::-1]):
         return text[::-1]
-    if _REVERSED_DIGITS.search(text):
+    digits = _ANY_DIGIT.search(text) is not None  # the digit layouts need one (a cheap first look)
+    if digits and _REVERSED_DIGITS.search(text):
         return text[::-1]
-    for match in _REVERSED_EMAIL.finditer(text):
-        if _is_tld(match.group(1)[::-1]):
-            return text[::-1]
-    for match in _CARD_RUN.finditer(text):
+    if "@" in text:
+        for match in _REVERSED_EMAIL.finditer(text):
+            if _is_tld(match.group(1)[::-1]):
+                return text[::-1]
+    for match in _CARD_RUN.finditer(text) if digits else ():
         if _card_reversed(re.sub(r"\D", "", match.group())):
             return text[::-1]
-    for match in _DIGIT_RUN.finditer(text):
+    for match in _DIGIT_RUN.finditer(text) if digits else ():
         if _card_reversed(match.group()):
             return text[::-1]
-    if IBAN_TRIGGER.search(text):
+    if digits and IBAN_TRIGGER.search(text):
         for match in _REVERSED_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(match.group()[::-1]):
                 return text[::-1]
@@ -550,7 +571,7 @@ def rot13_view(text: str) -> str | None:
         for match in _ROT13_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(_rot13(match.group())):
                 return _rot13(text)
-    if _rot13_name(text) or turned_word_runs(text):
+    if _rot13_name(text) or turned_word_runs(text, first_only=True):
         return _rot13(text)
     return None
 
@@ -829,9 +850,17 @@ def trigger_positions(joined: str) -> list[int]:
     positions.extend(m.start() for m in _COUNTRY_CODE_LAST.finditer(joined))
     positions.extend(m.start() for m in CHAR_LIST_TRIGGER.finditer(joined))
     positions.extend(m.start() for m in _REVERSED_NAME.finditer(joined))
+    positions.extend(turned_word_runs(joined))   # ROT13 names and addresses; listed given names:
     if _rot13_name(joined):
-        positions.extend(m.start() for m in _CAPITALISED_PAIR.finditer(joined) if _rot13_name(m.group()))
-    positions.extend(turned_word_runs(joined))
+        position = 0
+        while (match := _CAPITALISED_PAIR.search(joined, position)) is not None:
+            if _rot13_name(match.group()):
+                positions.append(match.start())
+                position = joined.find("\x00", match.end()) + 1  # one offset per leaf
+                if position == 0:
+                    break
+            else:
+                position = match.end()
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 

@@ -480,17 +480,23 @@ _NUMBERED_KEY = re.compile(r"(.*?)[_\-. ]?(\d{1,6})")
 
 @dataclass(slots=True)
 class _Fragments:
-    """Consecutive value leaves of one object or list (`parent`)."""
+    """Value leaves that may be pieces of one value: consecutive values of one object or list,
+    or one field of consecutive records; `parent` is the path of the object or list that holds
+    them (of the list, for records)."""
 
     parent: str
     indexes: list[int]
 
 
 def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
-    """Runs of two or more consecutive short value leaves with the same parent, in document
-    order, and whether the request had more fragments than MAX_FRAGMENTS_PER_REQUEST."""
+    """Runs of two or more short value leaves that are pieces of one thing, in document order,
+    and whether the request had more fragments than MAX_FRAGMENTS_PER_REQUEST. Two kinds:
+    consecutive values of one object or list (siblings: `card_bin`, `card_mid` ...; list
+    items), and one field of consecutive records of a list (a column: `[{"v": "ja"},
+    {"v": "ne"}, ...]`, whatever other fields the records have)."""
     groups: list[_Fragments] = []
     current: _Fragments | None = None
+    columns: dict[tuple[str, str], tuple[_Fragments, int]] = {}  # (list, field) -> (run, last record)
     seen = 0
     for index, leaf in enumerate(leaves):
         if leaf.is_key:
@@ -499,16 +505,36 @@ def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
         if not text or len(text) > MAX_NUMBERED_CHARS:
             current = None
             continue
-        parent = leaf.path[: _last_part_start(leaf.path)]
+        cut = _last_part_start(leaf.path)
+        # A query parameter (or header) given several times is a list of its own: its values
+        # are items of one another, not of the request's other parameters.
+        parent = leaf.path if leaf.path.startswith(_TRANSPORT_ROOTS) else leaf.path[:cut]
         if current is not None and current.parent == parent:
             current.indexes.append(index)
             seen += 1  # only values with a sibling before them count
         else:
             current = _Fragments(parent, [index])
             groups.append(current)
+        record = _RECORD_INDEX.search(parent)
+        if record is not None:
+            column = (parent[: record.start()], leaf.path[cut:])
+            number = int(record.group(1))
+            run = columns.get(column)
+            if run is not None and run[1] == number - 1:
+                run[0].indexes.append(index)
+                seen += 1
+                columns[column] = (run[0], number)
+            else:
+                fresh = _Fragments(parent[: record.start()], [index])
+                groups.append(fresh)
+                columns[column] = (fresh, number)
         if seen > MAX_FRAGMENTS_PER_REQUEST:
             return [g for g in groups if len(g.indexes) > 1], True
     return [g for g in groups if len(g.indexes) > 1], False
+
+
+_RECORD_INDEX = re.compile(r"\[(\d+)\]$")  # the record a field sits in: `$.values.x[3]`
+_TRANSPORT_ROOTS = ("$query", "$headers")
 
 
 def _last_part_start(path: str) -> int:
@@ -541,9 +567,10 @@ def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]
                 plain.clear()
             plain.add(key)
     if short or budget.short:
-        # A bound was reached: the fragments of every group count as undecoded (the policy
-        # blocks them), whether or not a join was made of them.
-        return joins, [leaves[i].path for group in groups for i in group.indexes] or [leaves[-1].path]
+        # A bound was reached: the objects and lists that hold fragments count as undecoded
+        # (the policy blocks them), whether or not a join was made of their pieces. Each once,
+        # however many pieces it holds (a list of a million pieces is one violation).
+        return joins, list(dict.fromkeys(group.parent or "$" for group in groups)) or [leaves[-1].path]
     return joins, []
 
 
@@ -555,10 +582,12 @@ def _group_key(leaves: list[Leaf], indexes: list[int]) -> tuple[int, int, int]:
 
 
 def _join_group(leaves: list[Leaf], group: _Fragments, joins: dict[int, list[str]], budget: _Budget) -> None:
-    # Numbered fields are parts of one text whatever their length; other siblings are
-    # joined where they are short fragments.
-    if _numbered(leaves, group.indexes):
-        short_parts = group.indexes
+    # Numbered fields are parts of one text whatever their length, joined in the order their
+    # keys count; other siblings are joined where they are short fragments.
+    order = _numbered_order(leaves, group.indexes)
+    if order is not None:
+        group = _Fragments(group.parent, order)
+        short_parts = order
     else:
         short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
     if len(short_parts) < 2:
@@ -575,7 +604,7 @@ def _join_group(leaves: list[Leaf], group: _Fragments, joins: dict[int, list[str
         _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
 
 
-MAX_WHOLE_FRAGMENT_CHARS = 4     # parts this short, all of them, are pieces of one value
+MAX_WHOLE_FRAGMENT_CHARS = 8     # parts this short, all of them, are pieces of one value
 MIN_WHOLE_FRAGMENTS = 3
 MAX_WHOLE_JOIN_CHARS = 16 * 1024  # one joined view; longer joins go in windows
 _WHOLE_JOIN_OVERLAP = 256
@@ -614,10 +643,10 @@ def _join_whole(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]
         offset = ends[start_part - 1] if start_part else 0
         last = bisect_right(ends, offset + MAX_WHOLE_JOIN_CHARS) - 1
         last = max(last, start_part)
-        view = "".join(texts[start_part : last + 1])
-        if not budget.take(len(view)):
-            return
-        joins.setdefault(group[start_part], []).append(view)
+        for view in _as_joined("".join(texts[start_part : last + 1])):
+            if not budget.take(len(view)):
+                return
+            joins.setdefault(group[start_part], []).append(view)
         if last + 1 >= len(texts):
             return
         back = bisect_right(ends, ends[last] - _WHOLE_JOIN_OVERLAP)
@@ -639,11 +668,32 @@ def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[st
             if not _key_like(token):
                 continue  # words glued together (tags, feature names), not a key
         parts = texts[first : last + 1]
-        for view in ("".join(parts), " ".join(parts)):
+        joined_parts = "".join(parts)
+        hex_only = _HEX_ONLY.fullmatch(joined_parts) is not None
+        for view in _as_joined(joined_parts) if hex_only else (joined_parts, " ".join(parts)):
             if not budget.take(len(view) * (last + 1 - first)):
                 return  # appended to every part: the request's join budget is spent
             for i in window[first : last + 1]:
                 joins.setdefault(i, []).append(view)
+
+
+_HEX_ONLY = re.compile(r"[0-9a-fA-F]{16,}")
+
+
+def _as_joined(text: str) -> list[str]:
+    """The views a joined text gives: itself; or, for a join of hex digits only (sha prefixes,
+    the parts of a UUID, a blob's hex cut into list items), what the hex decodes to where that
+    is text or a file (scanner/decoders.py `bytes_view`), at either alignment: joined ids are
+    random bytes and give nothing, while a hex run as such would read as a blob."""
+    if _HEX_ONLY.fullmatch(text) is None:
+        return [text]
+    views = []
+    for start in (0, 1):
+        digits = text[start : start + (len(text) - start) // 2 * 2]
+        view = decoders.bytes_view(bytes.fromhex(digits))
+        if view is not None:
+            views.append(view)
+    return views
 
 
 def _key_like(token: str) -> bool:
@@ -658,18 +708,50 @@ def _key_like(token: str) -> bool:
 def _numbered(leaves: list[Leaf], group: list[int]) -> bool:
     """`part_0`, `part_1` ... : keys that differ only by a counting number (one text split
     into numbered fields, a transcript in `part_0` ... `part_8`)."""
+    return _numbered_order(leaves, group) is not None
+
+
+def _numbered_order(leaves: list[Leaf], group: list[int]) -> list[int] | None:
+    """The group in the order its keys count (`part_2`, `part_0`, `part_1` is 0, 1, 2; `"0"`,
+    `"1"` ...; `a`, `b`, `c` ... `z`, `aa` ...), when its keys are one stem and a counter that
+    counts without a gap; else None. Values are joined in that order, whatever order the
+    object was written in."""
     if len(group) < 2 or len(group) > MAX_NUMBERED_PARTS:
-        return False
+        return None
     prefix = None
-    numbers = []
+    numbered: list[tuple[int, int]] = []
     for i in group:
         key = _parent_and_key(leaves[i].path)[1]
-        match = _NUMBERED_KEY.fullmatch(key) if key else None
-        if match is None or (prefix is not None and match.group(1) != prefix):
-            return False
-        prefix = match.group(1)
-        numbers.append(int(match.group(2)))
-    return sorted(numbers) == list(range(numbers[0], numbers[0] + len(numbers)))
+        if not key:
+            return None
+        match = _NUMBERED_KEY.fullmatch(key)
+        if match is not None:
+            stem, number = match.group(1), int(match.group(2))
+        else:
+            match = _LETTER_KEY.fullmatch(key)
+            if match is None:
+                return None
+            stem, number = match.group(1), _letter_number(match.group(2))
+        if prefix is not None and stem != prefix:
+            return None
+        prefix = stem
+        numbered.append((number, i))
+    numbered.sort()
+    if any(b[0] != a[0] + 1 for a, b in zip(numbered, numbered[1:])):
+        return None
+    return [i for _, i in numbered]
+
+
+# A key that counts in letters: `a`, `b` ... `z`, `aa`, `ab` (spreadsheet columns), after an
+# optional stem and separator (`k_a`, `part-b`).
+_LETTER_KEY = re.compile(r"(.*?[_\-. ]|)([a-z]{1,2}|[A-Z]{1,2})")
+
+
+def _letter_number(letters: str) -> int:
+    number = 0
+    for letter in letters.lower():
+        number = number * 26 + ord(letter) - 96
+    return number
 
 
 def _value_order(leaves: list[Leaf]) -> list[int]:

@@ -143,9 +143,12 @@ def _load_vocabulary() -> tuple[Category, ...]:
 VOCABULARY: tuple[Category, ...] = _load_vocabulary()
 
 
-@lru_cache(maxsize=16384)  # paths repeat request after request
 def semantics_of_path(path: str) -> KeySemantics:
-    keys = context_keys(path)
+    return _semantics_of_keys(context_keys(path))
+
+
+@lru_cache(maxsize=16384)  # keys repeat request after request, and over the items of a list
+def _semantics_of_keys(keys: tuple[str, ...]) -> KeySemantics:
     if not keys:
         return NO_SEMANTICS
     own = key_words(keys[-1])
