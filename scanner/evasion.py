@@ -677,11 +677,13 @@ def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[st
                 joins.setdefault(i, []).append(view)
 
 
-_HEX_ONLY = re.compile(r"[0-9a-fA-F]{16,}")
+# Lower-case hex with a letter in it, as long as a run the blob detector judges (64): how ids
+# and digests are written, joined (a number, a card, an IBAN or a short code is none).
+_HEX_ONLY = re.compile(r"(?=[0-9]*[a-f])[0-9a-f]{64,}")
 
 
 def _as_joined(text: str) -> list[str]:
-    """The views a joined text gives: itself; or, for a join of hex digits only (sha prefixes,
+    """The views a joined text gives: itself; or, for a join of lower-case hex (sha prefixes,
     the parts of a UUID, a blob's hex cut into list items), what the hex decodes to where that
     is text or a file (scanner/decoders.py `bytes_view`), at either alignment: joined ids are
     random bytes and give nothing, while a hex run as such would read as a blob."""

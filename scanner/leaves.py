@@ -41,11 +41,11 @@ _HUGE_NUMBER = 1e20           # past twenty digits a float no longer holds a dig
 # A list of small integers can carry a value too: single digits (a card as [4, 5, 3, 9, ...])
 # or bytes (a secret, a pickle as [128, 4, 149, ...]); rendered as digits, text or base64.
 _MIN_INT_LIST = 9
-# Shorter lists count as bytes only where they spell printable ASCII with a letter or digit in
-# it (a secret cut into lists of a few byte values: `{"b0": [65, 75, 73, 65], "b1": [...]}`; the
-# pieces are joined as siblings, scanner/evasion.py). Shapes and sizes (`[3, 224, 224]`,
-# `[64, 64]`) spell control characters or punctuation.
-_MIN_BYTE_TEXT_LIST = 2
+# Shorter lists (down to one value) count as bytes only where they spell printable ASCII with a
+# letter or digit in it (a secret cut into lists of a few byte values: `{"b0": [65, 75, 73, 65],
+# "b1": [...]}`; the pieces are joined as siblings, scanner/evasion.py). Shapes and sizes
+# (`[3, 224, 224]`, `[64, 64]`) spell control characters or punctuation.
+_MIN_BYTE_TEXT_LIST = 1
 _MAX_INT_LIST = 4096          # items rendered; NumericArrayDetector reports longer lists
 _MAX_PLANS = 65536     # user dicts have keys of their own choosing: the tries stay bounded
 _MAX_SEGMENTS = 65536

@@ -44,7 +44,7 @@ def _under(path: str, expected: str) -> bool:
 
 @pytest.mark.parametrize(("entity_cls", "form", "place"), S.split_cases(),
                          ids=[f"{e}-{f}-{p}" for e, f, p in S.split_cases()])
-@settings(COMMON, max_examples=3)
+@settings(COMMON, max_examples=2)
 @given(data=st.data())
 def test_a_split_value_is_found_wherever_its_pieces_are(inspector, entity_cls, form, place, data):
     case = data.draw(S.splits(entity_cls, form, place), label="split")
