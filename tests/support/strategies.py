@@ -1192,6 +1192,45 @@ def splits(draw: Draw, entity_cls: str, form: str, place: str) -> Split:
     return Split(entity, form, place, value, _with_body(record, body), "$.tags")
 
 
+# Obfuscations of single characters, for every textual entity: Latin letters swapped for
+# Cyrillic or Greek look-alikes (some or all of them), and a lone surrogate (what a lenient JSON
+# parser lets through) before an `@` or between characters.
+_HOMOGLYPHS = {"a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у", "i": "і", "j": "ј", "s": "ѕ",
+               "A": "Α", "B": "Β", "E": "Ε", "H": "Η", "I": "Ι", "K": "Κ", "M": "Μ", "N": "Ν", "O": "Ο", "P": "Ρ",
+               "T": "Τ", "X": "Χ", "Z": "Ζ", "C": "С"}
+
+
+def homoglyphs(draw: Draw, text: str) -> str:
+    rng = _rng(draw)
+    share = draw(st.sampled_from((0.3, 0.6, 1.0)))
+    return "".join(_HOMOGLYPHS[c] if c in _HOMOGLYPHS and rng.random() < share else c for c in text)
+
+
+def lone_surrogates(draw: Draw, text: str) -> str:
+    rng = _rng(draw)
+    surrogate = chr(draw(st.integers(0xD800, 0xDFFF)))
+    if "@" in text and draw(st.booleans()):
+        return text.replace("@", surrogate + "@", 1)
+    at = rng.randrange(1, max(2, len(text)))
+    return text[:at] + surrogate + text[at:]
+
+
+OBFUSCATIONS: dict[str, Callable[[Draw, str], str]] = {"homoglyphs": homoglyphs, "lone_surrogate": lone_surrogates}
+OBFUSCATED_ENTITIES = tuple(name for name, shape in ENTITY_SHAPES.items() if shape in ("text", "digits"))
+
+
+@st.composite
+def obfuscated(draw: Draw, entity_cls: str, obfuscation: str) -> Split:
+    """The entity with its characters obfuscated, as a run-metadata value."""
+    entity = draw(ENTITIES[entity_cls], label="entity")
+    value = OBFUSCATIONS[obfuscation](draw, entity.text)
+    record, body = _run_metadata(draw)
+    key = draw(st.sampled_from(NEUTRAL_KEYS + entity.context_keys))
+    body["values"][key] = value
+    body["types"][key] = "str"
+    return Split(entity, obfuscation, "body", value, _with_body(record, body), _render(("values", key)))
+
+
 # Short metadata that sits in siblings and lists and is no piece of anything: tags, flags,
 # hyperparameters, labels, hex id parts, version parts, git sha prefixes.
 _SHORT_TAGS = ("v1", "v2", "gpu", "cpu", "eu", "us", "prod", "dev", "nightly", "ab", "ml", "rc1", "x86", "arm",
