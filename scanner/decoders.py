@@ -14,12 +14,15 @@ identifiers never become views.
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
-    ROT13        only where ROT13 turns an address's top-level domain into a common one, or
-                 shows a secret prefix
+    ROT13        only where ROT13 turns an address's top-level domain into a common one, shows
+                 a secret prefix, an IBAN, a listed given name, or turns a run of capitalised
+                 words (a name, an address) into words by letter-pair statistics
     obfuscation  `[at]`, `(AT)`, `{dot}`, `jane at example dot com` in an address-like context
     confusables  Cyrillic/Greek letters and `@`/`.` look-alikes that NFKC leaves alone
     digits       card/phone/SSN digit groups split by `/`, `_`, `|`, newlines, two spaces, or
                  glued to a word, and lists of single digits: separators collapsed
+    characters   a value written one character at a time with one separator (`, ; | - : /`,
+                 space, tab ...) or as quoted characters: the characters joined
 
 Every loop is bounded: MAX_TRIES_PER_DECODER candidates decoded and MAX_VIEWS_PER_DECODER
 views per text and decoder; a text with more reports `short` (the caller marks the leaf
@@ -559,8 +562,9 @@ def reversed_view(text: str) -> str | None:
 
 
 def rot13_view(text: str) -> str | None:
-    """The text under ROT13, when that shows a credential prefix or turns an address's
-    top-level domain into a real one (and the address as sent has none)."""
+    """The text under ROT13, when that shows a credential prefix, turns an address's top-level
+    domain into a real one (and the address as sent has none), shows a valid IBAN or a listed
+    given name, or turns a run of capitalised words into words (`turned_word_runs`)."""
     if _ROT13_SECRET.search(text):
         return _rot13(text)
     for match in _EMAILISH.finditer(text):

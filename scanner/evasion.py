@@ -18,14 +18,18 @@ lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and 
 scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reversal, ROT13,
 `[at]`/`(dot)`/spelled-out addresses, look-alike letters, split or glued digit groups.
 
-It also joins values of one object or list that together make a value (see
-`_fragment_joins`): short fragments whose concatenation shows an address, a run of nine or
-more digits or a key-like token that no part shows alone (an e-mail as single characters or
-3-character tags, a key as 4-character items, `card_bin`/`card_mid`/`card_last4`; numbered
-fields such as `part_0` ... `part_8` whatever their length), and the named joins of `_split_joins`
-(a mailbox and a domain, digit groups, first and last name); the joined text is appended to
-the parts it is made of. Joins are per request: a value split over several requests is not
-joined (out of scope of a per-request scanner).
+It also joins values that together make a value (see `_fragment_joins`): the values of one
+object or list, one field of consecutive records (`[{"v": "ja"}, {"v": "ne"}]`) and the values
+of a query parameter given several times. Pieces of up to 8 characters (three or more), pieces
+of one width, and numbered fields (`part_0` ... `part_8`, an index dict `{"0": ..}`, keys that
+count in letters `a`, `b`, `c`; joined in counting order whatever order they were written in)
+are joined whole, so every detector reads the value; other short fragments where their
+concatenation shows an address, a run of nine or more digits or a key-like token that no part
+shows alone (`card_bin`/`card_mid`/`card_last4`). A join of lower-case hex as long as a blob
+run gives what the hex decodes to (joined ids give nothing). The named joins of `_split_joins`
+add a mailbox and a domain, digit groups, first and last name; the joined text is appended to
+the parts it is made of. A value split over several requests is joined by
+scanner/across_requests.py, not here.
 
 Cost on clean traffic: one regex over all fresh leaf texts of the request joined by NUL finds
 the leaves with anything to decode (most requests have none and return unchanged), and one
