@@ -750,7 +750,8 @@ _CHAR_RUN = re.compile(
         rf"(?P<s{n}>(?:[^\x00]{re.escape(sep)}){{{MIN_CHAR_RUN - 1},}}[^\x00])" for n, sep in enumerate(CHAR_SEPARATORS)
     )
     + r")(?![^\s\]\)\"'.,;])"
-    r"|(?P<q>['\"])[^'\"\n](?P=q)(?P<qsep>, ?)(?:(?P=q)[^'\"\n](?P=q)(?P=qsep)){4,}(?P=q)[^'\"\n](?P=q)"
+    r"|(?P<q>['\"])(?:[^'\"\\\n]|\\[\\'\"ntr])(?P=q)(?P<qsep>, ?)"
+    r"(?:(?P=q)(?:[^'\"\\\n]|\\[\\'\"ntr])(?P=q)(?P=qsep)){4,}(?P=q)(?:[^'\"\\\n]|\\[\\'\"ntr])(?P=q)"
 )
 # Four characters with the same separator between them, none of them blank or a separator
 # (a run of value characters has that somewhere; indentation and `-----` rulers do not). One
@@ -761,6 +762,8 @@ CHAR_LIST_TRIGGER = re.compile(
     rf"{_VALUE_CHAR}(?P<sep>, |{_SEPARATOR_CLASS}){_VALUE_CHAR}(?P=sep){_VALUE_CHAR}(?P=sep){_VALUE_CHAR}"
     r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]"
 )
+_QUOTED_ITEMS = {q: re.compile(rf"{q}((?:[^'\"\\\n]|\\[\\'\"ntr])){q}") for q in "'\""}
+_QUOTED_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\\\": "\\", "\\'": "'", '\\"': '"'}
 MAX_CHAR_LIST_CHARS = 64 * 1024   # characters of one run joined (the leaf's view budget bounds the rest)
 
 
@@ -774,7 +777,9 @@ def char_list_views(text: str, tries: Tries) -> list[str]:
             tries.short = True  # the rest of the run is left undecoded: the policy hears of it
             run = run[: 3 * MAX_CHAR_LIST_CHARS]
         if match.group("q") is not None:
-            chars = run[1 :: 3 + len(match.group("qsep"))]
+            # Each item is one character or an escape of one (`'\\n'` in a list's repr).
+            items = _QUOTED_ITEMS[match.group("q")].findall(run)  # quote pairs in turn, never a separator
+            chars = "".join(_QUOTED_ESCAPES.get(item, item) for item in items)
         else:
             sep = CHAR_SEPARATORS[int(match.lastgroup[1:])]
             chars = run[:: 1 + len(sep)]

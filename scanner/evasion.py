@@ -608,7 +608,8 @@ def _join_group(leaves: list[Leaf], group: _Fragments, joins: dict[int, list[str
         _join_window(leaves, short_parts[start : start + MAX_JOIN_WINDOW], joins, budget)
 
 
-MAX_WHOLE_FRAGMENT_CHARS = 8     # parts this short, all of them, are pieces of one value
+MAX_WHOLE_FRAGMENT_CHARS = 4     # parts this short, all of them, are pieces of one value
+MAX_CUT_FRAGMENT_CHARS = 8       # parts this short are pieces where the value was cut mid-text
 MIN_WHOLE_FRAGMENTS = 3
 MAX_WHOLE_JOIN_CHARS = 16 * 1024  # one joined view; longer joins go in windows
 _WHOLE_JOIN_OVERLAP = 256
@@ -627,9 +628,22 @@ def _all_fragments(leaves: list[Leaf], group: list[int]) -> bool:
         return False
     if len(group) >= MIN_WHOLE_FRAGMENTS and all(len(t) <= MAX_WHOLE_FRAGMENT_CHARS for t in texts):
         return True
+    if len(group) >= MIN_WHOLE_FRAGMENTS and all(len(t) <= MAX_CUT_FRAGMENT_CHARS for t in texts) and _cut(texts):
+        return True  # `['Dr. N', 'oa Ch', 'aud', 'hry']`: a name cut into 3-6 characters
     if len(group) >= MIN_WHOLE_FRAGMENTS and _fixed_width(texts):
         return True  # a value cut every n characters (`['-----BE', 'GIN OPE', ...]`)
     return all(len(t) <= MAX_FRAGMENT_CHARS for t in texts) and _numbered(leaves, group)
+
+
+_CUT_EDGE = frozenset(" ,.;:@/-")
+
+
+def _cut(texts: list[str]) -> bool:
+    """Pieces of a text cut anywhere, not whole words or labels: a third of them at least hold
+    a blank or begin or end with punctuation (`' rue d'`, `', 4540'`). A list of labels
+    (`['age', 'income']`, `['eu-west-1', 'us-east-2']`) has none such."""
+    cut = sum(1 for t in texts if " " in t or t[0] in _CUT_EDGE or t[-1] in _CUT_EDGE)
+    return cut * 3 >= len(texts)
 
 
 def _fixed_width(texts: list[str]) -> bool:
