@@ -1284,6 +1284,7 @@ def clean_splits(draw: Draw, place: str) -> Split:
         body["types"][key] = _metadata_type(value)
         return Split(entity, kind, place, value, _with_body(record, body), _render(("values", key)))
     pieces = value if isinstance(value, list) else list(value.values())
+    pieces = [p if isinstance(p, str) else json.dumps(p) for p in pieces]  # strings where strings go
     if place == "query":
         record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)")))
         record = {k: v for k, v in record.items() if k != "response_status"}
