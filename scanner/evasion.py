@@ -519,7 +519,7 @@ def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
         else:
             current = _Fragments(parent, [index])
             groups.append(current)
-        record = _RECORD_INDEX.search(parent)
+        record = _RECORD_INDEX.search(parent) if parent.endswith("]") else None
         if record is not None:
             column = (parent[: record.start()], leaf.path[cut:])
             number = int(record.group(1))
