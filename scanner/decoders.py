@@ -14,12 +14,15 @@ identifiers never become views.
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
-    ROT13        only where ROT13 turns an address's top-level domain into a common one, or
-                 shows a secret prefix
+    ROT13        only where ROT13 turns an address's top-level domain into a common one, shows
+                 a secret prefix, an IBAN, a listed given name, or turns a run of capitalised
+                 words (a name, an address) into words by letter-pair statistics
     obfuscation  `[at]`, `(AT)`, `{dot}`, `jane at example dot com` in an address-like context
     confusables  Cyrillic/Greek letters and `@`/`.` look-alikes that NFKC leaves alone
     digits       card/phone/SSN digit groups split by `/`, `_`, `|`, newlines, two spaces, or
                  glued to a word, and lists of single digits: separators collapsed
+    characters   a value written one character at a time with one separator (`, ; | - : /`,
+                 space, tab ...) or as quoted characters: the characters joined
 
 Every loop is bounded: MAX_TRIES_PER_DECODER candidates decoded and MAX_VIEWS_PER_DECODER
 views per text and decoder; a text with more reports `short` (the caller marks the leaf
@@ -31,6 +34,8 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import json
+import math
 import re
 from functools import lru_cache
 from importlib import resources
@@ -405,9 +410,11 @@ ROT13_TRIGGER = re.compile(f"{_ROT13_SECRET.pattern}|{_EMAILISH.pattern}")
 
 
 # A capitalised name pair read backwards: words of lower-case letters ending in a capital
-# (`eoD enaJ`), a shape that text as written does not have.
+# (`eoD enaJ`), a shape that text as written does not have; an initial between them reads
+# `.U` backwards (`eoD .U enaJ`).
 _REVERSED_NAME = re.compile(
-    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ](?:[ ,.]{1,3}[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]){1,3}(?![A-Za-zÀ-ÖØ-öø-ÿ])"
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿ])[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]"
+    r"(?:[ ,.]{1,3}(?:[A-ZÀ-ÖØ-Þ][ ,.]{1,3})?[a-zß-öø-ÿ]{1,20}[A-ZÀ-ÖØ-Þ]){1,3}(?![A-Za-zÀ-ÖØ-öø-ÿ])"
 )
 # A capitalised pair whose first word under ROT13 is a given name and as sent is not.
 _CAPITALISED_PAIR = re.compile(
@@ -431,22 +438,121 @@ def _rot13_name(text: str) -> bool:
     return False
 
 
+# --- words that read as words only turned ---------------------------------------------------
+# A name or an address under ROT13 is a run of capitalised words (ROT13 keeps the case) whose
+# letters read as words turned and as gibberish sent: `Qe. Zrv Unqqnq`, `1 Jvyybjoebbx Nir,
+# Qnlgba`. How well a word reads is the log-probability of its letter pairs (a letter-bigram
+# model of 92,000 given names and English words, scanner/detectors/letter_pairs.json, built by
+# benchmarks/build_letter_pairs.py). A run of two words or more is turned when, per letter
+# pair, it reads at least ROT13_GAIN better turned; English, names and identifiers as sent read
+# worse turned, and a run needs ROT13_MIN_PAIRS pairs before statistics say anything. (Measured
+# on 1,000 generated names and addresses in five contexts: 6 read no better turned; on the
+# captured traffic, the docs, the source and ML vocabulary capitalised: no run turned.)
+ROT13_GAIN = 0.3
+ROT13_MIN_PAIRS = 10
+MAX_ROT13_WORDS = 65536          # capitalised words weighed per text; past it the text is turned
+
+_CAP_WORD = re.compile(r"(?<![^\W_])[A-Z][^\W\dA-Z_]{1,24}(?![^\W_])")
+_NOT_A_TO_Z = re.compile(r"[^a-z]+")
+# Between two words of one run: blanks and punctuation of names and addresses, and up to three
+# short tokens among them (a house number, a postcode, an initial, `rue des`, `van`, `de la`).
+_GAP_MARKS = r"[ \t,.'’/#()\-]{1,4}"
+_RUN_GAP = re.compile(rf"{_GAP_MARKS}(?:(?:[0-9A-Z]{{1,5}}|[a-z]{{1,3}}){_GAP_MARKS}){{0,3}}")
+
+
+@lru_cache(maxsize=1)
+def _pair_log_probabilities() -> dict[str, float]:
+    document = json.loads(resources.files("metagate.scanner.detectors").joinpath("letter_pairs.json").read_text("utf-8"))
+    follows = document["follows"]
+    table: dict[str, float] = {}
+    for first, row in document["counts"].items():
+        total = sum(row) + len(row)  # add-one: a pair never seen is rare, not impossible
+        for second, count in zip(follows, row):
+            table[first + second] = math.log((count + 1) / total)
+    return table
+
+
+@lru_cache(maxsize=16384)
+def _turn_gain(word: str) -> float:
+    """How much better `word` reads under ROT13 than as sent: the difference of the summed
+    log-probabilities of its letter pairs (positive: it reads better turned)."""
+    table = _pair_log_probabilities()
+    letters = _NOT_A_TO_Z.sub("", word.lower())   # ROT13 turns a-z only: `Føerafra` is weighed as `ferafra`
+    sent = f"^{letters}$"
+    turned = f"^{_rot13(letters)}$"
+    return sum(table[turned[i : i + 2]] - table[sent[i : i + 2]] for i in range(len(sent) - 1))
+
+
+def turned_word_runs(text: str, first_only: bool = False) -> list[int]:
+    """Offsets of the runs of capitalised words in `text` that read as words under ROT13 and
+    not as sent (see ROT13_GAIN): the first of each NUL-separated text (the request-wide
+    trigger joins leaf texts with NUL; one offset names the leaf), or the first only. Past
+    MAX_ROT13_WORDS words, the offset of the next one (the text is turned unweighed rather
+    than left unread)."""
+    found: list[int] = []
+    run: list[tuple[int, float, int]] = []   # (start, gain, pairs) of the current run's words
+    last_end = -1
+    count = 0
+    position = 0
+    while True:
+        for match in _CAP_WORD.finditer(text, position):
+            count += 1
+            if count > MAX_ROT13_WORDS:
+                found.append(match.start())
+                return found
+            start, end = match.span()
+            if run and not _RUN_GAP.fullmatch(text, last_end, start):
+                if _weigh(run, found):
+                    break
+                run = []
+            run.append((start, _turn_gain(match.group()), end - start + 1))
+            last_end = end
+        else:
+            _weigh(run, found)
+            return found
+        if first_only:
+            return found
+        run = []
+        position = text.find("\x00", last_end) + 1  # on to the next leaf's text
+        if position == 0:
+            return found
+
+
+def _weigh(run: list[tuple[int, float, int]], found: list[int]) -> bool:
+    # Words at either end that read better as sent (`Owner: Qe. Zrv Unqqnq`) are no part of it.
+    first, last = 0, len(run) - 1
+    while first <= last and run[first][1] <= 0:
+        first += 1
+    while last >= first and run[last][1] <= 0:
+        last -= 1
+    pairs = sum(p for _, _, p in run[first : last + 1])
+    if last > first and pairs >= ROT13_MIN_PAIRS and sum(g for _, g, _ in run[first : last + 1]) >= ROT13_GAIN * pairs:
+        found.append(run[first][0])
+        return True
+    return False
+
+
+_ANY_DIGIT = re.compile(r"[0-9]")
+
+
 def reversed_view(text: str) -> str | None:
     """The text backwards, when that shows something the text as sent does not."""
     if _REVERSED_SECRET.search(text) and _FORWARD_SECRET.search(text[::-1]):
         return text[::-1]
-    if _REVERSED_DIGITS.search(text):
+    digits = _ANY_DIGIT.search(text) is not None  # the digit layouts need one (a cheap first look)
+    if digits and _REVERSED_DIGITS.search(text):
         return text[::-1]
-    for match in _REVERSED_EMAIL.finditer(text):
-        if _is_tld(match.group(1)[::-1]):
-            return text[::-1]
-    for match in _CARD_RUN.finditer(text):
+    if "@" in text:
+        for match in _REVERSED_EMAIL.finditer(text):
+            if _is_tld(match.group(1)[::-1]):
+                return text[::-1]
+    for match in _CARD_RUN.finditer(text) if digits else ():
         if _card_reversed(re.sub(r"\D", "", match.group())):
             return text[::-1]
-    for match in _DIGIT_RUN.finditer(text):
+    for match in _DIGIT_RUN.finditer(text) if digits else ():
         if _card_reversed(match.group()):
             return text[::-1]
-    if IBAN_TRIGGER.search(text):
+    if digits and IBAN_TRIGGER.search(text):
         for match in _REVERSED_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(match.group()[::-1]):
                 return text[::-1]
@@ -456,8 +562,9 @@ def reversed_view(text: str) -> str | None:
 
 
 def rot13_view(text: str) -> str | None:
-    """The text under ROT13, when that shows a credential prefix or turns an address's
-    top-level domain into a real one (and the address as sent has none)."""
+    """The text under ROT13, when that shows a credential prefix, turns an address's top-level
+    domain into a real one (and the address as sent has none), shows a valid IBAN or a listed
+    given name, or turns a run of capitalised words into words (`turned_word_runs`)."""
     if _ROT13_SECRET.search(text):
         return _rot13(text)
     for match in _EMAILISH.finditer(text):
@@ -468,7 +575,7 @@ def rot13_view(text: str) -> str | None:
         for match in _ROT13_IBAN.finditer(text):
             if not is_iban(match.group()) and is_iban(_rot13(match.group())):
                 return _rot13(text)
-    if _rot13_name(text):
+    if _rot13_name(text) or turned_word_runs(text, first_only=True):
         return _rot13(text)
     return None
 
@@ -631,14 +738,32 @@ def digit_views(text: str, tries: Tries) -> list[str]:
 # --- characters written one by one ------------------------------------------------------------
 
 # A value as its characters with one separator between them (`A,K,I,A,...`, `8, 6, 6, -, 5`,
-# `a|b|c`), or as quoted characters (`'8', '6', '6'`: a list's repr in a string): the
-# characters joined make one view, whatever they spell, so every detector reads the value.
+# `a|b|c`, `j a n e`, `-,-,-,-,-,B,E,G,I,N, ,R,S,A,...` with the value's own spaces, dashes and
+# line breaks among the characters), or as quoted characters (`'8', '6', '6'`: a list's repr in
+# a string): the characters joined make one view, whatever they spell, so every detector reads
+# the value. A character may be the separator itself (`k---i` is `k`, `-`, `i` split by `-`).
+CHAR_SEPARATORS = (", ", ",", ";", "|", " ", "-", ":", "/", "\t", "_", "~", "+", "*")
+MIN_CHAR_RUN = 6                  # characters; a shorter run is a short list of words or codes
 _CHAR_RUN = re.compile(
-    r"(?<![^\s\[\(\"'=:])[^,;|\n](?P<sep>, ?|;|\|)(?:[^,;|\n](?P=sep)){4,}[^,;|\n](?![^\s\]\)\"'.])"
-    r"|(?P<q>['\"])[^'\"\n](?P=q)(?P<qsep>, ?)(?:(?P=q)[^'\"\n](?P=q)(?P=qsep)){4,}(?P=q)[^'\"\n](?P=q)"
+    r"(?<![^\s\[\(\"'=:])(?:"
+    + "|".join(
+        rf"(?P<s{n}>(?:[^\x00]{re.escape(sep)}){{{MIN_CHAR_RUN - 1},}}[^\x00])" for n, sep in enumerate(CHAR_SEPARATORS)
+    )
+    + r")(?![^\s\]\)\"'.,;])"
+    r"|(?P<q>['\"])(?:[^'\"\\\n]|\\[\\'\"ntr])(?P=q)(?P<qsep>, ?)"
+    r"(?:(?P=q)(?:[^'\"\\\n]|\\[\\'\"ntr])(?P=q)(?P=qsep)){4,}(?P=q)(?:[^'\"\\\n]|\\[\\'\"ntr])(?P=q)"
 )
-CHAR_LIST_TRIGGER = re.compile(r"[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n](?:, ?|;|\|)[^,;|\n],?[ ;|]?[^,;|\n]"
-                               r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]")
+# Four characters with the same separator between them, none of them blank or a separator
+# (a run of value characters has that somewhere; indentation and `-----` rulers do not). One
+# character class then the separators: the engine tries little at each position.
+_SEPARATOR_CLASS = "[" + "".join(re.escape(sep) for sep in CHAR_SEPARATORS if len(sep) == 1) + "]"
+_VALUE_CHAR = "[^\\x00\\s" + _SEPARATOR_CLASS[1:]
+CHAR_LIST_TRIGGER = re.compile(
+    rf"{_VALUE_CHAR}(?P<sep>, |{_SEPARATOR_CLASS}){_VALUE_CHAR}(?P=sep){_VALUE_CHAR}(?P=sep){_VALUE_CHAR}"
+    r"|['\"][^'\"\n]['\"], ?['\"][^'\"\n]['\"], ?['\"]"
+)
+_QUOTED_ITEMS = {q: re.compile(rf"{q}((?:[^'\"\\\n]|\\[\\'\"ntr])){q}") for q in "'\""}
+_QUOTED_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\\\": "\\", "\\'": "'", '\\"': '"'}
 MAX_CHAR_LIST_CHARS = 64 * 1024   # characters of one run joined (the leaf's view budget bounds the rest)
 
 
@@ -652,10 +777,13 @@ def char_list_views(text: str, tries: Tries) -> list[str]:
             tries.short = True  # the rest of the run is left undecoded: the policy hears of it
             run = run[: 3 * MAX_CHAR_LIST_CHARS]
         if match.group("q") is not None:
-            chars = run[1 :: 3 + len(match.group("qsep"))]
+            # Each item is one character or an escape of one (`'\\n'` in a list's repr).
+            items = _QUOTED_ITEMS[match.group("q")].findall(run)  # quote pairs in turn, never a separator
+            chars = "".join(_QUOTED_ESCAPES.get(item, item) for item in items)
         else:
-            chars = run[:: 1 + len(match.group("sep"))]
-        if len(chars.strip()) >= MIN_DECODED_CHARS:
+            sep = CHAR_SEPARATORS[int(match.lastgroup[1:])]
+            chars = run[:: 1 + len(sep)]
+        if len(chars.strip()) >= MIN_DECODED_CHARS and len(set(chars)) > 2:  # not a ruler (`- - - - - -`)
             views.append(chars)
     return views
 
@@ -775,8 +903,17 @@ def trigger_positions(joined: str) -> list[int]:
     positions.extend(m.start() for m in _COUNTRY_CODE_LAST.finditer(joined))
     positions.extend(m.start() for m in CHAR_LIST_TRIGGER.finditer(joined))
     positions.extend(m.start() for m in _REVERSED_NAME.finditer(joined))
+    positions.extend(turned_word_runs(joined))   # ROT13 names and addresses; listed given names:
     if _rot13_name(joined):
-        positions.extend(m.start() for m in _CAPITALISED_PAIR.finditer(joined) if _rot13_name(m.group()))
+        position = 0
+        while (match := _CAPITALISED_PAIR.search(joined, position)) is not None:
+            if _rot13_name(match.group()):
+                positions.append(match.start())
+                position = joined.find("\x00", match.end()) + 1  # one offset per leaf
+                if position == 0:
+                    break
+            else:
+                position = match.end()
     positions.extend(m.start() for m in _CHUNK_PAIR.finditer(joined) if _TEXTURE.search(m.group()))
     return positions
 

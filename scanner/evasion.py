@@ -18,14 +18,18 @@ lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and 
 scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reversal, ROT13,
 `[at]`/`(dot)`/spelled-out addresses, look-alike letters, split or glued digit groups.
 
-It also joins values of one object or list that together make a value (see
-`_fragment_joins`): short fragments whose concatenation shows an address, a run of nine or
-more digits or a key-like token that no part shows alone (an e-mail as single characters or
-3-character tags, a key as 4-character items, `card_bin`/`card_mid`/`card_last4`; numbered
-fields such as `part_0` ... `part_8` whatever their length), and the named joins of `_split_joins`
-(a mailbox and a domain, digit groups, first and last name); the joined text is appended to
-the parts it is made of. Joins are per request: a value split over several requests is not
-joined (out of scope of a per-request scanner).
+It also joins values that together make a value (see `_fragment_joins`): the values of one
+object or list, one field of consecutive records (`[{"v": "ja"}, {"v": "ne"}]`) and the values
+of a query parameter given several times. Pieces of up to 8 characters (three or more), pieces
+of one width, and numbered fields (`part_0` ... `part_8`, an index dict `{"0": ..}`, keys that
+count in letters `a`, `b`, `c`; joined in counting order whatever order they were written in)
+are joined whole, so every detector reads the value; other short fragments where their
+concatenation shows an address, a run of nine or more digits or a key-like token that no part
+shows alone (`card_bin`/`card_mid`/`card_last4`). A join of lower-case hex as long as a blob
+run gives what the hex decodes to (joined ids give nothing). The named joins of `_split_joins`
+add a mailbox and a domain, digit groups, first and last name; the joined text is appended to
+the parts it is made of. A value split over several requests is joined by
+scanner/across_requests.py, not here.
 
 Cost on clean traffic: one regex over all fresh leaf texts of the request joined by NUL finds
 the leaves with anything to decode (most requests have none and return unchanged), and one
@@ -480,17 +484,23 @@ _NUMBERED_KEY = re.compile(r"(.*?)[_\-. ]?(\d{1,6})")
 
 @dataclass(slots=True)
 class _Fragments:
-    """Consecutive value leaves of one object or list (`parent`)."""
+    """Value leaves that may be pieces of one value: consecutive values of one object or list,
+    or one field of consecutive records; `parent` is the path of the object or list that holds
+    them (of the list, for records)."""
 
     parent: str
     indexes: list[int]
 
 
 def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
-    """Runs of two or more consecutive short value leaves with the same parent, in document
-    order, and whether the request had more fragments than MAX_FRAGMENTS_PER_REQUEST."""
+    """Runs of two or more short value leaves that are pieces of one thing, in document order,
+    and whether the request had more fragments than MAX_FRAGMENTS_PER_REQUEST. Two kinds:
+    consecutive values of one object or list (siblings: `card_bin`, `card_mid` ...; list
+    items), and one field of consecutive records of a list (a column: `[{"v": "ja"},
+    {"v": "ne"}, ...]`, whatever other fields the records have)."""
     groups: list[_Fragments] = []
     current: _Fragments | None = None
+    columns: dict[tuple[str, str], tuple[_Fragments, int]] = {}  # (list, field) -> (run, last record)
     seen = 0
     for index, leaf in enumerate(leaves):
         if leaf.is_key:
@@ -499,16 +509,36 @@ def _fragment_groups(leaves: list[Leaf]) -> tuple[list[_Fragments], bool]:
         if not text or len(text) > MAX_NUMBERED_CHARS:
             current = None
             continue
-        parent = leaf.path[: _last_part_start(leaf.path)]
+        cut = _last_part_start(leaf.path)
+        # A query parameter (or header) given several times is a list of its own: its values
+        # are items of one another, not of the request's other parameters.
+        parent = leaf.path if leaf.path.startswith(_TRANSPORT_ROOTS) else leaf.path[:cut]
         if current is not None and current.parent == parent:
             current.indexes.append(index)
             seen += 1  # only values with a sibling before them count
         else:
             current = _Fragments(parent, [index])
             groups.append(current)
+        record = _RECORD_INDEX.search(parent) if parent.endswith("]") else None
+        if record is not None:
+            column = (parent[: record.start()], leaf.path[cut:])
+            number = int(record.group(1))
+            run = columns.get(column)
+            if run is not None and run[1] == number - 1:
+                run[0].indexes.append(index)
+                seen += 1
+                columns[column] = (run[0], number)
+            else:
+                fresh = _Fragments(parent[: record.start()], [index])
+                groups.append(fresh)
+                columns[column] = (fresh, number)
         if seen > MAX_FRAGMENTS_PER_REQUEST:
             return [g for g in groups if len(g.indexes) > 1], True
     return [g for g in groups if len(g.indexes) > 1], False
+
+
+_RECORD_INDEX = re.compile(r"\[(\d+)\]$")  # the record a field sits in: `$.values.x[3]`
+_TRANSPORT_ROOTS = ("$query", "$headers")
 
 
 def _last_part_start(path: str) -> int:
@@ -541,9 +571,10 @@ def _fragment_joins(leaves: list[Leaf]) -> tuple[dict[int, list[str]], list[str]
                 plain.clear()
             plain.add(key)
     if short or budget.short:
-        # A bound was reached: the fragments of every group count as undecoded (the policy
-        # blocks them), whether or not a join was made of them.
-        return joins, [leaves[i].path for group in groups for i in group.indexes] or [leaves[-1].path]
+        # A bound was reached: the objects and lists that hold fragments count as undecoded
+        # (the policy blocks them), whether or not a join was made of their pieces. Each once,
+        # however many pieces it holds (a list of a million pieces is one violation).
+        return joins, list(dict.fromkeys(group.parent or "$" for group in groups)) or [leaves[-1].path]
     return joins, []
 
 
@@ -555,10 +586,12 @@ def _group_key(leaves: list[Leaf], indexes: list[int]) -> tuple[int, int, int]:
 
 
 def _join_group(leaves: list[Leaf], group: _Fragments, joins: dict[int, list[str]], budget: _Budget) -> None:
-    # Numbered fields are parts of one text whatever their length; other siblings are
-    # joined where they are short fragments.
-    if _numbered(leaves, group.indexes):
-        short_parts = group.indexes
+    # Numbered fields are parts of one text whatever their length, joined in the order their
+    # keys count; other siblings are joined where they are short fragments.
+    order = _numbered_order(leaves, group.indexes)
+    if order is not None:
+        group = _Fragments(group.parent, order)
+        short_parts = order
     else:
         short_parts = [i for i in group.indexes if len(leaves[i].text) <= MAX_FRAGMENT_CHARS]
     if len(short_parts) < 2:
@@ -576,6 +609,7 @@ def _join_group(leaves: list[Leaf], group: _Fragments, joins: dict[int, list[str
 
 
 MAX_WHOLE_FRAGMENT_CHARS = 4     # parts this short, all of them, are pieces of one value
+MAX_CUT_FRAGMENT_CHARS = 8       # parts this short are pieces where the value was cut mid-text
 MIN_WHOLE_FRAGMENTS = 3
 MAX_WHOLE_JOIN_CHARS = 16 * 1024  # one joined view; longer joins go in windows
 _WHOLE_JOIN_OVERLAP = 256
@@ -594,9 +628,22 @@ def _all_fragments(leaves: list[Leaf], group: list[int]) -> bool:
         return False
     if len(group) >= MIN_WHOLE_FRAGMENTS and all(len(t) <= MAX_WHOLE_FRAGMENT_CHARS for t in texts):
         return True
+    if len(group) >= MIN_WHOLE_FRAGMENTS and all(len(t) <= MAX_CUT_FRAGMENT_CHARS for t in texts) and _cut(texts):
+        return True  # `['Dr. N', 'oa Ch', 'aud', 'hry']`: a name cut into 3-6 characters
     if len(group) >= MIN_WHOLE_FRAGMENTS and _fixed_width(texts):
         return True  # a value cut every n characters (`['-----BE', 'GIN OPE', ...]`)
     return all(len(t) <= MAX_FRAGMENT_CHARS for t in texts) and _numbered(leaves, group)
+
+
+_CUT_EDGE = frozenset(" ,.;:@/-")
+
+
+def _cut(texts: list[str]) -> bool:
+    """Pieces of a text cut anywhere, not whole words or labels: a third of them at least hold
+    a blank or begin or end with punctuation (`' rue d'`, `', 4540'`). A list of labels
+    (`['age', 'income']`, `['eu-west-1', 'us-east-2']`) has none such."""
+    cut = sum(1 for t in texts if " " in t or t[0] in _CUT_EDGE or t[-1] in _CUT_EDGE)
+    return cut * 3 >= len(texts)
 
 
 def _fixed_width(texts: list[str]) -> bool:
@@ -614,10 +661,10 @@ def _join_whole(leaves: list[Leaf], group: list[int], joins: dict[int, list[str]
         offset = ends[start_part - 1] if start_part else 0
         last = bisect_right(ends, offset + MAX_WHOLE_JOIN_CHARS) - 1
         last = max(last, start_part)
-        view = "".join(texts[start_part : last + 1])
-        if not budget.take(len(view)):
-            return
-        joins.setdefault(group[start_part], []).append(view)
+        for view in _as_joined("".join(texts[start_part : last + 1])):
+            if not budget.take(len(view)):
+                return
+            joins.setdefault(group[start_part], []).append(view)
         if last + 1 >= len(texts):
             return
         back = bisect_right(ends, ends[last] - _WHOLE_JOIN_OVERLAP)
@@ -639,11 +686,34 @@ def _join_window(leaves: list[Leaf], window: list[int], joins: dict[int, list[st
             if not _key_like(token):
                 continue  # words glued together (tags, feature names), not a key
         parts = texts[first : last + 1]
-        for view in ("".join(parts), " ".join(parts)):
+        joined_parts = "".join(parts)
+        hex_only = _HEX_ONLY.fullmatch(joined_parts) is not None
+        for view in _as_joined(joined_parts) if hex_only else (joined_parts, " ".join(parts)):
             if not budget.take(len(view) * (last + 1 - first)):
                 return  # appended to every part: the request's join budget is spent
             for i in window[first : last + 1]:
                 joins.setdefault(i, []).append(view)
+
+
+# Lower-case hex with a letter in it, as long as a run the blob detector judges (64): how ids
+# and digests are written, joined (a number, a card, an IBAN or a short code is none).
+_HEX_ONLY = re.compile(r"(?=[0-9]*[a-f])[0-9a-f]{64,}")
+
+
+def _as_joined(text: str) -> list[str]:
+    """The views a joined text gives: itself; or, for a join of lower-case hex (sha prefixes,
+    the parts of a UUID, a blob's hex cut into list items), what the hex decodes to where that
+    is text or a file (scanner/decoders.py `bytes_view`), at either alignment: joined ids are
+    random bytes and give nothing, while a hex run as such would read as a blob."""
+    if _HEX_ONLY.fullmatch(text) is None:
+        return [text]
+    views = []
+    for start in (0, 1):
+        digits = text[start : start + (len(text) - start) // 2 * 2]
+        view = decoders.bytes_view(bytes.fromhex(digits))
+        if view is not None:
+            views.append(view)
+    return views
 
 
 def _key_like(token: str) -> bool:
@@ -658,18 +728,50 @@ def _key_like(token: str) -> bool:
 def _numbered(leaves: list[Leaf], group: list[int]) -> bool:
     """`part_0`, `part_1` ... : keys that differ only by a counting number (one text split
     into numbered fields, a transcript in `part_0` ... `part_8`)."""
+    return _numbered_order(leaves, group) is not None
+
+
+def _numbered_order(leaves: list[Leaf], group: list[int]) -> list[int] | None:
+    """The group in the order its keys count (`part_2`, `part_0`, `part_1` is 0, 1, 2; `"0"`,
+    `"1"` ...; `a`, `b`, `c` ... `z`, `aa` ...), when its keys are one stem and a counter that
+    counts without a gap; else None. Values are joined in that order, whatever order the
+    object was written in."""
     if len(group) < 2 or len(group) > MAX_NUMBERED_PARTS:
-        return False
+        return None
     prefix = None
-    numbers = []
+    numbered: list[tuple[int, int]] = []
     for i in group:
         key = _parent_and_key(leaves[i].path)[1]
-        match = _NUMBERED_KEY.fullmatch(key) if key else None
-        if match is None or (prefix is not None and match.group(1) != prefix):
-            return False
-        prefix = match.group(1)
-        numbers.append(int(match.group(2)))
-    return sorted(numbers) == list(range(numbers[0], numbers[0] + len(numbers)))
+        if not key:
+            return None
+        match = _NUMBERED_KEY.fullmatch(key)
+        if match is not None:
+            stem, number = match.group(1), int(match.group(2))
+        else:
+            match = _LETTER_KEY.fullmatch(key)
+            if match is None:
+                return None
+            stem, number = match.group(1), _letter_number(match.group(2))
+        if prefix is not None and stem != prefix:
+            return None
+        prefix = stem
+        numbered.append((number, i))
+    numbered.sort()
+    if any(b[0] != a[0] + 1 for a, b in zip(numbered, numbered[1:])):
+        return None
+    return [i for _, i in numbered]
+
+
+# A key that counts in letters: `a`, `b` ... `z`, `aa`, `ab` (spreadsheet columns), after an
+# optional stem and separator (`k_a`, `part-b`).
+_LETTER_KEY = re.compile(r"(.*?[_\-. ]|)([a-z]{1,2}|[A-Z]{1,2})")
+
+
+def _letter_number(letters: str) -> int:
+    number = 0
+    for letter in letters.lower():
+        number = number * 26 + ord(letter) - 96
+    return number
 
 
 def _value_order(leaves: list[Leaf]) -> list[int]:

@@ -21,6 +21,7 @@ segment rendered once.
 from __future__ import annotations
 
 import base64
+import re
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ _HUGE_NUMBER = 1e20           # past twenty digits a float no longer holds a dig
 # A list of small integers can carry a value too: single digits (a card as [4, 5, 3, 9, ...])
 # or bytes (a secret, a pickle as [128, 4, 149, ...]); rendered as digits, text or base64.
 _MIN_INT_LIST = 9
+# Shorter lists (down to one value) count as bytes only where they spell printable ASCII with a
+# letter or digit in it (a secret cut into lists of a few byte values: `{"b0": [65, 75, 73, 65],
+# "b1": [...]}`; the pieces are joined as siblings, scanner/evasion.py). Shapes and sizes
+# (`[3, 224, 224]`, `[64, 64]`) spell control characters or punctuation.
+_MIN_BYTE_TEXT_LIST = 1
 _MAX_INT_LIST = 4096          # items rendered; NumericArrayDetector reports longer lists
 _MAX_PLANS = 65536     # user dicts have keys of their own choosing: the tries stay bounded
 _MAX_SEGMENTS = 65536
@@ -197,7 +203,7 @@ class LeafWalker:
             item = plan.item or self._item(plan)
             for index, value in enumerate(node):
                 self._walk(endpoint, value, f"{path}[{index}]", item, keys, emitted, leaves, inventory)
-            if len(node) >= _MIN_INT_LIST and type(node[0]) is int:
+            if len(node) >= _MIN_BYTE_TEXT_LIST and type(node[0]) is int:
                 rendered = _render_int_list(node)
                 if rendered is not None:  # after its items: their key leaves come first
                     cls = item.classes[_OTHER] or self._classify(endpoint, item, _OTHER, node[0])
@@ -272,13 +278,20 @@ def _render_int_list(items: list[Any]) -> str | None:
     for value in head:
         if type(value) is not int or not 0 <= value <= 255:
             return None
+    short = len(head) < _MIN_INT_LIST
     if max(head) <= 9:
-        return "".join(map(str, head))
+        return None if short else "".join(map(str, head))
     data = bytes(head)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if text is not None and text.isprintable():
-        return text
-    return base64.b64encode(data).decode("ascii")
+    # Text with its line breaks and tabs (a PEM key's bytes) is text.
+    if text is not None and _LINE_BREAKS.sub("", text).isprintable():
+        if not short or (text.isascii() and _LETTER_OR_DIGIT.search(text)):
+            return text
+    return None if short else base64.b64encode(data).decode("ascii")
+
+
+_LINE_BREAKS = re.compile(r"[\r\n\t]")
+_LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")

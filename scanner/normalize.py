@@ -144,7 +144,39 @@ def _parse_json(decoded: bytes) -> Any:
     try:
         return orjson.loads(decoded)
     except orjson.JSONDecodeError:
-        return json.loads(decoded, parse_constant=_reject_constant)
+        document = json.loads(decoded, parse_constant=_reject_constant)
+    if _SURROGATE_ESCAPE.search(decoded):
+        document = _without_lone_surrogates(document)
+    return document
+
+
+# `\ud800`-`\udfff` escaped in JSON: json decodes a pair to one character and leaves a lone
+# one in the string, where it is no character at all. It is removed from every string and key
+# (as the evasion layer's normalisation removes it from views): `jane.doe\ud800@example.com`
+# reads as the address it hides, and no detector receives a string UTF-8 cannot encode
+# (spaCy's tokenizer raises on one).
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(document: Any) -> Any:
+    def clean(text: str) -> str:
+        return _LONE_SURROGATE.sub("", text) if not text.isascii() else text
+
+    root = [document]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:  # containers by reference, no recursion (the depth check comes after)
+        parent, key = stack.pop()
+        node = parent[key]
+        if type(node) is str:
+            parent[key] = clean(node)
+        elif type(node) is dict:
+            cleaned = {clean(k): v for k, v in node.items()}
+            parent[key] = cleaned
+            stack.extend((cleaned, k) for k in cleaned)
+        elif type(node) is list:
+            stack.extend((node, i) for i in range(len(node)))
+    return root[0]
 
 
 def _reject_constant(name: str) -> None:

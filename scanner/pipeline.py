@@ -248,7 +248,10 @@ class Scanner:
         for name in dict.fromkeys(name for name, _ in request.query):
             if endpoint is None or name not in endpoint.query:
                 result.leaves.append(Leaf(_rooted("$query", name), name, "unknown", True))
-        for name, value in dict.fromkeys(request.query):  # a repeated name=value pair once
+        # Every pair, in order, a repeated one too: the values of a name given several times
+        # are the items of a list, and the pieces of one split value repeat (`c=j&c=a&c=n&c=e`);
+        # the fragment joins must see every piece.
+        for name, value in request.query:
             cls = self.catalog.classify_query(endpoint, name) if endpoint is not None else "unknown"
             operand = _filter_operand(value)
             if not operand:

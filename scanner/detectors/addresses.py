@@ -8,7 +8,8 @@ unseen. An address is made of parts whose forms are few and known per country:
   Spanish, Italian: "27 Acacia Road", "12 rue des Lilas", "5 Via Roma") or after the name
   (German, Dutch, Spanish, Italian: "Lindenstraße 12", "Kerkstraat 4", "Calle Mayor 7",
   "Via Roma 5");
-- a postcode beside a place: US ZIP (5 or 5-4 digits) after a state code, a UK postcode
+- a postcode beside a place: US ZIP (5 or 5-4 digits) after a state code, a Canadian postal
+  code after a province code, a UK postcode
   (outward + inward code), a 4-5 digit postcode before a capitalised city (DE/FR/ES/IT/NL;
   NL with its two letters);
 - a PO box and a unit ("Apt 4", "Suite 210", "Flat 3").
@@ -94,6 +95,13 @@ PART_PATTERNS = [
     Pattern("street (number first, common type)", rf"{_HOUSE_NUMBER},?[\x20\t]+(?:{_CAP}[\x20\t]+){{1,4}}{_EN_COMMON_TYPES}(?![\w])", PART_SCORE),
     # ", IL 62704", "Dayton, OH 45402-1234"
     Pattern("US state and ZIP", rf"\b(?:{'|'.join(_US_STATES)})[\x20\t]+\d{{5}}(?:-\d{{4}})?\b(?![.\-]\d)", PART_SCORE),
+    # ", ON M5V 2T6", "Montréal, QC H2X 1Y4": a province and a Canadian postal code (letters
+    # D, F, I, O, Q, U never occur in one; W and Z not first)
+    Pattern(
+        "Canadian province and postcode",
+        r"\b(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)[\x20\t]+[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][\x20\t]?\d[ABCEGHJ-NPRSTV-Z]\d\b",
+        PART_SCORE,
+    ),
     # "LS6 2AB", "SW1A 1AA", "EC1V 9HX"
     Pattern("UK postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?[\x20\t]\d[ABD-HJLNP-UW-Z]{2}\b", PART_SCORE),
     # "10115 Berlin", "75011 Paris", "D-80331 München", "1012 AB Amsterdam"
@@ -195,7 +203,7 @@ class AddressScanner:
             if others:
                 found.append((min(part.start, *(p.start for p in others)), max(part.end, *(p.end for p in others)), CONTEXT_SCORE))
             elif _CONTEXT_BEFORE.search(text, max(0, part.start - _NEAR), part.start) is not None or (
-                part.kind == "US state and ZIP" and _city_before_state(text, part.start)
+                part.kind in ("US state and ZIP", "Canadian province and postcode") and _city_before_state(text, part.start)
             ):
                 found.append((part.start, part.end, CONTEXT_SCORE))
             else:

@@ -143,9 +143,12 @@ def _load_vocabulary() -> tuple[Category, ...]:
 VOCABULARY: tuple[Category, ...] = _load_vocabulary()
 
 
-@lru_cache(maxsize=16384)  # paths repeat request after request
 def semantics_of_path(path: str) -> KeySemantics:
-    keys = context_keys(path)
+    return _semantics_of_keys(context_keys(path))
+
+
+@lru_cache(maxsize=16384)  # keys repeat request after request, and over the items of a list
+def _semantics_of_keys(keys: tuple[str, ...]) -> KeySemantics:
     if not keys:
         return NO_SEMANTICS
     own = key_words(keys[-1])
@@ -174,6 +177,7 @@ def semantics(leaf: Leaf) -> KeySemantics:
 _NAME_WORD = r"(?:[A-Z][a-z]*\.|[A-Z][a-zà-ÿ]*(?:['’\-][A-Za-zà-ÿ]+|[A-Z][a-zà-ÿ]+)*|[A-Z][A-Z]+|[a-zà-ÿ]{2,})"
 _PARTICLES = frozenset({"de", "da", "del", "della", "der", "den", "van", "von", "la", "le", "di", "du", "bin", "al", "el", "y", "e"})
 _PERSON = re.compile(rf"{_NAME_WORD}(?:,?\s+{_NAME_WORD}){{0,4}}")
+_INITIAL = re.compile(r"[A-Z]\.")
 # Words that make a capitalised phrase an organisation, a product or a thing, not a person.
 _NOT_PERSON = frozenset(
     """
@@ -237,8 +241,8 @@ def _person(value: str, key: Sequence[str], min_words: int, any_case: bool) -> b
         return False
     if (not any_case or len(real) == 1) and not all(w[0].isupper() for w in real):
         return False  # one lower-case word is a handle ("jdoe", "default"), not a name
-    if any(w.isupper() and len(w) <= 3 for w in real):
-        return False  # an acronym ("ML Platform", "NLP Team") names a thing
+    if any(w.isupper() and len(w) <= 3 and not _INITIAL.fullmatch(w) for w in real):
+        return False  # an acronym ("ML Platform", "NLP Team") names a thing; "O." is an initial
     return any(len(w.strip(".")) > 1 for w in real)
 
 

@@ -1046,6 +1046,255 @@ def combinations() -> list[tuple[str, str, str]]:
     return found
 
 
+# --- splitting ------------------------------------------------------------------------------
+# A value cut into pieces that each look like nothing: over sibling fields of any naming, list
+# items, an index -> piece dict, one-key records, single characters inside one string, lists
+# of byte integers. SPLIT_FORMS draw the cut and the naming; SPLIT_PLACES write the pieces into
+# a real SDK request: a run-metadata value (body), repeated query parameters, run tags.
+
+_PART_NAMES = (("bin", "mid", "last4"), ("first", "middle", "last"), ("head", "body", "tail"), ("a", "b", "c", "d"),
+               ("x", "y", "z"), ("left", "right"), ("start", "rest"), ("hi", "lo"), ("one", "two", "three", "four"))
+_PART_STEMS = ("card", "part", "frag", "chunk", "seg", "piece", "k", "v", "s", "data", "note")
+_SEPARATORS = (",", ", ", ";", "|", " ", "-", ":", "/")
+
+
+def _cut(draw: Draw, text: str, parts: int | None = None, widths: tuple[int, int] = (1, 4)) -> list[str]:
+    """`text` in consecutive pieces: `parts` of about equal length, or pieces of `widths`."""
+    if parts is not None:
+        size = -(-len(text) // parts)
+        return [text[i:i + size] for i in range(0, len(text), size)]
+    rng = _rng(draw)
+    pieces, at = [], 0
+    while at < len(text):
+        step = rng.randint(*widths)
+        pieces.append(text[at:at + step])
+        at += step
+    return pieces
+
+
+def _named_siblings(draw: Draw, text: str) -> dict[str, str]:
+    names = draw(st.sampled_from(_PART_NAMES))
+    stem = draw(st.sampled_from(("", *_PART_STEMS)))
+    pieces = _cut(draw, text, parts=len(names))
+    return {(f"{stem}_{name}" if stem else name): piece for name, piece in zip(names, pieces)}
+
+
+def _numbered_siblings(draw: Draw, text: str) -> dict[str, str]:
+    stem = draw(st.sampled_from(_PART_STEMS))
+    style = draw(st.sampled_from(("{}_{}", "{}{}", "{}-{}", "{}.{}", "{}_{:02d}", "{}_part_{}")))
+    first = draw(st.integers(0, 1))
+    pieces = _cut(draw, text, widths=draw(st.sampled_from(((1, 4), (3, 8), (6, 32)))))
+    return {style.format(stem, first + i): piece for i, piece in enumerate(pieces)}
+
+
+def _letter_siblings(draw: Draw, text: str) -> dict[str, str]:
+    # `a`, `b`, `c` ... (past `z`, `aa`, `ab` ...): keys that count in letters.
+    pieces = _cut(draw, text, widths=draw(st.sampled_from(((1, 4), (3, 12)))))
+    letters = string.ascii_lowercase
+    keys = [letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26] for i in range(len(pieces))]
+    return dict(zip(keys, pieces))
+
+
+def _short_items(draw: Draw, text: str) -> list[str]:
+    return _cut(draw, text, widths=draw(st.sampled_from(((1, 1), (1, 4), (3, 3), (4, 4), (2, 4)))))
+
+
+def _index_dict(draw: Draw, text: str) -> dict[str, str]:
+    pieces = _cut(draw, text, widths=draw(st.sampled_from(((1, 4), (2, 8)))))
+    order = list(range(len(pieces)))
+    if draw(st.booleans()):
+        _rng(draw).shuffle(order)  # written in any order: the indexes say where a piece goes
+    return {str(i): pieces[i] for i in order}
+
+
+def _one_key_records(draw: Draw, text: str) -> list[dict[str, str]]:
+    key = draw(st.sampled_from(("v", "c", "s", "value", "chunk", "t")))
+    return [{key: piece} for piece in _cut(draw, text, widths=draw(st.sampled_from(((1, 1), (1, 4), (3, 6)))))]
+
+
+def _char_string(draw: Draw, text: str) -> str:
+    return draw(st.sampled_from(_SEPARATORS)).join(text)
+
+
+def _byte_lists(draw: Draw, text: str) -> Any:
+    data = list(text.encode("utf-8"))
+    if len(data) <= 64 and draw(st.booleans()):
+        return data  # one list of byte values
+    pieces = _cut(draw, data, widths=(4, 16))  # type: ignore[arg-type]
+    return {f"b{i}": piece for i, piece in enumerate(pieces)}
+
+
+SPLIT_FORMS: dict[str, Callable[[Draw, str], Any]] = {
+    "named_siblings": _named_siblings,
+    "numbered_siblings": _numbered_siblings,
+    "letter_siblings": _letter_siblings,
+    "short_items": _short_items,
+    "index_dict": _index_dict,
+    "one_key_records": _one_key_records,
+    "char_string": _char_string,
+    "byte_lists": _byte_lists,
+}
+# Entities split as text (a blob as its base64, how it travels in JSON). Tables and embeddings
+# are split as lists by the `sibling_fragments`/`list_fragments` encodings.
+SPLIT_ENTITIES = tuple(name for name, shape in ENTITY_SHAPES.items() if shape != "json")
+# Where each form can go: the body holds any JSON; repeated query parameters and run tags hold
+# strings (a list of pieces, or the one string of characters).
+SPLIT_PLACES = ("body", "query", "tags")
+_FLAT_FORMS = frozenset({"short_items", "char_string"})
+
+
+def split_cases() -> list[tuple[str, str, str]]:
+    """(entity class, split form, place) for every combination a place can hold."""
+    return [(entity, form, place) for entity in SPLIT_ENTITIES for form in SPLIT_FORMS for place in SPLIT_PLACES
+            if place == "body" or form in _FLAT_FORMS]
+
+
+@dataclass(frozen=True, repr=False)
+class Split:
+    entity: Entity
+    form: str
+    place: str
+    value: Any
+    record: dict[str, Any]
+    path: str
+
+    def describe(self) -> str:
+        return (f"{self.entity.cls} {_short(self.entity.text)} as {self.form} {_short(self.value)} "
+                f"in {self.place} {self.record['method']} {self.record['path']} ({self.path})")
+
+    __repr__ = describe
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.describe())
+
+
+@st.composite
+def splits(draw: Draw, entity_cls: str, form: str, place: str) -> Split:
+    entity = draw(ENTITIES[entity_cls], label="entity")
+    value = SPLIT_FORMS[form](draw, entity.text)
+    if place == "body":
+        record, body = _run_metadata(draw)
+        key = draw(st.sampled_from(NEUTRAL_KEYS + entity.context_keys))
+        body["values"][key] = value
+        body["types"][key] = _metadata_type(value)
+        return Split(entity, form, place, value, _with_body(record, body), _render(("values", key)))
+    pieces = value if isinstance(value, list) else [value]
+    if place == "query":
+        record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)")))
+        record = {k: v for k, v in record.items() if k != "response_status"}
+        name = draw(st.sampled_from(("name", "tag", "user", "q", "filter")))
+        if sum(len(p) + len(name) + 2 for p in pieces) > 16384:
+            reject()  # past what a URL holds
+        record["query"] = [pair for pair in record["query"] if pair[0] != name] + [[name, p] for p in pieces]
+        return Split(entity, form, place, value, record, _render((name,), root="$query"))
+    record, body = _runs(draw)
+    body["tags"] = list(body.get("tags") or []) + pieces
+    return Split(entity, form, place, value, _with_body(record, body), "$.tags")
+
+
+# Obfuscations of single characters, for every textual entity: Latin letters swapped for
+# Cyrillic or Greek look-alikes (some or all of them), and a lone surrogate (what a lenient JSON
+# parser lets through) before an `@` or between characters.
+_HOMOGLYPHS = {"a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у", "i": "і", "j": "ј", "s": "ѕ",
+               "A": "Α", "B": "Β", "E": "Ε", "H": "Η", "I": "Ι", "K": "Κ", "M": "Μ", "N": "Ν", "O": "Ο", "P": "Ρ",
+               "T": "Τ", "X": "Χ", "Z": "Ζ", "C": "С"}
+
+
+def homoglyphs(draw: Draw, text: str) -> str:
+    rng = _rng(draw)
+    share = draw(st.sampled_from((0.3, 0.6, 1.0)))
+    return "".join(_HOMOGLYPHS[c] if c in _HOMOGLYPHS and rng.random() < share else c for c in text)
+
+
+def lone_surrogates(draw: Draw, text: str) -> str:
+    rng = _rng(draw)
+    surrogate = chr(draw(st.integers(0xD800, 0xDFFF)))
+    if "@" in text and draw(st.booleans()):
+        return text.replace("@", surrogate + "@", 1)
+    at = rng.randrange(1, max(2, len(text)))
+    return text[:at] + surrogate + text[at:]
+
+
+OBFUSCATIONS: dict[str, Callable[[Draw, str], str]] = {"homoglyphs": homoglyphs, "lone_surrogate": lone_surrogates}
+OBFUSCATED_ENTITIES = tuple(name for name, shape in ENTITY_SHAPES.items() if shape in ("text", "digits"))
+
+
+@st.composite
+def obfuscated(draw: Draw, entity_cls: str, obfuscation: str) -> Split:
+    """The entity with its characters obfuscated, as a run-metadata value."""
+    entity = draw(ENTITIES[entity_cls], label="entity")
+    value = OBFUSCATIONS[obfuscation](draw, entity.text)
+    record, body = _run_metadata(draw)
+    key = draw(st.sampled_from(NEUTRAL_KEYS + entity.context_keys))
+    body["values"][key] = value
+    body["types"][key] = "str"
+    return Split(entity, obfuscation, "body", value, _with_body(record, body), _render(("values", key)))
+
+
+# Short metadata that sits in siblings and lists and is no piece of anything: tags, flags,
+# hyperparameters, labels, hex id parts, version parts, git sha prefixes.
+_SHORT_TAGS = ("v1", "v2", "gpu", "cpu", "eu", "us", "prod", "dev", "nightly", "ab", "ml", "rc1", "x86", "arm",
+               "fp16", "bf16", "int8", "tpu", "a100", "h100", "ok", "new", "old", "beta", "lts", "ci", "qa")
+_SHORT_LABELS = ("cat", "dog", "bird", "car", "bus", "yes", "no", "pos", "neg", "low", "mid", "high", "red", "blue",
+                 "O", "B-PER", "I-PER", "B-LOC", "PAD", "UNK", "CLS", "SEP", "0", "1", "2")
+_HYPERPARAMETERS = {"lr": ("1e-4", "3e-4", "0.001", "0.01"), "bs": ("16", "32", "64", "128"), "wd": ("0.0", "1e-5"),
+                    "opt": ("adam", "sgd", "adamw"), "act": ("relu", "gelu", "tanh"), "ep": ("10", "20", "100"),
+                    "seed": ("42", "1234", "7"), "gpu": ("0", "1", "a100"), "fp": ("16", "32")}
+
+
+@st.composite
+def clean_split_lookalikes(draw: Draw) -> tuple[str, Any]:
+    """(kind, value) of short sibling metadata that must not be joined into a finding."""
+    rng = _rng(draw)
+    kind = draw(st.sampled_from(("tags", "hyperparameters", "labels", "hex_id_parts", "version_parts", "sha_prefixes",
+                                 "letter_keys", "index_labels")))
+    if kind == "tags":
+        return kind, draw(st.lists(st.sampled_from(_SHORT_TAGS), min_size=3, max_size=24))
+    if kind == "hyperparameters":
+        keys = draw(st.lists(st.sampled_from(sorted(_HYPERPARAMETERS)), min_size=2, max_size=9, unique=True))
+        return kind, {k: draw(st.sampled_from(_HYPERPARAMETERS[k])) for k in keys}
+    if kind == "labels":
+        return kind, draw(st.lists(st.sampled_from(_SHORT_LABELS), min_size=3, max_size=64))
+    if kind == "hex_id_parts":
+        uid = "%032x" % rng.getrandbits(128)
+        parts = [uid[:8], uid[8:12], uid[12:16], uid[16:20], uid[20:]]
+        return kind, dict(zip(("time_low", "time_mid", "time_hi", "clock_seq", "node"), parts)) \
+            if draw(st.booleans()) else parts
+    if kind == "version_parts":
+        parts = [str(draw(st.integers(0, 30))) for _ in range(draw(st.integers(2, 4)))]
+        return kind, dict(zip(("major", "minor", "patch", "build"), parts)) if draw(st.booleans()) else parts
+    if kind == "sha_prefixes":
+        return kind, ["%07x" % rng.getrandbits(28) for _ in range(draw(st.integers(3, 20)))]
+    if kind == "letter_keys":
+        values = draw(st.lists(st.sampled_from(_SHORT_TAGS + _SHORT_LABELS), min_size=2, max_size=8))
+        return kind, dict(zip(string.ascii_lowercase, values))
+    values = draw(st.lists(st.sampled_from(_SHORT_LABELS), min_size=2, max_size=20))
+    return kind, {str(i): v for i, v in enumerate(values)}
+
+
+@st.composite
+def clean_splits(draw: Draw, place: str) -> Split:
+    """Short clean metadata written in the body, in repeated query parameters or as run tags."""
+    kind, value = draw(clean_split_lookalikes())
+    entity = Entity("clean", frozenset(), "text", kind, ())
+    if place == "body":
+        record, body = _run_metadata(draw)
+        key = draw(st.sampled_from(("tags", "labels", "config", "params", "version", "commit", "classes", "x")))
+        body["values"][key] = value
+        body["types"][key] = _metadata_type(value)
+        return Split(entity, kind, place, value, _with_body(record, body), _render(("values", key)))
+    pieces = value if isinstance(value, list) else list(value.values())
+    pieces = [p if isinstance(p, str) else json.dumps(p) for p in pieces]  # strings where strings go
+    if place == "query":
+        record = draw(st.sampled_from(templates("GET", r"/api/v1/(runs|stacks|pipelines|steps|projects|components)")))
+        record = {k: v for k, v in record.items() if k != "response_status"}
+        record["query"] = [pair for pair in record["query"] if pair[0] != "tag"] + [["tag", p] for p in pieces]
+        return Split(entity, kind, place, value, record, "$query.tag")
+    record, body = _runs(draw)
+    body["tags"] = list(body.get("tags") or []) + pieces
+    return Split(entity, kind, place, value, _with_body(record, body), "$.tags")
+
+
 # --- clean look-alikes ----------------------------------------------------------------------
 # Metadata that shares a shape with an entity class and must not be flagged: ML vocabulary in
 # capitalised words (names), numbers and short number lists (cards, phones, embeddings),

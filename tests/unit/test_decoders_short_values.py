@@ -195,3 +195,33 @@ def test_pathological_texts_for_the_new_decoders_are_decided_in_bounded_time(tex
     started = time.perf_counter()
     expand_leaves([Leaf("$.values.note", text, "user_dict")])
     assert time.perf_counter() - started < 3.0
+
+
+@pytest.mark.parametrize("text", [
+    "Dr. Mei Haddad", "Kenji U. Delacroix", "Haddad, Mei", "1 Willowbrook Ave, Dayton, OH 45402",
+    "Harbourstraße 1407, LS6 2AB Leeds", "362 rue des Fenwick, 45402 Dayton", "lookup failed for Noa Mbatha",
+])
+def test_names_and_addresses_under_rot13_read_as_words_turned(text):
+    # Letter-pair statistics, not a list: none of these surnames or streets is listed anywhere.
+    assert text in _views(codecs.encode(text, "rot13"))
+
+
+@pytest.mark.parametrize("text", [
+    "Random Forest Classifier", "Gradient Boosting", "Central Chebyshev Cholesky", "Nightly Training Pipeline",
+    "Der Kunde hat heute wieder angerufen", "Predicts customer churn from usage counts. Owner: ML Platform",
+    "Traceback (most recent call last): KeyError", "zenml==0.98.0 Jinja2==3.1.4 SQLAlchemy==2.0.36",
+])
+def test_capitalised_text_as_written_is_not_turned(text):
+    assert decoders.turned_word_runs(text) == []
+    assert decoders.rot13_view(text) is None
+
+
+@pytest.mark.parametrize("name", ["Kenji U. Delacroix", "Dr. Mei O. Kaur"])
+def test_a_reversed_name_with_an_initial_is_turned(name):
+    assert name in _views(name[::-1])
+
+
+@pytest.mark.parametrize("separator", [" ", "-", ":", "/", ";", "|", ", "])
+def test_a_key_written_one_character_at_a_time_with_its_line_breaks_is_joined(separator):
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----"
+    assert pem in _views(separator.join(pem))

@@ -37,6 +37,7 @@ ADDRESSES = [
     "9 Cedar Hollow Ln, Apt 4B",
     "12 Kingsmere Way, Leeds LS6 2AB",
     "PO Box 1234, Dayton, OH 45402",
+    "684 Glenmoor Drive, Toronto, ON M5V 2T6",
 ]
 
 

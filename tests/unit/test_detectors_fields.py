@@ -101,6 +101,7 @@ def test_keys_that_name_no_personal_data(path):
     ("$.values.dob", "1984-03-12", "DATE_OF_BIRTH"),
     ("$.values.diagnosis", "Type 2 diabetes", "MEDICAL_CONDITION"),
     ("$.values.customer_ref", "Maria Gonzalez", "PERSON"),
+    ("$.values.patient_name", "Mei O. Kaur", "PERSON"),         # an initial is no acronym
 ])
 def test_a_value_shaped_as_its_key_says_is_found(path, value, entity):
     assert [(e, t) for _, e, t, _ in hits(FieldSemanticsDetector(), [user(path, value)])] == [(entity, value)]

@@ -146,3 +146,23 @@ def test_too_deep_exactly_when_containers_nest_past_the_limit(document, limit):
         assert error.code == "too_deep"
         refused = True
     assert refused == (_depth(document) > limit)
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    (b'{"note": "jane.doe\\ud800@example.com"}', "jane.doe@example.com"),   # before the `@`
+    (b'{"note": "Kenji\\udc80 Delacroix"}', "Kenji Delacroix"),           # spaCy cannot encode it
+    (b'{"k\\udfff": ["219-09\\ud9ff-9999"]}', None),
+])
+def test_lone_surrogates_are_no_characters_of_the_parsed_document(raw, value):
+    document = normalize_body(raw, "application/json", "", Limits()).document
+    texts = json.dumps(document, ensure_ascii=False)
+    texts.encode("utf-8")  # raises on a surrogate left in any key or string
+    if value is not None:
+        assert document["note"] == value
+    else:
+        assert document == {"k": ["219-09-9999"]}
+
+
+def test_a_surrogate_pair_stays_one_character():
+    document = normalize_body(b'{"note": "call \\ud83d\\ude00 now", "x": "\\ud800"}', "application/json", "", Limits()).document
+    assert document == {"note": "call \U0001F600 now", "x": ""}
