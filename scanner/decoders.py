@@ -195,27 +195,82 @@ _B85_DELIMITERS = "\"'`()[]{}<>,;:="
 
 
 def may_be_base85(token: str) -> bool:
-    if token.startswith("<~"):
-        return True
+    if token.startswith("<~") or ("<~" in token and "~>" in token):
+        return True  # Adobe's framing, also inside quotes or brackets
     if not any(c in _B85_PUNCTUATION for c in token):
         return False
-    return any(c.isupper() for c in token) and any(c.islower() for c in token)
+    return any(c.isupper() for c in token) and (any(c.islower() for c in token) or _caseless_b85(token))
+
+
+def _caseless_b85(token: str) -> bool:
+    """Capitals, digits and punctuation only: what digits, spaces and dashes encode to (an
+    SSN as ascii85 is `1GCR,1H$@23A<>`), and also what constants and config strings look
+    like (`MAX_RETRIES=3;TIMEOUT=30`), so such a token's view must be printable ASCII."""
+    return not any(c.islower() for c in token) and sum(c.isdigit() for c in token) >= 2
 
 
 def _b85_candidates(token: str) -> list[str]:
     """The token, and the token without the quotes or brackets around it (or the parts
-    between its quotes), each 10 characters or more."""
+    between its quotes, or the contents of the string literals in it with their escapes
+    undone), each 10 characters or more."""
     start, end = token.find("<~"), token.rfind("~>")
     if 0 < start < end:
-        return [token[start : end + 2]]  # Adobe's framing inside quotes: `"<~...~>"`
+        framed = token[start : end + 2]  # Adobe's framing inside quotes: `"<~...~>"`
+        unescaped = unescape_literal(framed) if "\\" in framed else framed
+        return [framed] if unescaped == framed else [framed, unescaped]
     candidates = [token]
+    if "'" in token or '"' in token:
+        # Both alphabets hold quotes and a backslash, so an encoded value written as a string
+        # literal (JSON in source code, a Python repr in a traceback or a value repr) has
+        # them escaped: `"6\"t+Q+AZ..."`, `'3&WZH2)$U?3&r\\'`.
+        for content in literal_contents(token):
+            if len(content) >= 10 and content not in candidates:
+                candidates.append(content)
     for quote in ("'", '"'):
         if quote in token:
             candidates.extend(part for part in token.split(quote) if len(part) >= 10 and part not in candidates)
     stripped = token.strip(_B85_DELIMITERS)
     if len(stripped) >= 10 and stripped not in candidates:
         candidates.append(stripped)
-    return candidates
+    return candidates[:MAX_B85_CANDIDATES]
+
+
+MAX_B85_CANDIDATES = 8           # readings of one token tried (each is one decode)
+# The escapes a JSON or Python string literal gives the characters of base64/85 and hex text.
+_LITERAL_ESCAPE = re.compile(r"\\([\\'\"/])")
+
+
+def unescape_literal(text: str) -> str:
+    """`text` with the backslash escapes of quotes, `/` and the backslash itself undone once
+    (what json.dumps or repr() add to a printable ASCII value)."""
+    return _LITERAL_ESCAPE.sub(r"\1", text)
+
+
+def literal_contents(text: str) -> list[str]:
+    """The contents of the quoted string literals in `text` (JSON or Python: `'...'` or
+    `"..."`, a backslash escaping the next character), escapes undone; in one pass, an
+    unclosed quote ends the search."""
+    found: list[str] = []
+    position = 0
+    length = len(text)
+    while position < length:
+        opening = _QUOTE.search(text, position)
+        if opening is None:
+            break
+        quote = opening.group()
+        closing = (_DOUBLE_QUOTED_END if quote == '"' else _SINGLE_QUOTED_END).match(text, opening.end())
+        if closing is None:
+            break
+        content = text[opening.end() : closing.end() - 1]
+        found.append(unescape_literal(content) if "\\" in content else content)
+        position = closing.end()
+    return found
+
+
+_QUOTE = re.compile(r"['\"]")
+# The rest of a literal up to its closing quote (possessive: linear on any input).
+_DOUBLE_QUOTED_END = re.compile(r'(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_SINGLE_QUOTED_END = re.compile(r"(?:[^'\\]++|\\.)*+'", re.DOTALL)
 
 
 def base85_views(text: str, tries: Tries) -> list[str]:
@@ -226,8 +281,11 @@ def base85_views(text: str, tries: Tries) -> list[str]:
             continue
         if tries.full(views) or not tries.take():
             break
+        caseless = not token.startswith("<~") and _caseless_b85(token)
         for candidate in _b85_candidates(token) if not token.startswith("<~") else [token]:
             view = _base85_view(candidate)
+            if view is not None and caseless and not (view.isascii() and view.isprintable()):
+                continue  # random bytes of a constant read as base85 (1 in 3,000 is text)
             if view is not None:
                 views.append(view)
                 break
