@@ -98,6 +98,42 @@ def bytes_view(data: bytes) -> str | None:
     return base64.b64encode(data[at : at + BINARY_VIEW_BYTES]).decode("ascii")
 
 
+# Base64 of text is random only as encoded: a detector that judges a token by its entropy asks
+# what the token decodes to, and a text of words or a small document (a JSON config) is no
+# secret and no blob by entropy (its decoded view goes to every detector as text).
+_B64_TOKEN = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_\-]+={0,2}")
+_TEXT_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,}")   # a token of decoded text long enough to be a key
+
+
+def base64_bytes(token: str) -> bytes | None:
+    """The bytes of a base64 token (either alphabet, padded or not), or None."""
+    if len(token) < 8 or not _B64_TOKEN.fullmatch(token):
+        return None
+    body = token.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_" if ("-" in body or "_" in body) else None,
+                                validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def reads_as_text(data: bytes | None, is_random) -> bool:  # type: ignore[no-untyped-def]
+    """Whether decoded bytes are printable text that is not itself random by `is_random` (a
+    detector's own test of a token): words with spaces or a document, none of whose tokens
+    is random; or one token that is not."""
+    if not data:
+        return False
+    printable = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
+    if printable / len(data) <= 0.95:
+        return False
+    text = data.decode("ascii", "replace")
+    if " " not in text and "\n" not in text:
+        return not is_random(text.strip())
+    return not any(is_random(token) for token in _TEXT_TOKEN.findall(text))
+
+
 class Tries:
     """Counts candidate decodes of one decoder on one text; `short` once the bound is hit."""
 
@@ -169,6 +205,10 @@ def base32_views(text: str, tries: Tries) -> list[str]:
             break
         if len(body) % 8 in (1, 3, 6) or not tries.take():
             continue  # no base32 text has these lengths
+        if len(body) > 2 * HEAD_CHARS and not _head_may_say_something(
+            _try(lambda: base64.b32decode(body[:HEAD_CHARS], casefold=True))
+        ):
+            continue  # see HEAD_CHARS
         try:
             data = base64.b32decode(body + "=" * (-len(body) % 8), casefold=True)
         except (binascii.Error, ValueError):
@@ -197,16 +237,20 @@ _B85_DELIMITERS = "\"'`()[]{}<>,;:="
 def may_be_base85(token: str) -> bool:
     if token.startswith("<~") or ("<~" in token and "~>" in token):
         return True  # Adobe's framing, also inside quotes or brackets
-    if not any(c in _B85_PUNCTUATION for c in token):
+    if _B85_PUNCTUATION_CHAR.search(token) is None or _UPPER.search(token) is None:
         return False
-    return any(c.isupper() for c in token) and (any(c.islower() for c in token) or _caseless_b85(token))
+    return _LOWER.search(token) is not None or _caseless_b85(token)
 
 
 def _caseless_b85(token: str) -> bool:
     """Capitals, digits and punctuation only: what digits, spaces and dashes encode to (an
     SSN as ascii85 is `1GCR,1H$@23A<>`), and also what constants and config strings look
     like (`MAX_RETRIES=3;TIMEOUT=30`), so such a token's view must be printable ASCII."""
-    return not any(c.islower() for c in token) and sum(c.isdigit() for c in token) >= 2
+    return _LOWER.search(token) is None and _TWO_DIGITS.search(token) is not None
+
+
+_B85_PUNCTUATION_CHAR = re.compile("[" + re.escape("".join(sorted(_B85_PUNCTUATION))) + "]")
+_UPPER, _LOWER, _TWO_DIGITS = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9][^0-9]*[0-9]")
 
 
 def _b85_candidates(token: str) -> list[str]:
@@ -219,23 +263,20 @@ def _b85_candidates(token: str) -> list[str]:
         unescaped = unescape_literal(framed) if "\\" in framed else framed
         return [framed] if unescaped == framed else [framed, unescaped]
     candidates = [token]
-    if "'" in token or '"' in token:
+    if "\\" in token and ("'" in token or '"' in token):
         # Both alphabets hold quotes and a backslash, so an encoded value written as a string
         # literal (JSON in source code, a Python repr in a traceback or a value repr) has
         # them escaped: `"6\"t+Q+AZ..."`, `'3&WZH2)$U?3&r\\'`.
-        for content in literal_contents(token):
-            if len(content) >= 10 and content not in candidates:
-                candidates.append(content)
+        candidates.extend(content for content in literal_contents(token) if len(content) >= 10)
     for quote in ("'", '"'):
         if quote in token:
-            candidates.extend(part for part in token.split(quote) if len(part) >= 10 and part not in candidates)
+            candidates.extend(part for part in token.split(quote) if len(part) >= 10)
     stripped = token.strip(_B85_DELIMITERS)
-    if len(stripped) >= 10 and stripped not in candidates:
+    if len(stripped) >= 10:
         candidates.append(stripped)
-    return candidates[:MAX_B85_CANDIDATES]
+    return list(dict.fromkeys(candidates))  # each reading once, in this order
 
 
-MAX_B85_CANDIDATES = 8           # readings of one token tried (each is one decode)
 # The escapes a JSON or Python string literal gives the characters of base64/85 and hex text.
 _LITERAL_ESCAPE = re.compile(r"\\([\\'\"/])")
 
@@ -243,7 +284,11 @@ _LITERAL_ESCAPE = re.compile(r"\\([\\'\"/])")
 def unescape_literal(text: str) -> str:
     """`text` with the backslash escapes of quotes, `/` and the backslash itself undone once
     (what json.dumps or repr() add to a printable ASCII value)."""
-    return _LITERAL_ESCAPE.sub(r"\1", text)
+    return _LITERAL_ESCAPE.sub(_escaped_char, text)
+
+
+def _escaped_char(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 def literal_contents(text: str) -> list[str]:
@@ -275,14 +320,18 @@ _SINGLE_QUOTED_END = re.compile(r"(?:[^'\\]++|\\.)*+'", re.DOTALL)
 
 def base85_views(text: str, tries: Tries) -> list[str]:
     views: list[str] = []
+    tried: set[str] = set()  # a token repeated (a constant in every line) is decoded once
     for match in _B85_TOKEN.finditer(text):
         token = match.group()
-        if not may_be_base85(token):
+        if token in tried or not may_be_base85(token):
             continue
+        tried.add(token)
         if tries.full(views) or not tries.take():
             break
         caseless = not token.startswith("<~") and _caseless_b85(token)
-        for candidate in _b85_candidates(token) if not token.startswith("<~") else [token]:
+        for number, candidate in enumerate(_b85_candidates(token) if not token.startswith("<~") else [token]):
+            if number and not tries.take():
+                break  # each further reading of the token is a decode of its own
             view = _base85_view(candidate)
             if view is not None and caseless and not (view.isascii() and view.isprintable()):
                 continue  # random bytes of a constant read as base85 (1 in 3,000 is text)
@@ -292,20 +341,46 @@ def base85_views(text: str, tries: Tries) -> list[str]:
     return views
 
 
+_B85_TEXT = re.compile("[" + re.escape("".join(sorted(_B85_ALPHABET))) + "]*")
+_A85_TEXT = re.compile("[!-uz]*")
+
+
 def _base85_view(token: str) -> str | None:
-    candidates: list[bytes] = []
+    decoders_of_token: list = []
     if token.startswith("<~"):
-        candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
+        decoders_of_token.append(lambda t: base64.a85decode(t if t.endswith("~>") else t + "~>", adobe=True,
+                                                            ignorechars=b" \t\r\n"))
     else:
-        if all(c in _B85_ALPHABET for c in token):
-            candidates.append(_try(lambda: base64.b85decode(token)))
-        if all("!" <= c <= "u" or c == "z" for c in token):
-            candidates.append(_try(lambda: base64.a85decode(token)))
-    for data in candidates:
+        if _B85_TEXT.fullmatch(token):
+            decoders_of_token.append(base64.b85decode)
+        if _A85_TEXT.fullmatch(token):
+            decoders_of_token.append(base64.a85decode)
+    for decode in decoders_of_token:
+        if len(token) > 2 * HEAD_CHARS and not _head_may_say_something(_try(lambda: decode(token[:HEAD_CHARS]))):
+            continue  # the first bytes are neither text nor a file: the rest is not decoded
+        data = _try(lambda: decode(token))
         view = bytes_view(data) if data else None
         if view is not None:
             return view
     return None
+
+
+# A long token is decoded whole only when its first HEAD_CHARS characters (512 bytes of
+# base85: past a signature's window) decode to the start of a text or a file: the pure-Python
+# base85 and base32 decoders take a second per megabyte, and random runs decode to neither.
+HEAD_CHARS = 640
+
+
+def _head_may_say_something(head: bytes) -> bool:
+    if not head:
+        return False
+    if signature_offset(head) >= 0:
+        return True
+    try:  # a character may be cut at the end of the head
+        text = codecs.getincrementaldecoder("utf-8")().decode(head[:-4], final=False)
+    except UnicodeDecodeError:
+        return False
+    return len(_CONTROL.findall(text)) <= len(text) // 20
 
 
 def _try(decode) -> bytes:  # type: ignore[no-untyped-def]

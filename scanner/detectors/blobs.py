@@ -27,7 +27,7 @@ from typing import Any
 
 import puremagic
 from metagate.scanner import jsonpath
-from metagate.scanner.decoders import SIGNATURE_WINDOW, signature_offset
+from metagate.scanner.decoders import SIGNATURE_WINDOW, reads_as_text, signature_offset
 from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
 from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 
@@ -267,7 +267,14 @@ class BlobDetector(Detector):
             return Hit(index, "BLOB_BASE64", start, end, 0.8)
         if is_hex:
             return Hit(index, "BLOB_HEX", start, end, 0.7)
+        if data is not None and self._reads_as_text(data):
+            # base64 of words or of a document (a small JSON config): random only as encoded,
+            # and its decoded view (scanner/evasion.py) goes to every detector as text.
+            return None
         return Hit(index, "HIGH_ENTROPY", start, end, 0.6)
+
+    def _reads_as_text(self, data: bytes) -> bool:
+        return reads_as_text(data, lambda token: _looks_random(token, "base64", self.entropy_threshold))
 
     def _classify_segments(self, index: int, run: str, start: int) -> Hit | None:
         offset = 0
