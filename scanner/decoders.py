@@ -10,7 +10,10 @@ identifiers never become views.
     hex          runs of hex digits (either case, `0x` prefix), spaced or `0x..` byte dumps
     base32       RFC 4648 upper case, and lower case when padded with `=`
     base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation (quotes
-                 and brackets around a token tried without)
+                 and brackets around a token tried without; a JSON or Python string literal read
+                 with its `\"`, `\'`, `\\` escapes undone, as source code and reprs write it;
+                 Adobe's framing anywhere in a token; capitals, digits and punctuation only, as
+                 encoded digits are, only where the view is printable ASCII)
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not

@@ -13,8 +13,9 @@ where the wrapped value sits. The pipeline dedupes leaves by path, which is why 
 appended to the leaf rather than added as leaves of their own. A finding's span may point
 past the original text, into a view; spans are only ever used for fingerprints.
 
-The layers: percent, HTML entities, backslash escapes, Unicode (NFKC, invisible characters,
-lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and the decoders of
+The layers: percent, HTML entities, backslash escapes (and a JSON document serialised into a
+string literal, `"{\"k\": ...}"`, one level of quoting per layer), Unicode (NFKC, invisible
+characters, lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and the decoders of
 scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reversal, ROT13,
 `[at]`/`(dot)`/spelled-out addresses, look-alike letters, split or glued digit groups.
 

@@ -5,7 +5,9 @@ prefix and names the file format from its magic bytes (a table for the formats M
 produces, then puremagic for the rest), at offset 0 or, for signatures of four bytes or more,
 after up to SIGNATURE_WINDOW bytes of leading junk; it also reports `data:` URIs, raw bytes
 carried as a latin-1 string (magic bytes of `text.encode("latin-1")`), and long high-entropy
-runs that decode to nothing recognisable. Hashes, UUIDs and paths, which ZenML writes
+runs that decode to nothing recognisable (base64 of readable text, words or a small document
+such as a JSON config, is not one: `decoders.reads_as_text`; its decoded view goes to every
+detector). Hashes, UUIDs and paths, which ZenML writes
 everywhere, never decide a verdict: a hex run of a digest's length is a file only when its
 bytes open with a strong signature, and a run that mixes both base64 alphabets (a path with
 `/` and `-`/`_`) is judged segment by segment.
