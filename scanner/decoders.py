@@ -166,7 +166,7 @@ class Tries:
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9a-fA-F]{16,})(?![0-9A-Za-z])")
 # Byte dumps: `de ad be ef`, `de:ad:be:ef`, `0x6a, 0x61`, `\x6a` is an escape (done before).
 _HEX_DUMP = re.compile(
-    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n|\\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t]{1,2}|[:,;\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
 )
 _HEX_DUMP_SEP = re.compile(r"0[xX]|\\n|[^0-9a-fA-F]")
 HEX_TRIGGER = re.compile(f"{_HEX_RUN.pattern}|{_HEX_DUMP.pattern}")
@@ -228,7 +228,7 @@ def base32_views(text: str, tries: Tries) -> list[str]:
 # (`-`, `_`, `.`, `/`, `:` and `,` they do): a token of 10+ characters (8 bytes) with one of
 # them and letters of both cases is worth a trial decode. Encoded digits (a card, an SSN) use a
 # narrow band of each alphabet, with as little as one such character (`1c@6G1cREP1cI9P1H7-G`).
-_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{10,}")
+_B85_TOKEN = re.compile(r"[\"'(\[{=]?<~[!-uz\s]{10,}~>|[!-~]{10,}")  # Adobe's framing may hold whitespace
 _B85_PUNCTUATION = frozenset("!\"#$%&'()*+;<=>?@[\\]^`{|}~")
 _B85_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~")
 B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{10})[!-~]*?[!\"#$%&'()*+;<=>?@\[\\\]^`{|}~]")
@@ -280,18 +280,22 @@ def _b85_candidates(token: str) -> list[str]:
     return list(dict.fromkeys(candidates))  # each reading once, in this order
 
 
-# The escapes a JSON or Python string literal gives the characters of base64/85 and hex text.
-_LITERAL_ESCAPE = re.compile(r"\\([\\'\"/])")
+# The escapes a JSON or Python string literal gives the characters of base64/85 and hex text,
+# and the line breaks of a wrapped encoding (no encoded character: dropped, as Adobe's
+# decoder drops whitespace).
+_LITERAL_ESCAPE = re.compile(r"\\([\\'\"/nrt])")
 
 
 def unescape_literal(text: str) -> str:
     """`text` with the backslash escapes of quotes, `/` and the backslash itself undone once
-    (what json.dumps or repr() add to a printable ASCII value)."""
+    (what json.dumps or repr() add to a printable ASCII value), escaped line breaks and tabs
+    dropped."""
     return _LITERAL_ESCAPE.sub(_escaped_char, text)
 
 
 def _escaped_char(match: re.Match[str]) -> str:
-    return match.group(1)
+    char = match.group(1)
+    return "" if char in "nrt" else char
 
 
 def literal_contents(text: str) -> list[str]:
@@ -395,9 +399,9 @@ def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
 
 # --- base64 broken by whitespace ------------------------------------------------------------
 
-_CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
-_CHUNK_SPLIT = re.compile(r"\s+|\\n")
-_GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)"
+_CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|(?:\\r)?\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
+_CHUNK_SPLIT = re.compile(r"\s+|(?:\\r)?\\n")
+_GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*)"
 # A chunk with the texture of encoded bytes, then one more chunk (a short value wrapped at 16
 # or 76 characters is two lines).
 CHUNKED_B64_TRIGGER = re.compile(
@@ -816,15 +820,15 @@ _DIGIT_LED = re.compile(
     r"|[0-9](?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])"  # backwards
     r"|[0-9]{2}[ \-][0-9]{6}[ \-][0-9]{4}"
     r"|[0-9]{4}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))))"                             # glued digits
-    r"|(?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2})"    # byte dumps
-    r"|[a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2}"
+    r"|(?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9][0-9a-fA-F](?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9a-fA-F]{2})"    # byte dumps
+    r"|[a-fA-F](?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9][0-9a-fA-F](?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9a-fA-F]{2}"
     rf"|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"                             # single digits
     r"|(?<=0)[xX][0-9a-fA-F]{2}[ ,;])"                                            # 0x.. lists
 )
 
 # A chunk then whitespace then a chunk, tried at chunk starts only (a try inside a long URI at
 # every digit or `/` would scan the rest of it again: quadratic), texture checked after.
-_CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
+_CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*)[A-Za-z0-9+/]{4}")
 # base85/ascii85: rare punctuation right after a letter or digit (a look-ahead over the rest of
 # the token would rescan a long token from each of its punctuation marks: quadratic).
 _RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)|[&?=+{}\[\]\\\"%](?<=[A-Za-z0-9].)(?=[A-Za-z0-9])")

@@ -185,6 +185,35 @@ def test_base85_in_a_string_literal_is_read_with_its_escapes_undone(value, adobe
     assert any(value in view for view in decoded_views(text)), text
 
 
+def _wrapped(text: str, width: int, breaker: str) -> str:
+    return breaker.join(text[i : i + width] for i in range(0, len(text), width))
+
+
+_LITERAL_CODECS = {
+    "base64_lines": lambda raw, width, breaker: _wrapped(base64.b64encode(raw).decode(), width, breaker),
+    "hex_lines": lambda raw, width, breaker: _wrapped(raw.hex(" "), width * 3, breaker),
+    "hex_dump": lambda raw, width, breaker: breaker.join(f"{b:02x}" for b in raw),
+    "hex_0x": lambda raw, width, breaker: " ".join(f"0x{b:02x}" for b in raw),
+    "ascii85": lambda raw, width, breaker: base64.a85encode(raw).decode(),
+    "ascii85_adobe_wrapped": lambda raw, width, breaker: base64.a85encode(raw, adobe=True, wrapcol=width,
+                                                                           pad=False).decode().replace("\n", breaker),
+    "base85": lambda raw, width, breaker: base64.b85encode(raw).decode(),
+    "gzip_base64": lambda raw, width, breaker: base64.b64encode(gzip.compress(raw, mtime=0)).decode(),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_VALUES, codec=st.sampled_from(sorted(_LITERAL_CODECS)), width=st.sampled_from((16, 60, 64, 76)),
+       breaker=st.sampled_from(("\n", "\r\n", " ")), written=st.sampled_from(("as sent", "json", "repr", "dict repr")))
+def test_any_codec_written_as_a_string_literal_is_decoded(value, codec, width, breaker, written):
+    # Line breaks inside a literal are `\n` or `\r\n` as two characters each; quotes and
+    # backslashes of the encoded text are escaped.
+    encoded = _LITERAL_CODECS[codec](f"owner {value} today".encode(), width, breaker)
+    text = {"as sent": encoded, "json": f"X = {json.dumps(encoded)}", "repr": f"KeyError: {encoded!r}",
+            "dict repr": repr({"note": encoded})}[written]
+    assert any(value in view for view in decoded_views(text)), text
+
+
 @settings(max_examples=100, deadline=None)
 @given(value=_VALUES, layers=st.integers(1, 3), written=st.sampled_from(("json", "repr")))
 def test_a_document_serialised_into_literals_is_unescaped_layer_by_layer(value, layers, written):
