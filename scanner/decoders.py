@@ -260,12 +260,15 @@ def _b85_candidates(token: str) -> list[str]:
     """The token, and the token without the quotes or brackets around it (or the parts
     between its quotes, or the contents of the string literals in it with their escapes
     undone), each 10 characters or more."""
+    candidates = []
     start, end = token.find("<~"), token.rfind("~>")
     if 0 < start < end:
         framed = token[start : end + 2]  # Adobe's framing inside quotes: `"<~...~>"`
-        unescaped = unescape_literal(framed) if "\\" in framed else framed
-        return [framed] if unescaped == framed else [framed, unescaped]
-    candidates = [token]
+        candidates.append(framed)
+        if "\\" in framed:
+            candidates.append(unescape_literal(framed))
+        # (or `<~` and `~>` by chance inside a base85 text: the token is tried too)
+    candidates.append(token)
     if "\\" in token and ("'" in token or '"' in token):
         # Both alphabets hold quotes and a backslash, so an encoded value written as a string
         # literal (JSON in source code, a Python repr in a traceback or a value repr) has

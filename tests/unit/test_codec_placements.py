@@ -225,6 +225,21 @@ def test_a_document_serialised_into_literals_is_unescaped_layer_by_layer(value, 
     assert any(f'"v": "{value}"' in view or f"v: {value}" in view for view in views), (text, views)
 
 
+@settings(max_examples=300, deadline=None)
+@given(entity=st.sampled_from(("pickle", "png", "npy")).flatmap(lambda name: S.ENTITIES[name]),
+       codec=st.sampled_from(("base85", "ascii85")))
+def test_any_binary_in_base85_is_handed_on_from_its_signature(entity, codec):
+    # Whatever the encoded text holds by chance (`<~` ... `~>` inside base85 of a pickle,
+    # `%2e`, `&kg1N;`: other layers' triggers), the token is decoded as the whole it is.
+    encoded = (base64.b85encode if codec == "base85" else base64.a85encode)(entity.raw).decode()
+    views = decoded_views(encoded)
+    assert any(entity.raw[:16] in base64.b64decode(view)[:64] for view in views if _is_base64(view)), encoded[:80]
+
+
+def _is_base64(text: str) -> bool:
+    return decoders.base64_bytes(text) is not None
+
+
 def test_strings_literal_contents_follow_json_and_python_quoting():
     assert decoders.literal_contents(r'''x = "a\"b\\c" + 'd\'e' + "unclosed''') == ['a"b\\c', "d'e"]
     assert decoders.literal_contents("no quotes") == []
