@@ -240,20 +240,39 @@ _B85_DELIMITERS = "\"'`()[]{}<>,;:="
 def may_be_base85(token: str) -> bool:
     if token.startswith("<~") or ("<~" in token and "~>" in token):
         return True  # Adobe's framing, also inside quotes or brackets
-    if _B85_PUNCTUATION_CHAR.search(token) is None or _UPPER.search(token) is None:
-        return False
-    return _LOWER.search(token) is not None or _caseless_b85(token)
+    return _mixed_case_b85(token) or _text_leads(token)
 
 
-def _caseless_b85(token: str) -> bool:
-    """Capitals, digits and punctuation only: what digits, spaces and dashes encode to (an
-    SSN as ascii85 is `1GCR,1H$@23A<>`), and also what constants and config strings look
-    like (`MAX_RETRIES=3;TIMEOUT=30`), so such a token's view must be printable ASCII."""
-    return _LOWER.search(token) is None and _TWO_DIGITS.search(token) is not None
+def _mixed_case_b85(token: str) -> bool:
+    """Letters of both cases and a character of the base85 alphabets that identifiers and
+    paths seldom hold: the texture of encoded bytes (any bytes: text, UTF-8, a file)."""
+    return (_B85_PUNCTUATION_CHAR.search(token) is not None and _UPPER.search(token) is not None
+            and _LOWER.search(token) is not None)
+
+
+def _text_leads(token: str) -> bool:
+    """Whether the token, without the quotes or brackets around it, reads as base85 or ascii85
+    of ASCII text by its group leads: each 5-character group encodes 4 bytes, and for bytes of
+    printable text (0x09-0x7e) the group's first character falls in a narrow band (ascii85
+    `#`..`I`, base85 `2`..`e`). Digits, spaces and dashes encode to tokens without mixed case
+    (an SSN as ascii85 is `1GCR,1H$@23A<>`, as base85 can be `FfcGMFfcGMFa`); so do constants
+    and identifiers, a fifth of which meet the band by chance: such a token's view must be
+    printable ASCII (`strict` in base85_views)."""
+    readings = [token, token.strip(_B85_DELIMITERS)]   # the delimiters are base85 characters too
+    if "'" in token or '"' in token:
+        readings.extend(_QUOTE.split(token))           # a literal's content
+    for core in readings:
+        if len(core) >= 10 and len(core) % 5 != 1:
+            leads = core[::5]
+            if _A85_LEADS.fullmatch(leads) is not None or _B85_LEADS.fullmatch(leads) is not None:
+                return True
+    return False
 
 
 _B85_PUNCTUATION_CHAR = re.compile("[" + re.escape("".join(sorted(_B85_PUNCTUATION))) + "]")
-_UPPER, _LOWER, _TWO_DIGITS = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9][^0-9]*[0-9]")
+_UPPER, _LOWER = re.compile("[A-Z]"), re.compile("[a-z]")
+_A85_LEADS = re.compile(r"[#-I]+")
+_B85_LEADS = re.compile(r"[2-9A-Za-e]+")
 
 
 def _b85_candidates(token: str) -> list[str]:
@@ -261,19 +280,22 @@ def _b85_candidates(token: str) -> list[str]:
     between its quotes, or the contents of the string literals in it with their escapes
     undone), each 10 characters or more."""
     candidates = []
+    # A token that opens with a quote is a string literal: its content with the escapes undone
+    # is the likelier reading (the escaped one can decode to text too, wrongly).
+    literal = token[:1] in ("'", '"')
     start, end = token.find("<~"), token.rfind("~>")
     if 0 < start < end:
         framed = token[start : end + 2]  # Adobe's framing inside quotes: `"<~...~>"`
-        candidates.append(framed)
-        if "\\" in framed:
-            candidates.append(unescape_literal(framed))
+        readings = [framed, unescape_literal(framed)] if "\\" in framed else [framed]
+        candidates.extend(reversed(readings) if literal else readings)
         # (or `<~` and `~>` by chance inside a base85 text: the token is tried too)
-    candidates.append(token)
-    if "\\" in token and ("'" in token or '"' in token):
+    contents: list[str] = []
+    if ("\\" in token or literal) and ("'" in token or '"' in token):
         # Both alphabets hold quotes and a backslash, so an encoded value written as a string
         # literal (JSON in source code, a Python repr in a traceback or a value repr) has
         # them escaped: `"6\"t+Q+AZ..."`, `'3&WZH2)$U?3&r\\'`.
-        candidates.extend(content for content in literal_contents(token) if len(content) >= 10)
+        contents = [content for content in literal_contents(token) if len(content) >= 10]
+    candidates.extend([*contents, token] if literal else [token, *contents])
     for quote in ("'", '"'):
         if quote in token:
             candidates.extend(part for part in token.split(quote) if len(part) >= 10)
@@ -338,7 +360,7 @@ def base85_views(text: str, tries: Tries) -> list[str]:
         tried.add(token)
         if tries.full(views) or not tries.take():
             break
-        caseless = not token.startswith("<~") and _caseless_b85(token)
+        caseless = not token.startswith("<~") and not _mixed_case_b85(token)  # strict: see _text_leads
         for number, candidate in enumerate(_b85_candidates(token) if not token.startswith("<~") else [token]):
             if number and not tries.take():
                 break  # each further reading of the token is a decode of its own
@@ -885,6 +907,11 @@ MAX_TRIGGER_CHECKS = 1024  # windows a request-wide trigger checks before it han
 _COUNTRY_CODE_LAST = re.compile(r"[0-9][ .\-]?\+(?![0-9A-Za-z])")
 
 
+# A token that may read as base85/ascii85 of text by its group leads (`_text_leads`): its
+# first and sixth characters in a band, ten characters at least.
+_B85_LEAD_TRIGGER = re.compile(r"(?<![!-~])[\"'(\[{]?[#-I2-9A-Za-e][!-~]{4}[#-I2-9A-Za-e][!-~]{4}")
+
+
 def views(text: str) -> tuple[list[str], bool]:
     """(views of `text` under this module's decoders, whether a bound on tries was hit)."""
     found: list[str] = []
@@ -893,7 +920,7 @@ def views(text: str) -> tuple[list[str], bool]:
         found.extend(hex_views(text, tries))
     if B32_TRIGGER.search(text):
         found.extend(base32_views(text, tries := _fresh(tries)))
-    if B85_TRIGGER.search(text):
+    if B85_TRIGGER.search(text) or _B85_LEAD_TRIGGER.search(text):
         found.extend(base85_views(text, tries := _fresh(tries)))
     if CHUNKED_B64_TRIGGER.search(text):
         found.extend(chunked_base64_views(text, tries := _fresh(tries)))
