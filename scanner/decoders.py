@@ -12,8 +12,10 @@ identifiers never become views.
     base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation (quotes
                  and brackets around a token tried without; a JSON or Python string literal read
                  with its `\"`, `\'`, `\\` escapes undone, as source code and reprs write it;
-                 Adobe's framing anywhere in a token; capitals, digits and punctuation only, as
-                 encoded digits are, only where the view is printable ASCII)
+                 Adobe's framing anywhere in a token; a token without mixed case or without
+                 punctuation, as encoded digits often are, when its 5-character groups open in
+                 the band text's bytes give (`_text_leads`), and then only for a printable
+                 ASCII view)
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
