@@ -10,7 +10,12 @@ identifiers never become views.
     hex          runs of hex digits (either case, `0x` prefix), spaced or `0x..` byte dumps
     base32       RFC 4648 upper case, and lower case when padded with `=`
     base85       RFC 1924 (b85) and Adobe ascii85 (a85), on tokens with their punctuation (quotes
-                 and brackets around a token tried without)
+                 and brackets around a token tried without; a JSON or Python string literal read
+                 with its `\"`, `\'`, `\\` escapes undone, as source code and reprs write it;
+                 Adobe's framing anywhere in a token; a token without mixed case or without
+                 punctuation, as encoded digits often are, when its 5-character groups open in
+                 the band text's bytes give (`_text_leads`), and then only for a printable
+                 ASCII view)
     base64       broken into equal chunks by whitespace or newlines
     reversed     only where the reversed text shows an address, a secret prefix or a digit
                  layout (an SSN, a phone, a Luhn-valid card) that the text as sent does not
@@ -103,6 +108,42 @@ def bytes_view(data: bytes) -> str | None:
     return base64.b64encode(data[at : at + BINARY_VIEW_BYTES]).decode("ascii")
 
 
+# Base64 of text is random only as encoded: a detector that judges a token by its entropy asks
+# what the token decodes to, and a text of words or a small document (a JSON config) is no
+# secret and no blob by entropy (its decoded view goes to every detector as text).
+_B64_TOKEN = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_\-]+={0,2}")
+_TEXT_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,}")   # a token of decoded text long enough to be a key
+
+
+def base64_bytes(token: str) -> bytes | None:
+    """The bytes of a base64 token (either alphabet, padded or not), or None."""
+    if len(token) < 8 or not _B64_TOKEN.fullmatch(token):
+        return None
+    body = token.rstrip("=")
+    if len(body) % 4 == 1:
+        return None
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_" if ("-" in body or "_" in body) else None,
+                                validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def reads_as_text(data: bytes | None, is_random) -> bool:  # type: ignore[no-untyped-def]
+    """Whether decoded bytes are printable text that is not itself random by `is_random` (a
+    detector's own test of a token): words with spaces or a document, none of whose tokens
+    is random; or one token that is not."""
+    if not data:
+        return False
+    printable = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
+    if printable / len(data) <= 0.95:
+        return False
+    text = data.decode("ascii", "replace")
+    if " " not in text and "\n" not in text:
+        return not is_random(text.strip())
+    return not any(is_random(token) for token in _TEXT_TOKEN.findall(text))
+
+
 class Tries:
     """Counts candidate decodes of one decoder on one text; `short` once the bound is hit."""
 
@@ -132,7 +173,7 @@ class Tries:
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9a-fA-F]{16,})(?![0-9A-Za-z])")
 # Byte dumps: `de ad be ef`, `de:ad:be:ef`, `0x6a, 0x61`, `\x6a` is an escape (done before).
 _HEX_DUMP = re.compile(
-    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t:,;\-]|, |\r?\n|\\n)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{2}(?:(?:[ \t]{1,2}|[:,;\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*)(?:0[xX])?[0-9a-fA-F]{2}){7,}(?![0-9A-Za-z])"
 )
 _HEX_DUMP_SEP = re.compile(r"0[xX]|\\n|[^0-9a-fA-F]")
 HEX_TRIGGER = re.compile(f"{_HEX_RUN.pattern}|{_HEX_DUMP.pattern}")
@@ -174,6 +215,10 @@ def base32_views(text: str, tries: Tries) -> list[str]:
             break
         if len(body) % 8 in (1, 3, 6) or not tries.take():
             continue  # no base32 text has these lengths
+        if len(body) > 2 * HEAD_CHARS and not _head_may_say_something(
+            _try(lambda: base64.b32decode(body[:HEAD_CHARS], casefold=True))
+        ):
+            continue  # see HEAD_CHARS
         try:
             data = base64.b32decode(body + "=" * (-len(body) % 8), casefold=True)
         except (binascii.Error, ValueError):
@@ -190,7 +235,7 @@ def base32_views(text: str, tries: Tries) -> list[str]:
 # (`-`, `_`, `.`, `/`, `:` and `,` they do): a token of 10+ characters (8 bytes) with one of
 # them and letters of both cases is worth a trial decode. Encoded digits (a card, an SSN) use a
 # narrow band of each alphabet, with as little as one such character (`1c@6G1cREP1cI9P1H7-G`).
-_B85_TOKEN = re.compile(r"<~[!-uz\s]{10,}~>|[!-~]{10,}")
+_B85_TOKEN = re.compile(r"[\"'(\[{=]?<~[!-uz\s]{10,}~>|[!-~]{10,}")  # Adobe's framing may hold whitespace
 _B85_PUNCTUATION = frozenset("!\"#$%&'()*+;<=>?@[\\]^`{|}~")
 _B85_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~")
 B85_TRIGGER = re.compile(r"<~|(?<![!-~])(?=[!-~]{10})[!-~]*?[!\"#$%&'()*+;<=>?@\[\\\]^`{|}~]")
@@ -200,59 +245,181 @@ _B85_DELIMITERS = "\"'`()[]{}<>,;:="
 
 
 def may_be_base85(token: str) -> bool:
-    if token.startswith("<~"):
-        return True
-    if not any(c in _B85_PUNCTUATION for c in token):
-        return False
-    return any(c.isupper() for c in token) and any(c.islower() for c in token)
+    if token.startswith("<~") or ("<~" in token and "~>" in token):
+        return True  # Adobe's framing, also inside quotes or brackets
+    return _mixed_case_b85(token) or _text_leads(token)
+
+
+def _mixed_case_b85(token: str) -> bool:
+    """Letters of both cases and a character of the base85 alphabets that identifiers and
+    paths seldom hold: the texture of encoded bytes (any bytes: text, UTF-8, a file)."""
+    return (_B85_PUNCTUATION_CHAR.search(token) is not None and _UPPER.search(token) is not None
+            and _LOWER.search(token) is not None)
+
+
+def _text_leads(token: str) -> bool:
+    """Whether the token, without the quotes or brackets around it, reads as base85 or ascii85
+    of ASCII text by its group leads: each 5-character group encodes 4 bytes, and for bytes of
+    printable text (0x09-0x7e) the group's first character falls in a narrow band (ascii85
+    `#`..`I`, base85 `2`..`e`). Digits, spaces and dashes encode to tokens without mixed case
+    (an SSN as ascii85 is `1GCR,1H$@23A<>`, as base85 can be `FfcGMFfcGMFa`); so do constants
+    and identifiers, a fifth of which meet the band by chance: such a token's view must be
+    printable ASCII (`strict` in base85_views)."""
+    readings = [token, token.strip(_B85_DELIMITERS)]   # the delimiters are base85 characters too
+    if "'" in token or '"' in token:
+        readings.extend(_QUOTE.split(token))           # a literal's content
+    for core in readings:
+        if len(core) >= 10 and len(core) % 5 != 1:
+            leads = core[::5]
+            if _A85_LEADS.fullmatch(leads) is not None or _B85_LEADS.fullmatch(leads) is not None:
+                return True
+    return False
+
+
+_B85_PUNCTUATION_CHAR = re.compile("[" + re.escape("".join(sorted(_B85_PUNCTUATION))) + "]")
+_UPPER, _LOWER = re.compile("[A-Z]"), re.compile("[a-z]")
+_A85_LEADS = re.compile(r"[#-I]+")
+_B85_LEADS = re.compile(r"[2-9A-Za-e]+")
 
 
 def _b85_candidates(token: str) -> list[str]:
     """The token, and the token without the quotes or brackets around it (or the parts
-    between its quotes), each 10 characters or more."""
+    between its quotes, or the contents of the string literals in it with their escapes
+    undone), each 10 characters or more."""
+    candidates = []
+    # A token that opens with a quote is a string literal: its content with the escapes undone
+    # is the likelier reading (the escaped one can decode to text too, wrongly).
+    literal = token[:1] in ("'", '"')
     start, end = token.find("<~"), token.rfind("~>")
     if 0 < start < end:
-        return [token[start : end + 2]]  # Adobe's framing inside quotes: `"<~...~>"`
-    candidates = [token]
+        framed = token[start : end + 2]  # Adobe's framing inside quotes: `"<~...~>"`
+        readings = [framed, unescape_literal(framed)] if "\\" in framed else [framed]
+        candidates.extend(reversed(readings) if literal else readings)
+        # (or `<~` and `~>` by chance inside a base85 text: the token is tried too)
+    contents: list[str] = []
+    if ("\\" in token or literal) and ("'" in token or '"' in token):
+        # Both alphabets hold quotes and a backslash, so an encoded value written as a string
+        # literal (JSON in source code, a Python repr in a traceback or a value repr) has
+        # them escaped: `"6\"t+Q+AZ..."`, `'3&WZH2)$U?3&r\\'`.
+        contents = [content for content in literal_contents(token) if len(content) >= 10]
+    candidates.extend([*contents, token] if literal else [token, *contents])
     for quote in ("'", '"'):
         if quote in token:
-            candidates.extend(part for part in token.split(quote) if len(part) >= 10 and part not in candidates)
+            candidates.extend(part for part in token.split(quote) if len(part) >= 10)
     stripped = token.strip(_B85_DELIMITERS)
-    if len(stripped) >= 10 and stripped not in candidates:
+    if len(stripped) >= 10:
         candidates.append(stripped)
-    return candidates
+    return list(dict.fromkeys(candidates))  # each reading once, in this order
+
+
+# The escapes a JSON or Python string literal gives the characters of base64/85 and hex text,
+# and the line breaks of a wrapped encoding (no encoded character: dropped, as Adobe's
+# decoder drops whitespace).
+_LITERAL_ESCAPE = re.compile(r"\\([\\'\"/nrt])")
+
+
+def unescape_literal(text: str) -> str:
+    """`text` with the backslash escapes of quotes, `/` and the backslash itself undone once
+    (what json.dumps or repr() add to a printable ASCII value), escaped line breaks and tabs
+    dropped."""
+    return _LITERAL_ESCAPE.sub(_escaped_char, text)
+
+
+def _escaped_char(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return "" if char in "nrt" else char
+
+
+def literal_contents(text: str) -> list[str]:
+    """The contents of the quoted string literals in `text` (JSON or Python: `'...'` or
+    `"..."`, a backslash escaping the next character), escapes undone; in one pass, an
+    unclosed quote ends the search."""
+    found: list[str] = []
+    position = 0
+    length = len(text)
+    while position < length:
+        opening = _QUOTE.search(text, position)
+        if opening is None:
+            break
+        quote = opening.group()
+        closing = (_DOUBLE_QUOTED_END if quote == '"' else _SINGLE_QUOTED_END).match(text, opening.end())
+        if closing is None:
+            break
+        content = text[opening.end() : closing.end() - 1]
+        found.append(unescape_literal(content) if "\\" in content else content)
+        position = closing.end()
+    return found
+
+
+_QUOTE = re.compile(r"['\"]")
+# The rest of a literal up to its closing quote (possessive: linear on any input).
+_DOUBLE_QUOTED_END = re.compile(r'(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_SINGLE_QUOTED_END = re.compile(r"(?:[^'\\]++|\\.)*+'", re.DOTALL)
 
 
 def base85_views(text: str, tries: Tries) -> list[str]:
     views: list[str] = []
+    tried: set[str] = set()  # a token repeated (a constant in every line) is decoded once
     for match in _B85_TOKEN.finditer(text):
         token = match.group()
-        if not may_be_base85(token):
+        if token in tried or not may_be_base85(token):
             continue
+        tried.add(token)
         if tries.full(views) or not tries.take():
             break
-        for candidate in _b85_candidates(token) if not token.startswith("<~") else [token]:
+        caseless = not token.startswith("<~") and not _mixed_case_b85(token)  # strict: see _text_leads
+        for number, candidate in enumerate(_b85_candidates(token) if not token.startswith("<~") else [token]):
+            if number and not tries.take():
+                break  # each further reading of the token is a decode of its own
             view = _base85_view(candidate)
+            if view is not None and caseless and not (view.isascii() and view.isprintable()):
+                continue  # random bytes of a constant read as base85 (1 in 3,000 is text)
             if view is not None:
                 views.append(view)
                 break
     return views
 
 
+_B85_TEXT = re.compile("[" + re.escape("".join(sorted(_B85_ALPHABET))) + "]*")
+_A85_TEXT = re.compile("[!-uz]*")
+
+
 def _base85_view(token: str) -> str | None:
-    candidates: list[bytes] = []
+    decoders_of_token: list = []
     if token.startswith("<~"):
-        candidates.append(_try(lambda: base64.a85decode(token, adobe=True, ignorechars=b" \t\r\n")))
+        decoders_of_token.append(lambda t: base64.a85decode(t if t.endswith("~>") else t + "~>", adobe=True,
+                                                            ignorechars=b" \t\r\n"))
     else:
-        if all(c in _B85_ALPHABET for c in token):
-            candidates.append(_try(lambda: base64.b85decode(token)))
-        if all("!" <= c <= "u" or c == "z" for c in token):
-            candidates.append(_try(lambda: base64.a85decode(token)))
-    for data in candidates:
+        if _B85_TEXT.fullmatch(token):
+            decoders_of_token.append(base64.b85decode)
+        if _A85_TEXT.fullmatch(token):
+            decoders_of_token.append(base64.a85decode)
+    for decode in decoders_of_token:
+        if len(token) > 2 * HEAD_CHARS and not _head_may_say_something(_try(lambda: decode(token[:HEAD_CHARS]))):
+            continue  # the first bytes are neither text nor a file: the rest is not decoded
+        data = _try(lambda: decode(token))
         view = bytes_view(data) if data else None
         if view is not None:
             return view
     return None
+
+
+# A long token is decoded whole only when its first HEAD_CHARS characters (512 bytes of
+# base85: past a signature's window) decode to the start of a text or a file: the pure-Python
+# base85 and base32 decoders take a second per megabyte, and random runs decode to neither.
+HEAD_CHARS = 640
+
+
+def _head_may_say_something(head: bytes) -> bool:
+    if not head:
+        return False
+    if signature_offset(head) >= 0:
+        return True
+    try:  # a character may be cut at the end of the head
+        text = codecs.getincrementaldecoder("utf-8")().decode(head[:-4], final=False)
+    except UnicodeDecodeError:
+        return False
+    return len(_CONTROL.findall(text)) <= len(text) // 20
 
 
 def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
@@ -264,9 +431,9 @@ def _try(decode) -> bytes:  # type: ignore[no-untyped-def]
 
 # --- base64 broken by whitespace ------------------------------------------------------------
 
-_CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
-_CHUNK_SPLIT = re.compile(r"\s+|\\n")
-_GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)"
+_CHUNKED_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4,}[ \t]*(?:\r?\n|(?:\\r)?\\n)?[ \t]*){2,}[A-Za-z0-9+/]*={0,2}")
+_CHUNK_SPLIT = re.compile(r"\s+|(?:\\r)?\\n")
+_GAP = r"(?:[ \t]+|[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*)"
 # A chunk with the texture of encoded bytes, then one more chunk (a short value wrapped at 16
 # or 76 characters is two lines).
 CHUNKED_B64_TRIGGER = re.compile(
@@ -808,15 +975,15 @@ _DIGIT_LED = re.compile(
     r"|[0-9](?:-[0-9]{2}-[0-9]{3}|[ \-][0-9]{4}[ \-][0-9]{4}|[0-9]{3}\+|[ .\-][0-9]{3}(?: ?\) ?|[ .\-])"  # backwards
     r"|[0-9]{2}[ \-][0-9]{6}[ \-][0-9]{4}"
     r"|[0-9]{4}(?:[A-Za-z_]|(?<=[A-Za-z_][0-9]{9}))))"                             # glued digits
-    r"|(?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2})"    # byte dumps
-    r"|[a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9][0-9a-fA-F](?:[ :,\-]|, |\r?\n|\\n)[0-9a-fA-F]{2}"
+    r"|(?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9][0-9a-fA-F](?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9a-fA-F]{2})"    # byte dumps
+    r"|[a-fA-F](?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9][0-9a-fA-F](?:[ :,\-]|, |[ \t]*(?:\r?\n|(?:\\r)?\\n))[0-9a-fA-F]{2}"
     rf"|(?:{_SEP}[0-9](?![0-9])){{4}}|(?: [0-9]){{4}}"                             # single digits
     r"|(?<=0)[xX][0-9a-fA-F]{2}[ ,;])"                                            # 0x.. lists
 )
 
 # A chunk then whitespace then a chunk, tried at chunk starts only (a try inside a long URI at
 # every digit or `/` would scan the rest of it again: quadratic), texture checked after.
-_CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|\\n)[ \t]*)[A-Za-z0-9+/]{4}")
+_CHUNK_PAIR = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{4,}+(?:[ \t]+|[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*)[A-Za-z0-9+/]{4}")
 # base85/ascii85: rare punctuation right after a letter or digit (a look-ahead over the rest of
 # the token would rescan a long token from each of its punctuation marks: quadratic).
 _RARE_PUNCT = re.compile(r"[!#$'()*;<>^`|~](?<=[A-Za-z0-9].)|[&?=+{}\[\]\\\"%](?<=[A-Za-z0-9].)(?=[A-Za-z0-9])")
@@ -923,6 +1090,11 @@ MAX_TRIGGER_CHECKS = 1024  # windows a request-wide trigger checks before it han
 _COUNTRY_CODE_LAST = re.compile(r"[0-9][ .\-]?\+(?![0-9A-Za-z])")
 
 
+# A token that may read as base85/ascii85 of text by its group leads (`_text_leads`): its
+# first and sixth characters in a band, ten characters at least.
+_B85_LEAD_TRIGGER = re.compile(r"(?<![!-~])[\"'(\[{]?[#-I2-9A-Za-e][!-~]{4}[#-I2-9A-Za-e][!-~]{4}")
+
+
 def views(text: str) -> tuple[list[str], bool]:
     """(views of `text` under this module's decoders, whether a bound on tries was hit)."""
     found: list[str] = []
@@ -931,7 +1103,7 @@ def views(text: str) -> tuple[list[str], bool]:
         found.extend(hex_views(text, tries))
     if B32_TRIGGER.search(text):
         found.extend(base32_views(text, tries := _fresh(tries)))
-    if B85_TRIGGER.search(text):
+    if B85_TRIGGER.search(text) or _B85_LEAD_TRIGGER.search(text):
         found.extend(base85_views(text, tries := _fresh(tries)))
     if CHUNKED_B64_TRIGGER.search(text):
         found.extend(chunked_base64_views(text, tries := _fresh(tries)))

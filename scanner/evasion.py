@@ -13,8 +13,9 @@ where the wrapped value sits. The pipeline dedupes leaves by path, which is why 
 appended to the leaf rather than added as leaves of their own. A finding's span may point
 past the original text, into a view; spans are only ever used for fingerprints.
 
-The layers: percent, HTML entities, backslash escapes, Unicode (NFKC, invisible characters,
-lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and the decoders of
+The layers: percent, HTML entities, backslash escapes (and a JSON document serialised into a
+string literal, `"{\"k\": ...}"`, one level of quoting per layer), Unicode (NFKC, invisible
+characters, lone surrogates, non-ASCII digits), nested JSON, base64 (gzip/zlib inside), and the decoders of
 scanner/decoders.py: hex, base32, base85/ascii85, whitespace-broken base64, reversal, ROT13,
 `[at]`/`(dot)`/spelled-out addresses, look-alike letters, split or glued digit groups.
 
@@ -69,7 +70,7 @@ _HTML = re.compile(r"&#[0-9xX]|&[A-Za-z][A-Za-z0-9]{1,31};")
 _ESCAPE_TRIGGER = re.compile(r"\\[uUx][0-9A-Fa-f]{2}")
 _BASE64_RUN = re.compile(rf"[A-Za-z0-9+/_\-]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _TRIGGER = re.compile(
-    "|".join(p.pattern for p in (_PERCENT, _HTML, _ESCAPE_TRIGGER)) + f"|(?P<run>{_BASE64_RUN.pattern})"
+    "|".join(p.pattern for p in (_PERCENT, _HTML, _ESCAPE_TRIGGER)) + r'|\\+"\s*:' + f"|(?P<run>{_BASE64_RUN.pattern})"
 )
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
@@ -81,6 +82,12 @@ _ESCAPE = re.compile(
 )
 _SIMPLE_ESCAPES = {"\\/": "/", '\\"': '"', "\\n": "\n", "\\t": "\t", "\\r": "\r"}
 _SIMPLE_ESCAPE = re.compile(r'\\[/"ntr]')
+# A JSON document serialised into a string and written as a literal once more (`"{\"v\": 1}"`
+# in source code, `'"{\\"v\\": 1}"'` in a traceback's repr): an escaped quote closing a key.
+# Its escapes are undone one level per layer, so each layer of quoting is a view.
+_SERIALISED_KEY = re.compile(r'\\+"\s*:')
+_ONE_LEVEL = re.compile(r"\\([\\/\"'ntr])")
+_ONE_LEVEL_CHARS = {"\\": "\\", "/": "/", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r"}
 
 # Characters that render as nothing (or as a blank) and so can split a value invisibly: the
 # Unicode format characters (category Cf), variation selectors, combining grapheme joiner,
@@ -202,6 +209,8 @@ def _unescape(text: str) -> str:
         # Backslash escapes of one kind usually come with the others (a JSON string
         # serialised twice); only then are \n, \" and \/ decoded as well.
         text = _SIMPLE_ESCAPE.sub(lambda m: _SIMPLE_ESCAPES[m.group()], text)
+    elif _SERIALISED_KEY.search(text):
+        text = _ONE_LEVEL.sub(lambda m: _ONE_LEVEL_CHARS[m.group(1)], text)
     return text
 
 

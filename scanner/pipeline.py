@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 from metagate.scanner import headers as header_kinds
 from metagate.scanner import jsonpath
@@ -226,6 +227,12 @@ class Scanner:
         # A path parameter is a value the client chose (a run or model name, or anything at
         # all on a route the catalog does not know): scanned like a query value, as a leaf
         # named by its parameter (`$path.run_name_or_id`). UUIDs in a parameter are ids.
+        encoded_slashes = _segments_with_encoded_slash(path)
+        if encoded_slashes:
+            # A value the client sent as one segment with `/` percent-encoded (base64 and
+            # ascii85 text hold `/`) is split by the decoded path the server routes on:
+            # scanned whole as well, as the segment it was sent as.
+            result.leaves.append(Leaf("$path", "\n".join(encoded_slashes), "unknown"))
         if endpoint is not None and "{" not in endpoint.template:
             return  # a route of literal segments only
         parts = path_segments(path)
@@ -334,6 +341,18 @@ class Scanner:
 
 def _scanned_headers(request: InspectionRequest) -> list[tuple[str, str]]:
     return header_kinds.scanned(request.headers)
+
+
+_ENCODED_SLASH = re.compile(r"%(?:2[Ff]|5[Cc])")
+
+
+def _segments_with_encoded_slash(path: str) -> list[str]:
+    """The segments of the path as sent (split at its literal `/`) that hold a percent-encoded
+    `/` or `\\`, each decoded: one value that the decoded path splits in several."""
+    raw = path.split("?", 1)[0].split("#", 1)[0]
+    if "%" not in raw or not _ENCODED_SLASH.search(raw):
+        return []
+    return [unquote(segment) for segment in raw.split("/") if _ENCODED_SLASH.search(segment)]
 
 
 def _filter_operand(value: str) -> str:

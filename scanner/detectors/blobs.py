@@ -5,7 +5,9 @@ prefix and names the file format from its magic bytes (a table for the formats M
 produces, then puremagic for the rest), at offset 0 or, for signatures of four bytes or more,
 after up to SIGNATURE_WINDOW bytes of leading junk; it also reports `data:` URIs, raw bytes
 carried as a latin-1 string (magic bytes of `text.encode("latin-1")`), and long high-entropy
-runs that decode to nothing recognisable. Hashes, UUIDs and paths, which ZenML writes
+runs that decode to nothing recognisable (base64 of readable text, words or a small document
+such as a JSON config, is not one: `decoders.reads_as_text`; its decoded view goes to every
+detector). Hashes, UUIDs and paths, which ZenML writes
 everywhere, never decide a verdict: a hex run of a digest's length is a file only when its
 bytes open with a strong signature, and a run that mixes both base64 alphabets (a path with
 `/` and `-`/`_`) is judged segment by segment.
@@ -28,7 +30,7 @@ from typing import Any
 
 import puremagic
 from metagate.scanner import jsonpath
-from metagate.scanner.decoders import SIGNATURE_WINDOW, signature_offset
+from metagate.scanner.decoders import SIGNATURE_WINDOW, reads_as_text, signature_offset
 from metagate.scanner.detectors.base import Detector, Hit, TreeDetector
 from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 
@@ -279,7 +281,14 @@ class BlobDetector(Detector):
             return Hit(index, "BLOB_BASE64", start, end, 0.8)
         if is_hex:
             return Hit(index, "BLOB_HEX", start, end, 0.7)
+        if data is not None and self._reads_as_text(data):
+            # base64 of words or of a document (a small JSON config): random only as encoded,
+            # and its decoded view (scanner/evasion.py) goes to every detector as text.
+            return None
         return Hit(index, "HIGH_ENTROPY", start, end, 0.6)
+
+    def _reads_as_text(self, data: bytes) -> bool:
+        return reads_as_text(data, lambda token: _looks_random(token, "base64", self.entropy_threshold))
 
     def _classify_segments(self, index: int, run: str, start: int) -> Hit | None:
         offset = 0

@@ -56,6 +56,7 @@ from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
+from metagate.scanner.decoders import base64_bytes, reads_as_text
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.model import PROVEN_CLASSES, Leaf
 from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
@@ -663,7 +664,7 @@ class SecretDetector(Detector):
                 last_found = start
                 yield Hit(index, "HIGH_ENTROPY_STRING", start, end, self.high_entropy_score)
 
-    def _is_random_token(self, value: str) -> bool:
+    def _is_random_token(self, value: str, decoded: bool = False) -> bool:
         if len(value) < self.min_entropy_length or _HEX_OR_UUID.match(value):
             return False  # hashes and UUIDs are ZenML metadata
         # Token characters are ASCII, where these C-level tests equal isupper/islower/isdigit.
@@ -671,7 +672,11 @@ class SecretDetector(Detector):
             return False
         if _class_change_ratio(value) < _MIN_CLASS_CHANGES:
             return False  # paths and identifiers (projects/123/networks/myVPC) change class rarely
-        return self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit
+        if self._entropy.calculate_shannon_entropy(value) <= self._entropy.entropy_limit:
+            return False
+        # Base64 of words or of a small document (a JSON config) is random only as encoded;
+        # its decoded view is scanned as text (scanner/decoders.py `reads_as_text`).
+        return decoded or not reads_as_text(base64_bytes(value), lambda token: self._is_random_token(token, True))
 
     @staticmethod
     def _drop_contained(hits: list[Hit]) -> list[Hit]:

@@ -910,7 +910,13 @@ def _json_documents(text: str) -> Iterator[Any]:
             continue
         if end - match.start() >= _MIN_JSON_CHARS:
             yield document
-        position = end
+            position = end
+        elif type(document) is str:
+            # A quote opened a short string, not a literal holding a document (`"[{"a": 1}]"`
+            # once its escapes are undone): the bracket after the quote may open one.
+            position = match.start() + 1
+        else:
+            position = end
 
 
 def _json_shapes(text: str, python: bool = True) -> dict[str, Measure]:
