@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 
+import phonenumbers
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -88,11 +90,14 @@ class CaselessIbanRecognizer(IbanRecognizer):
 # PII detector calls with the leaf's original text and whether a context word raised the
 # score.
 
-_EPOCH_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
+# 2001-09-09 (the first ten-digit second) .. 2038-01-19 (2**31 s). Times past 2038 are no one's
+# run: a sixteen-digit number from 2.2e15 on is a card network's range (Mastercard 2221..,
+# JCB 35.., Visa 4...), and reading it as microseconds since 1970 let those cards pass.
+_EPOCH_RANGE = (1_000_000_000, 2**31)
 
 
 def is_epoch(digits: str) -> bool:
-    """Unix time in s, ms, us or ns: ZenML and ML code log these as plain integers."""
+    """Unix time in s, ms, us or ns up to 2038: ZenML and ML code log these as plain integers."""
     if len(digits) not in (10, 13, 16, 19):
         return False
     seconds = int(digits) // 10 ** (len(digits) - 10)
@@ -115,8 +120,76 @@ class ReviewedRecognizer(EntityRecognizer):
         return score
 
 
+@dataclass(frozen=True, slots=True)
+class CardNetwork:
+    """One card network: the issuer identification number ranges it holds (ISO/IEC 7812,
+    as prefixes of the number: `(2221, 2720)` is every number from 2221... to 2720...) and the
+    lengths of its numbers."""
+
+    name: str
+    ranges: tuple[tuple[int, int], ...]
+    lengths: tuple[int, ...]
+
+    def issued(self, digits: str) -> bool:
+        if len(digits) not in self.lengths:
+            return False
+        for low, high in self.ranges:
+            width = len(str(low))
+            if low <= int(digits[:width]) <= high:
+                return True
+        return False
+
+
+_LONG = (16, 17, 18, 19)
+# The networks whose numbers are in use. Left out on purpose: 13-digit Visa (retired; a
+# thirteen-digit number from 4e12 is four terabytes in bytes) and UATP's 1... (fifteen digits
+# from 1e14 are sizes and counts, sixteen from 1e15 microseconds since 1970).
+CARD_NETWORKS: tuple[CardNetwork, ...] = (
+    CardNetwork("visa", ((4, 4),), (16, 19)),
+    CardNetwork("mastercard", ((51, 55), (222100, 272099)), (16,)),
+    CardNetwork("american_express", ((34, 34), (37, 37)), (15,)),
+    CardNetwork("discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), _LONG),
+    CardNetwork("jcb", ((3528, 3589),), _LONG),
+    CardNetwork("diners_club", ((300, 305), (3095, 3095), (36, 36), (38, 39)), (14, 15, 16, 17, 18, 19)),
+    CardNetwork("unionpay", ((62, 62),), _LONG),
+    CardNetwork("maestro", ((50, 50), (56, 58), (63, 63), (67, 67)), _LONG),
+    CardNetwork("mir", ((2200, 2204),), _LONG),
+)
+
+
+def card_network(digits: str) -> str | None:
+    """The network that issues numbers of this prefix and length, or None."""
+    return next((network.name for network in CARD_NETWORKS if network.issued(digits)), None)
+
+
+# Digit groups of a card as people write them: 4-4-4-4(-3), 4-6-5, 4-6-4 or whole, split by
+# one or two spaces, '-', '.', '/' or '|' (a '_' split and a word glued on are decoded views:
+# scanner/decoders.py). The groups' lengths are loose; validation counts the digits.
+_CARD_SEPARATOR = r"[\x20\-./|]{0,2}"
+_DECIMAL_BEFORE = re.compile(r"\d[.,]$")
+
+
 class CardRecognizer(ReviewedRecognizer, CreditCardRecognizer):
-    pass
+    """Presidio's card recognizer with every network's ranges (Mastercard's 2-series among
+    them, which Presidio's pattern misses) and more separators; a match is a card when its
+    digits are a length and prefix a network issues (`CARD_NETWORKS`) and pass Presidio's
+    Luhn check. The decimals of a number (`0.4539004010602815`, a metric) are no card."""
+
+    PATTERNS = [
+        Pattern("Card number (network prefix, grouped or whole)", rf"\b[2-6]\d{{3}}(?:{_CARD_SEPARATOR}\d{{3,6}}){{2,4}}\b", 0.3),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        return card_network(digits) is not None and bool(super().validate_result(digits))
+
+    def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
+        if _DECIMAL_BEFORE.search(text[max(0, start - 2) : start]):
+            return None
+        return super().review(text, start, end, score, boosted)
 
 
 class SsnRecognizer(ReviewedRecognizer, UsSsnRecognizer):
@@ -212,7 +285,7 @@ PHONE_LAYOUT_SCORE = 0.6
 _PHONE_LAYOUT = re.compile(
     r"\+\d{1,3}[\x20.\-]?\(?\d{1,4}\)?(?:[\x20.\-]\d{2,4}){1,4}"  # +1 415-555-2671, +44 20 7946 0958
     r"|\+\d{8,15}"                                            # +14155552671
-    r"|\(\d{2,5}\)\x20?\d{3,4}[\x20.\-]\d{3,4}"               # (415) 555-2671
+    r"|\(\d{2,5}\)\x20?\d{3,5}[\x20.\-]\d{3,4}"               # (415) 555-2671, (11) 91318-5387
     r"|\d{3}([.\-])\d{3}\1\d{4}"                               # 415-555-2671, 415.555.2671
     r"|0\d{2,4}\x20\d{3,4}\x20\d{3,4}"                          # 020 7946 0958
 )
@@ -241,9 +314,32 @@ class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
 
     def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
         reviewed = super().review(text, start, end, score, boosted)
-        if reviewed is None or boosted or reviewed >= PHONE_LAYOUT_SCORE or not _PHONE_LAYOUT.fullmatch(text[start:end]):
+        if reviewed is None or boosted or reviewed >= PHONE_LAYOUT_SCORE:
             return reviewed
-        return PHONE_LAYOUT_SCORE
+        if text.startswith("+", start) and start and _INTERNATIONAL_BEFORE.match(text, start - 1):
+            return reviewed  # the tail of a version or a time, not a country code
+        if _PHONE_LAYOUT.fullmatch(text[start:end]) or is_international_number(text, start, end):
+            return PHONE_LAYOUT_SCORE
+        return reviewed
+
+
+# What may not stand right before the '+' of an international number: a digit, '.', '+' or
+# '_' (`1.0.0+20240101123` is a version's local part, `00:00+0100` a time's offset).
+_INTERNATIONAL_BEFORE = re.compile(r"[\d.+_]")
+
+
+def is_international_number(text: str, start: int, end: int) -> bool:
+    """A number written with its `+` country code that python-phonenumbers finds valid in
+    that country (`+55 11 91318-5387`, `+49.1512.2914177`): the country code says what the
+    digits are, as a context word would. Numbers without one stay a matter of layout or key."""
+    match = text[start:end]
+    if not match.startswith("+") or (start and _INTERNATIONAL_BEFORE.match(text, start - 1)):
+        return False
+    try:
+        number = phonenumbers.parse(match, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
 
 
 # entity → its recognizers (CRYPTO has two: Bitcoin, and Ethereum with EIP-55).
