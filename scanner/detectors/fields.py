@@ -143,15 +143,32 @@ def _load_vocabulary() -> tuple[Category, ...]:
 VOCABULARY: tuple[Category, ...] = _load_vocabulary()
 
 
+# Keys that only say "the value of": under one, the parent key names what the number is
+# (`{"ssn": {"value": ...}}`, `{"taxpayer": {"id": ...}}`, `{"phone": {"e164": ...}}`), for the
+# categories whose values are numbers (a person's name needs its own key).
+_HOLDER_WORDS = frozenset(
+    "value number no num nr id code digit full last raw e164 international national formatted text string str data".split()
+)
+_NUMBER_SHAPES = frozenset({"phone", "ssn", "card_number", "account_number", "routing_number", "document_number"})
+
+
+def _named_categories(keys: Sequence[str]) -> tuple[Category, ...]:
+    own = key_words(keys[-1])
+    parent = key_words(keys[-2]) if len(keys) > 1 else ()
+    words = (*parent, *own)
+    categories = tuple(c for c in VOCABULARY if c.ends_in(words, len(parent)))
+    holder = own and ("".join(own) in _HOLDER_WORDS or all(w in _HOLDER_WORDS or w.isdigit() for w in own))
+    if not categories and len(keys) > 1 and holder:
+        categories = tuple(c for c in _named_categories(keys[:-1]) if c.shape in _NUMBER_SHAPES)
+    return categories
+
+
 @lru_cache(maxsize=16384)  # paths repeat request after request
 def semantics_of_path(path: str) -> KeySemantics:
     keys = context_keys(path)
     if not keys:
         return NO_SEMANTICS
-    own = key_words(keys[-1])
-    parent = key_words(keys[-2]) if len(keys) > 1 else ()
-    words = (*parent, *own)
-    categories = tuple(c for c in VOCABULARY if c.ends_in(words, len(parent)))
+    categories = _named_categories(keys)
     context = [w.lower() for k in keys for w in _WORD.findall(k) if not w.isdigit()]
     cues = [cue for c in categories for cue in c.cues if cue not in context]
     return KeySemantics(categories, " ".join(dict.fromkeys(context + cues)))

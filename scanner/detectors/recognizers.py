@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import ClassVar
 
 import phonenumbers
@@ -291,6 +292,24 @@ _PHONE_LAYOUT = re.compile(
 )
 
 
+# More digits in a row than any number has (E.164: fifteen, two more for a trunk prefix): no
+# phone number sits inside such a run, and python-phonenumbers takes seconds over a long one.
+_NOT_A_PHONE_RUN = re.compile(r"\d{18,}")
+
+
+def phone_windows(text: str) -> Iterable[tuple[int, int]]:
+    """(start, end) of the candidate stretches, split around runs of digits too long to be
+    part of a phone number."""
+    for window in PHONE_CANDIDATE.finditer(text):
+        start = window.start()
+        for run in _NOT_A_PHONE_RUN.finditer(text, start, window.end()):
+            if run.start() > start:
+                yield start, run.start()
+            start = run.end()
+        if window.end() > start:
+            yield start, window.end()
+
+
 class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
     """Presidio's PhoneRecognizer, run on candidate stretches instead of the whole text; a
     number in a phone layout scores `PHONE_LAYOUT_SCORE` without context, bare digits need it."""
@@ -301,11 +320,11 @@ class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
-        for window in PHONE_CANDIDATE.finditer(text):
-            if sum(c.isdigit() for c in window.group()) < MIN_PHONE_DIGITS:
+        for start, end in phone_windows(text):
+            if sum(c.isdigit() for c in text[start:end]) < MIN_PHONE_DIGITS:
                 continue
             # One character of margin either side keeps the matcher's boundary checks true.
-            lo, hi = max(0, window.start() - 1), min(len(text), window.end() + 1)
+            lo, hi = max(0, start - 1), min(len(text), end + 1)
             for result in super().analyze(text[lo:hi], entities, nlp_artifacts):
                 result.start += lo
                 result.end += lo
