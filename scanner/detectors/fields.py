@@ -5,7 +5,10 @@ social security number although nine bare digits are nothing in prose, and
 `{"labeler": "Maria Gonzalez"}` is a person although no recognizer matches a name. The
 vocabulary (field_vocabulary.json beside this module, data rather than code) names the
 categories of personal data by the words their keys are made of; keys are split into words,
-so `patient_name`, `patientName`, `PATIENT-NAME` and `patientname` read the same.
+so `patient_name`, `patientName`, `PATIENT-NAME` and `patientname` read the same. The leaf's
+own key names the category (its parent may give the first words: `{"tax": {"id": ...}}`);
+above a key that only holds a value (`value`, `number`, `id`, `e164` ...), the parent names a
+number-shaped one (`{"ssn": {"value": ...}}`, `{"taxpayer": {"id": ...}}`).
 
 It is used twice:
 - as context for the PII recognizers (pii.py): the words of the leaf's key path and the
