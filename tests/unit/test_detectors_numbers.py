@@ -347,3 +347,53 @@ def test_pathological_numbers_get_a_decision_quickly(inspector, value):
     result = _inspect(inspector, S._with_body(record, body))
     assert time.monotonic() - started < 20
     assert result.decision.action in ("block", "allow", "redact")
+
+
+# --- the recognizers on their own ------------------------------------------------------------
+
+PHONE_LOOKALIKES = [
+    "1.0.0+20240101123",                    # a version's local part
+    "2024-01-01T10:00:00+0100",             # a time's offset
+    "2031-05-17 08:12:44.123456+00:00",
+    "started 1717245296123 finished 1717245299000",   # epochs in ms
+    "loss 0.4123456789123 acc 0.9912345678",          # metrics
+    "run 20240517-081244 step 120000",                # run stamps and steps
+    "listening on 0.0.0.0:8237, pid 4123456",
+    "sha 4f83fb92ce74d8710a9599d3fd510950",
+    "scikit-learn==1.5.2 numpy>=1.26.4",
+    "size 1234567890123 bytes in 17 files",
+]
+
+
+@pytest.fixture(scope="module")
+def pii():
+    from metagate.scanner.detectors.pii import PresidioPiiDetector
+
+    return PresidioPiiDetector()
+
+
+@pytest.mark.parametrize("text", PHONE_LOOKALIKES)
+def test_versions_times_ids_and_metrics_are_not_phones_or_cards(pii, text):
+    from metagate.scanner.model import Leaf
+
+    leaves = [Leaf("$.values.note", text, "user_dict"), Leaf("$.description", text, "free_text")]
+    hits = [(h.entity, text[h.start:h.end], h.score) for h in pii.scan(leaves) if h.score >= BLOCKING_SCORE]
+    assert not hits, hits
+
+
+def test_a_decimal_fraction_is_not_a_card(pii):
+    from metagate.scanner.model import Leaf
+
+    card = "4539004010602815"
+    hits = lambda text: [h.entity for h in pii.scan([Leaf("$.values.x", text, "user_dict")])]  # noqa: E731
+    assert "CREDIT_CARD" in hits(card) and "CREDIT_CARD" in hits(f"paid with {card}.")
+    assert "CREDIT_CARD" not in hits(f"0.{card}") and "CREDIT_CARD" not in hits(f"score=12,{card}")
+
+
+def test_digit_runs_too_long_for_a_phone_are_skipped_but_numbers_beside_them_are_not():
+    from metagate.scanner.detectors.recognizers import phone_windows
+
+    text = "9" * 40 + " +55 11 91318-5387 " + "1" * 30
+    pieces = [text[a:b] for a, b in phone_windows(text)]
+    assert any("+55 11 91318-5387" in p for p in pieces)
+    assert all(len(max(p.split(" "), key=len)) < 18 for p in pieces), pieces
