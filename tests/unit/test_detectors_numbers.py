@@ -165,6 +165,28 @@ def test_card_in_any_numeric_form_under_a_neutral_key_is_blocked(inspector, form
     _assert_blocked(inspector, record, path, f"card {form} {written.json_text or written.value!r} at {path}")
 
 
+@settings(COMMON, max_examples=20)
+@given(data=st.data())
+def test_card_as_a_number_in_a_declared_numeric_field_or_a_metric_is_blocked(inspector, data):
+    # ZenML's own numeric fields and metric keys hold numbers: a card there is still a card.
+    digits = data.draw(S.card_digits(max_length=16), label="card")
+    value = data.draw(st.sampled_from((int(digits), float(int(digits)))) if int(digits) <= 2**53 else st.just(int(digits)))
+    if data.draw(st.booleans()):
+        records = S.templates("PUT", r"/api/v1/steps/[0-9a-f-]+", needs="exception_info")
+        record = records[data.draw(st.integers(0, len(records) - 1))]
+        body = json.loads(record["body_text"])
+        body["exception_info"]["user_code_line"] = value
+        path = "$.exception_info"
+    else:
+        record = _template(data.draw, "POST", "/api/v1/run-metadata")
+        body = json.loads(record["body_text"])
+        key = data.draw(st.sampled_from(("accuracy", "item_count", "epochs_completed", "n_samples", "latency_ms")))
+        body["values"][key] = value
+        body["types"][key] = S._metadata_type(value)
+        path = f"$.values.{key}"
+    _assert_blocked(inspector, S._with_body(record, body), path, f"card {value!r} at {path}", redacted_ok=False)
+
+
 TEXT_PLACEMENTS = tuple(name for name, p in S.PLACEMENTS.items() if p.text_only or p.keyed)
 
 
