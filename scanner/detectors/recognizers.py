@@ -347,12 +347,22 @@ class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
 _INTERNATIONAL_BEFORE = re.compile(r"[\d.+_]")
 
 
+_GROUP_SEPARATOR = re.compile(r"[\x20.\-/()]")
+
+
 def is_international_number(text: str, start: int, end: int) -> bool:
-    """A number written with its `+` country code that python-phonenumbers finds valid in
-    that country (`+55 11 91318-5387`, `+49.1512.2914177`): the country code says what the
-    digits are, as a context word would. Numbers without one stay a matter of layout or key."""
+    """A number written with its `+` (or grouped `00`) country code that python-phonenumbers
+    finds valid in that country (`+55 11 91318-5387`, `+49.1512.2914177`, `0055 11 91318
+    5387`): the country code says what the digits are, as a context word would. Numbers
+    without one stay a matter of layout or key."""
     match = text[start:end]
-    if not match.startswith("+") or (start and _INTERNATIONAL_BEFORE.match(text, start - 1)):
+    if start and _INTERNATIONAL_BEFORE.match(text, start - 1):
+        return False
+    if match.startswith("00") and _GROUP_SEPARATOR.search(match):
+        # `0055 11 91318-5387`: the international call prefix of most of the world for '+',
+        # in groups (a zero-padded id, `0012345678901`, has none).
+        match = "+" + match[2:]
+    if not match.startswith("+"):
         return False
     try:
         number = phonenumbers.parse(match, None)

@@ -1383,7 +1383,7 @@ _INTERNATIONAL_PLANS = (
 
 @st.composite
 def international_phones(draw: Draw) -> str:
-    """A valid number with its +country code, separators as people type them."""
+    """A valid number with its +country code (or 00 and groups), separators as people type them."""
     region, templates = draw(st.sampled_from(_INTERNATIONAL_PLANS))
     rng = _rng(draw)
     for _ in range(20):
@@ -1398,6 +1398,8 @@ def international_phones(draw: Draw) -> str:
     if separator is not None:
         code, _, rest = text.partition(" ")
         text = code + draw(st.sampled_from((" ", separator))) + re.sub(r"[\s\-]+", separator, rest)
+    if re.search(r"[ .\-]", text) and draw(st.integers(0, 3)) == 0:
+        text = "00" + text[1:]  # the international call prefix for '+', written in groups
     return text
 
 
