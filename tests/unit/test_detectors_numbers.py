@@ -300,18 +300,33 @@ def _embedding_values(form: str, vector: list[float], key: str) -> dict[str, Any
 
 
 @pytest.mark.parametrize("form", EMBEDDING_FORMS)
-@settings(COMMON, max_examples=5)
+@settings(COMMON, max_examples=8)
 @given(data=st.data())
 def test_embedding_in_any_numeric_form_is_blocked(inspector, form, data):
     vector = data.draw(S.embeddings(), label="embedding").value
     key = data.draw(st.sampled_from(("emb", "vector", "features", "x", "debug")))
     values = _embedding_values(form, vector, key)
-    record = _template(data.draw, "POST", "/api/v1/run-metadata")
-    body = json.loads(record["body_text"])
-    body["values"].update(values)
-    body["types"].update({k: S._metadata_type(v) for k, v in values.items()})
-    _assert_blocked(inspector, S._with_body(record, body), "$.values",
-                    f"{len(vector)}-d embedding as {form}", categories=S.DATA_SHAPED)
+    place = data.draw(st.sampled_from(USER_DATA_PLACES))
+    if place == "run_metadata":
+        record = _template(data.draw, "POST", "/api/v1/run-metadata")
+        body = json.loads(record["body_text"])
+        body["values"].update(values)
+        body["types"].update({k: S._metadata_type(v) for k, v in values.items()})
+        path = "$.values"
+    elif place == "step_parameter":
+        record = _template(data.draw, "POST", "/api/v1/pipeline_snapshots")
+        body = json.loads(record["body_text"])
+        parameters = body["pipeline_configuration"].get("parameters") or {}
+        body["pipeline_configuration"]["parameters"] = {**parameters, **values}
+        path = "$.pipeline_configuration.parameters"
+    else:
+        record = _template(data.draw, "POST", "/api/v1/artifact_versions/batch")
+        body = json.loads(record["body_text"])
+        index = data.draw(st.integers(0, len(body) - 1))
+        body[index].setdefault("metadata", {}).update(values)
+        path = f"$[{index}].metadata"
+    _assert_blocked(inspector, S._with_body(record, body), path,
+                    f"{len(vector)}-d embedding as {form} at {place}", categories=S.DATA_SHAPED)
 
 
 # --- clean numbers --------------------------------------------------------------------------
