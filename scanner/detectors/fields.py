@@ -166,6 +166,13 @@ def _named_categories(keys: Sequence[str]) -> tuple[Category, ...]:
     return categories
 
 
+@lru_cache(maxsize=4096)
+def entities_named_by(label: str) -> frozenset[str]:
+    """The Presidio entities a label in text names as a key would (`SSN`, `tax id`,
+    `customer msisdn`): "SSN: 536228814" says what "536228814" is as `{"ssn": ...}` does."""
+    return frozenset(e for c in _named_categories((label,)) for e in c.supports)
+
+
 @lru_cache(maxsize=16384)  # paths repeat request after request
 def semantics_of_path(path: str) -> KeySemantics:
     keys = context_keys(path)

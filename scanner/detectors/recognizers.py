@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import phonenumbers
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
+from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, entities_named_by
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -114,11 +115,29 @@ class ReviewedRecognizer(EntityRecognizer):
 
     def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
         """The result's final score, or None when it is not personal data. `text` is the
-        leaf as sent, `boosted` whether a context word raised the score."""
+        leaf as sent, `boosted` whether a context word raised the score. A match right after
+        a label that names its entity as a key would ("SSN: 536228814", "tax id = ...")
+        scores as under that key (`fields.KEY_CONTEXT_SCORE`)."""
         match = text[start:end]
         if not boosted and match.isdigit() and (self.BARE_DIGITS_NEED_CONTEXT or is_epoch(match)):
             return None
+        if boosted and score < KEY_CONTEXT_SCORE and self.supported_entities[0] in label_before(text, start):
+            return KEY_CONTEXT_SCORE
         return score
+
+
+# A label right before a value: one to four words, then ':', '=' or '#' or nothing, and an
+# optional quote ("SSN: ", "customer ssn ", "tax_id=", "Passport No. ").
+_LABEL_BEFORE = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z0-9]*(?:[\x20_\-][A-Za-z][A-Za-z0-9]*){0,3})\.?[\x20\t]*[:=#]?[\x20\t]*[\"']?$"
+)
+_LABEL_WINDOW = 48
+
+
+def label_before(text: str, start: int) -> frozenset[str]:
+    """The entities the label right before `start` names (none without a label)."""
+    found = _LABEL_BEFORE.search(text, max(0, start - _LABEL_WINDOW), start)
+    return entities_named_by(found.group(1)) if found else frozenset()
 
 
 @dataclass(frozen=True, slots=True)

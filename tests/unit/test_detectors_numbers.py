@@ -434,3 +434,31 @@ def test_digit_runs_too_long_for_a_phone_are_skipped_but_numbers_beside_them_are
     pieces = [text[a:b] for a, b in phone_windows(text)]
     assert any("+55 11 91318-5387" in p for p in pieces)
     assert all(len(max(p.split(" "), key=len)) < 18 for p in pieces), pieces
+
+
+SSN_LABELS = ("SSN: {}", "ssn={}", "customer SSN {}", "Social Security Number: {}", "ssn #{}", "SSN '{}'")
+
+
+@pytest.mark.parametrize("placement", TEXT_PLACEMENTS)
+@settings(COMMON, max_examples=5)
+@given(data=st.data())
+def test_ssn_after_a_label_that_names_it_is_blocked_wherever_placed(inspector, placement, data):
+    # A label in text says what a number is as a key does: "SSN: 536228814" is {"ssn": ...}.
+    digits = data.draw(S.ssn_digits(), label="ssn")
+    text = data.draw(st.sampled_from(SSN_LABELS)).format(digits)
+    where = S.PLACEMENTS[placement]
+    if not where.accepts(text):
+        text = text.replace("'", "")
+    record, path = where.build(text, _neutral_entity(text, "ssn"), S.ENCODINGS["plain"], data.draw)
+    _assert_blocked(inspector, record, path, f"{text!r} at {placement} ({path})", redacted_ok=where.redacted)
+
+
+@pytest.mark.parametrize("text", [
+    "step: 536228814", "rows = 536228814", "id 536228814", "seed=536228814", "run #536228814",
+    "version: 536228814", "count 536228814 of 900000000",
+])
+def test_a_nine_digit_number_after_a_neutral_label_decides_nothing(pii, text):
+    from metagate.scanner.model import Leaf
+
+    hits = [(h.entity, h.score) for h in pii.scan([Leaf("$.values.note", text, "user_dict")]) if h.score >= BLOCKING_SCORE]
+    assert not hits, hits
