@@ -166,6 +166,17 @@ def _named_categories(keys: Sequence[str]) -> tuple[Category, ...]:
     return categories
 
 
+# Words that name a category only as a key's last word (`head_only`): elsewhere in a key they
+# are no context either (`mobile_users` is a count, and "mobile" would raise a phone score).
+_HEAD_ONLY_WORDS = frozenset(w for c in VOCABULARY if c.head_only for w in c.words)
+
+
+def _context_words(key: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(key) if not w.isdigit()]
+    last = len(words) - 1
+    return [w for i, w in enumerate(words) if i == last or _stem(w) not in _HEAD_ONLY_WORDS]
+
+
 @lru_cache(maxsize=4096)
 def entities_named_by(label: str) -> frozenset[str]:
     """The Presidio entities a label in text names as a key would (`SSN`, `tax id`,
@@ -179,7 +190,7 @@ def semantics_of_path(path: str) -> KeySemantics:
     if not keys:
         return NO_SEMANTICS
     categories = _named_categories(keys)
-    context = [w.lower() for k in keys for w in _WORD.findall(k) if not w.isdigit()]
+    context = [w for k in keys for w in _context_words(k)]
     cues = [cue for c in categories for cue in c.cues if cue not in context]
     return KeySemantics(categories, " ".join(dict.fromkeys(context + cues)))
 

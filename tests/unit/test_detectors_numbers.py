@@ -462,3 +462,18 @@ def test_a_nine_digit_number_after_a_neutral_label_decides_nothing(pii, text):
 
     hits = [(h.entity, h.score) for h in pii.scan([Leaf("$.values.note", text, "user_dict")]) if h.score >= BLOCKING_SCORE]
     assert not hits, hits
+
+
+@settings(COMMON, max_examples=30)
+@given(data=st.data())
+def test_a_count_under_a_key_that_only_starts_with_a_phone_word_is_not_blocked(inspector, data):
+    # `mobile_users`, `tel_port`, `fax_pages` count things: a phone word names a phone number
+    # only as the key's last word (`customer_mobile`), or in a phrase (`mobile_number`).
+    rng = __import__("random").Random(data.draw(st.integers(0, 2**32 - 1)))
+    value = rng.randint(10**8, 10**10 - 1)
+    head = data.draw(st.sampled_from(("mobile", "tel", "fax")))
+    tail = data.draw(st.sampled_from(("users", "sessions", "impressions", "port", "pages", "share", "clicks")))
+    key = S._styled((head, tail), data.draw(st.sampled_from(S.KEY_STYLES)))
+    form = data.draw(st.sampled_from((S.NumberForm("json_int", value), S.NumberForm("digit_string", str(value)))))
+    record, _ = _place(data.draw, (key,), form)
+    _assert_not_blocked(inspector, record, f"{value!r} under {key}")
