@@ -213,7 +213,10 @@ class CardRecognizer(ReviewedRecognizer, CreditCardRecognizer):
 
 
 class SsnRecognizer(ReviewedRecognizer, UsSsnRecognizer):
-    pass
+    """Presidio's SSN recognizer; an SSN is also a US taxpayer id, so "tax id 536228814"
+    gives it context as "ssn" does (Presidio's ITIN recognizer reads these words too)."""
+
+    CONTEXT = [*UsSsnRecognizer.CONTEXT, "tax", "taxpayer", "taxid"]
 
 
 class ItinRecognizer(ReviewedRecognizer, UsItinRecognizer):

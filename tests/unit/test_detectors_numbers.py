@@ -436,7 +436,8 @@ def test_digit_runs_too_long_for_a_phone_are_skipped_but_numbers_beside_them_are
     assert all(len(max(p.split(" "), key=len)) < 18 for p in pieces), pieces
 
 
-SSN_LABELS = ("SSN: {}", "ssn={}", "customer SSN {}", "Social Security Number: {}", "ssn #{}", "SSN '{}'")
+SSN_LABELS = ("SSN: {}", "ssn={}", "customer SSN {}", "Social Security Number: {}", "ssn #{}", "SSN '{}'",
+              "Tax ID: {}", "taxpayer id {}")
 
 
 @pytest.mark.parametrize("placement", TEXT_PLACEMENTS)
