@@ -196,7 +196,12 @@ class CardRecognizer(ReviewedRecognizer, CreditCardRecognizer):
     Luhn check. The decimals of a number (`0.4539004010602815`, a metric) are no card."""
 
     PATTERNS = [
-        Pattern("Card number (network prefix, grouped or whole)", rf"\b[2-6]\d{{3}}(?:{_CARD_SEPARATOR}\d{{3,6}}){{2,4}}\b", 0.3),
+        Pattern(
+            "Card number (network prefix, grouped or whole)",
+            # 14 digits at least (the shortest network's numbers), then the groups.
+            rf"\b(?=\d(?:{_CARD_SEPARATOR}\d){{13}})[2-6]\d{{3}}(?:{_CARD_SEPARATOR}\d{{3,6}}){{2,4}}\b",
+            0.3,
+        ),
     ]
 
     def __init__(self) -> None:

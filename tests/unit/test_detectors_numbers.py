@@ -481,3 +481,18 @@ def test_a_count_under_a_key_that_only_starts_with_a_phone_word_is_not_blocked(i
     form = data.draw(st.sampled_from((S.NumberForm("json_int", value), S.NumberForm("digit_string", str(value)))))
     record, _ = _place(data.draw, (key,), form)
     _assert_not_blocked(inspector, record, f"{value!r} under {key}")
+
+
+@settings(COMMON, max_examples=200)
+@given(data=st.data())
+def test_every_grouped_card_fires_the_card_trigger_and_the_recognizer_finds_it(data):
+    from metagate.scanner.detectors.pii_triggers import ENTITY_TRIGGERS
+    from metagate.scanner.detectors.recognizers import CardRecognizer
+
+    digits = data.draw(S.card_digits(), label="card")
+    separator = data.draw(st.sampled_from(("", " ", "  ", "-", "/", "|", ".")), label="separator")
+    text = f"paid with {S._grouped(digits, separator)} yesterday"
+    [trigger] = ENTITY_TRIGGERS["CREDIT_CARD"]
+    assert trigger.pattern is not None and trigger.pattern.search(text), text
+    found = [text[r.start:r.end] for r in CardRecognizer().analyze(text, ["CREDIT_CARD"]) if r.score == 1.0]
+    assert found == [S._grouped(digits, separator)], (text, found)
