@@ -567,6 +567,10 @@ def _card_reversed(digits: str) -> bool:
     """A card number read backwards: valid (Luhn, a network's first digit) only reversed. Of
     an odd length, reversal keeps the Luhn sum: there the network's prefix decides (an Amex,
     34 or 37, reversed)."""
+    from metagate.scanner.detectors.recognizers import is_epoch
+
+    if is_epoch(digits):
+        return False  # a time as sent is read as a time (1158566756923614 reversed is a Visa)
     backwards = digits[::-1]
     if len(digits) % 2:
         return backwards[:2] in ("34", "37") and digits[:2] not in ("34", "37") and _luhn(backwards)

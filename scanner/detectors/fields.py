@@ -5,7 +5,10 @@ social security number although nine bare digits are nothing in prose, and
 `{"labeler": "Maria Gonzalez"}` is a person although no recognizer matches a name. The
 vocabulary (field_vocabulary.json beside this module, data rather than code) names the
 categories of personal data by the words their keys are made of; keys are split into words,
-so `patient_name`, `patientName`, `PATIENT-NAME` and `patientname` read the same.
+so `patient_name`, `patientName`, `PATIENT-NAME` and `patientname` read the same. The leaf's
+own key names the category (its parent may give the first words: `{"tax": {"id": ...}}`);
+above a key that only holds a value (`value`, `number`, `id`, `e164` ...), the parent names a
+number-shaped one (`{"ssn": {"value": ...}}`, `{"taxpayer": {"id": ...}}`).
 
 It is used twice:
 - as context for the PII recognizers (pii.py): the words of the leaf's key path and the
@@ -143,6 +146,44 @@ def _load_vocabulary() -> tuple[Category, ...]:
 VOCABULARY: tuple[Category, ...] = _load_vocabulary()
 
 
+# Keys that only say "the value of": under one, the parent key names what the number is
+# (`{"ssn": {"value": ...}}`, `{"taxpayer": {"id": ...}}`, `{"phone": {"e164": ...}}`), for the
+# categories whose values are numbers (a person's name needs its own key).
+_HOLDER_WORDS = frozenset(
+    "value number no num nr id code digit full last raw e164 international national formatted text string str data".split()
+)
+_NUMBER_SHAPES = frozenset({"phone", "ssn", "card_number", "account_number", "routing_number", "document_number"})
+
+
+def _named_categories(keys: Sequence[str]) -> tuple[Category, ...]:
+    own = key_words(keys[-1])
+    parent = key_words(keys[-2]) if len(keys) > 1 else ()
+    words = (*parent, *own)
+    categories = tuple(c for c in VOCABULARY if c.ends_in(words, len(parent)))
+    holder = own and ("".join(own) in _HOLDER_WORDS or all(w in _HOLDER_WORDS or w.isdigit() for w in own))
+    if not categories and len(keys) > 1 and holder:
+        categories = tuple(c for c in _named_categories(keys[:-1]) if c.shape in _NUMBER_SHAPES)
+    return categories
+
+
+# Words that name a category only as a key's last word (`head_only`): elsewhere in a key they
+# are no context either (`mobile_users` is a count, and "mobile" would raise a phone score).
+_HEAD_ONLY_WORDS = frozenset(w for c in VOCABULARY if c.head_only for w in c.words)
+
+
+def _context_words(key: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(key) if not w.isdigit()]
+    last = len(words) - 1
+    return [w for i, w in enumerate(words) if i == last or _stem(w) not in _HEAD_ONLY_WORDS]
+
+
+@lru_cache(maxsize=4096)
+def entities_named_by(label: str) -> frozenset[str]:
+    """The Presidio entities a label in text names as a key would (`SSN`, `tax id`,
+    `customer msisdn`): "SSN: 536228814" says what "536228814" is as `{"ssn": ...}` does."""
+    return frozenset(e for c in _named_categories((label,)) for e in c.supports)
+
+
 def semantics_of_path(path: str) -> KeySemantics:
     return _semantics_of_keys(context_keys(path))
 
@@ -151,11 +192,8 @@ def semantics_of_path(path: str) -> KeySemantics:
 def _semantics_of_keys(keys: tuple[str, ...]) -> KeySemantics:
     if not keys:
         return NO_SEMANTICS
-    own = key_words(keys[-1])
-    parent = key_words(keys[-2]) if len(keys) > 1 else ()
-    words = (*parent, *own)
-    categories = tuple(c for c in VOCABULARY if c.ends_in(words, len(parent)))
-    context = [w.lower() for k in keys for w in _WORD.findall(k) if not w.isdigit()]
+    categories = _named_categories(keys)
+    context = [w for k in keys for w in _context_words(k)]
     cues = [cue for c in categories for cue in c.cues if cue not in context]
     return KeySemantics(categories, " ".join(dict.fromkeys(context + cues)))
 

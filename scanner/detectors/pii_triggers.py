@@ -15,8 +15,9 @@ ENTITY_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
     "EMAIL_ADDRESS": (Trigger.text("@"),),
     # `recognizers.PHONE_CANDIDATE` windows with at least seven digits.
     "PHONE_NUMBER": (Trigger.regex(r"\d(?:[\x20\t().\-/]*\d){6}"),),
-    # 4+3+3+3 digits at least, groups split by at most one '-' or ' '.
-    "CREDIT_CARD": (Trigger.regex(r"\d{4}[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3}"),),
+    # `recognizers.CardRecognizer`: no network issues fewer than 14 digits, and in a match
+    # no two digits are more than two separators (space, '-', '.', '/', '|') apart.
+    "CREDIT_CARD": (Trigger.regex(r"\d(?:[\x20\-./|]{0,2}\d){13}"),),
     "IBAN_CODE": (Trigger.regex(r"[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2}", ignore_case=True),),
     # 5-4, 3-6, 3-2-4 and nine straight digits.
     "US_SSN": (Trigger.regex(r"\d{3}[- .]?\d{2}[- .]?\d{4}|\d{3}-\d{6}"),),

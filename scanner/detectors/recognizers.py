@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import ClassVar
 
+import phonenumbers
 from metagate.scanner.detectors.ethereum import EthereumAddressRecognizer
+from metagate.scanner.detectors.fields import KEY_CONTEXT_SCORE, entities_named_by
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -88,11 +92,14 @@ class CaselessIbanRecognizer(IbanRecognizer):
 # PII detector calls with the leaf's original text and whether a context word raised the
 # score.
 
-_EPOCH_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
+# 2001-09-09 (the first ten-digit second) .. 2038-01-19 (2**31 s). Times past 2038 are no one's
+# run: a sixteen-digit number from 2.2e15 on is a card network's range (Mastercard 2221..,
+# JCB 35.., Visa 4...), and reading it as microseconds since 1970 let those cards pass.
+_EPOCH_RANGE = (1_000_000_000, 2**31)
 
 
 def is_epoch(digits: str) -> bool:
-    """Unix time in s, ms, us or ns: ZenML and ML code log these as plain integers."""
+    """Unix time in s, ms, us or ns up to 2038: ZenML and ML code log these as plain integers."""
     if len(digits) not in (10, 13, 16, 19):
         return False
     seconds = int(digits) // 10 ** (len(digits) - 10)
@@ -108,19 +115,113 @@ class ReviewedRecognizer(EntityRecognizer):
 
     def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
         """The result's final score, or None when it is not personal data. `text` is the
-        leaf as sent, `boosted` whether a context word raised the score."""
+        leaf as sent, `boosted` whether a context word raised the score. A match right after
+        a label that names its entity as a key would ("SSN: 536228814", "tax id = ...")
+        scores as under that key (`fields.KEY_CONTEXT_SCORE`)."""
         match = text[start:end]
         if not boosted and match.isdigit() and (self.BARE_DIGITS_NEED_CONTEXT or is_epoch(match)):
             return None
+        if boosted and score < KEY_CONTEXT_SCORE and self.supported_entities[0] in label_before(text, start):
+            return KEY_CONTEXT_SCORE
         return score
 
 
+# A label right before a value: one to four words, then ':', '=' or '#' or nothing, and an
+# optional quote ("SSN: ", "customer ssn ", "tax_id=", "Passport No. ").
+_LABEL_BEFORE = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z0-9]*(?:[\x20_\-][A-Za-z][A-Za-z0-9]*){0,3})\.?[\x20\t]*[:=#]?[\x20\t]*[\"']?$"
+)
+_LABEL_WINDOW = 48
+
+
+def label_before(text: str, start: int) -> frozenset[str]:
+    """The entities the label right before `start` names (none without a label)."""
+    found = _LABEL_BEFORE.search(text, max(0, start - _LABEL_WINDOW), start)
+    return entities_named_by(found.group(1)) if found else frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CardNetwork:
+    """One card network: the issuer identification number ranges it holds (ISO/IEC 7812,
+    as prefixes of the number: `(2221, 2720)` is every number from 2221... to 2720...) and the
+    lengths of its numbers."""
+
+    name: str
+    ranges: tuple[tuple[int, int], ...]
+    lengths: tuple[int, ...]
+
+    def issued(self, digits: str) -> bool:
+        if len(digits) not in self.lengths:
+            return False
+        for low, high in self.ranges:
+            width = len(str(low))
+            if low <= int(digits[:width]) <= high:
+                return True
+        return False
+
+
+_LONG = (16, 17, 18, 19)
+# The networks whose numbers are in use. Left out on purpose: 13-digit Visa (retired; a
+# thirteen-digit number from 4e12 is four terabytes in bytes) and UATP's 1... (fifteen digits
+# from 1e14 are sizes and counts, sixteen from 1e15 microseconds since 1970).
+CARD_NETWORKS: tuple[CardNetwork, ...] = (
+    CardNetwork("visa", ((4, 4),), (16, 19)),
+    CardNetwork("mastercard", ((51, 55), (222100, 272099)), (16,)),
+    CardNetwork("american_express", ((34, 34), (37, 37)), (15,)),
+    CardNetwork("discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), _LONG),
+    CardNetwork("jcb", ((3528, 3589),), _LONG),
+    CardNetwork("diners_club", ((300, 305), (3095, 3095), (36, 36), (38, 39)), (14, 15, 16, 17, 18, 19)),
+    CardNetwork("unionpay", ((62, 62),), _LONG),
+    CardNetwork("maestro", ((50, 50), (56, 58), (63, 63), (67, 67)), _LONG),
+    CardNetwork("mir", ((2200, 2204),), _LONG),
+)
+
+
+def card_network(digits: str) -> str | None:
+    """The network that issues numbers of this prefix and length, or None."""
+    return next((network.name for network in CARD_NETWORKS if network.issued(digits)), None)
+
+
+# Digit groups of a card as people write them: 4-4-4-4(-3), 4-6-5, 4-6-4 or whole, split by
+# one or two spaces, '-', '.', '/' or '|' (a '_' split and a word glued on are decoded views:
+# scanner/decoders.py). The groups' lengths are loose; validation counts the digits.
+_CARD_SEPARATOR = r"[\x20\-./|]{0,2}"
+_DECIMAL_BEFORE = re.compile(r"\d[.,]$")
+
+
 class CardRecognizer(ReviewedRecognizer, CreditCardRecognizer):
-    pass
+    """Presidio's card recognizer with every network's ranges (Mastercard's 2-series among
+    them, which Presidio's pattern misses) and more separators; a match is a card when its
+    digits are a length and prefix a network issues (`CARD_NETWORKS`) and pass Presidio's
+    Luhn check. The decimals of a number (`0.4539004010602815`, a metric) are no card."""
+
+    PATTERNS = [
+        Pattern(
+            "Card number (network prefix, grouped or whole)",
+            # 14 digits at least (the shortest network's numbers), then the groups.
+            rf"\b(?=\d(?:{_CARD_SEPARATOR}\d){{13}})[2-6]\d{{3}}(?:{_CARD_SEPARATOR}\d{{3,6}}){{2,4}}\b",
+            0.3,
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = "".join(ch for ch in pattern_text if ch.isdigit())
+        return card_network(digits) is not None and bool(super().validate_result(digits))
+
+    def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
+        if _DECIMAL_BEFORE.search(text[max(0, start - 2) : start]):
+            return None
+        return super().review(text, start, end, score, boosted)
 
 
 class SsnRecognizer(ReviewedRecognizer, UsSsnRecognizer):
-    pass
+    """Presidio's SSN recognizer; an SSN is also a US taxpayer id, so "tax id 536228814"
+    gives it context as "ssn" does (Presidio's ITIN recognizer reads these words too)."""
+
+    CONTEXT = [*UsSsnRecognizer.CONTEXT, "tax", "taxpayer", "taxid"]
 
 
 class ItinRecognizer(ReviewedRecognizer, UsItinRecognizer):
@@ -212,10 +313,28 @@ PHONE_LAYOUT_SCORE = 0.6
 _PHONE_LAYOUT = re.compile(
     r"\+\d{1,3}[\x20.\-]?\(?\d{1,4}\)?(?:[\x20.\-]\d{2,4}){1,4}"  # +1 415-555-2671, +44 20 7946 0958
     r"|\+\d{8,15}"                                            # +14155552671
-    r"|\(\d{2,5}\)\x20?\d{3,4}[\x20.\-]\d{3,4}"               # (415) 555-2671
+    r"|\(\d{2,5}\)\x20?\d{3,5}[\x20.\-]\d{3,4}"               # (415) 555-2671, (11) 91318-5387
     r"|\d{3}([.\-])\d{3}\1\d{4}"                               # 415-555-2671, 415.555.2671
     r"|0\d{2,4}\x20\d{3,4}\x20\d{3,4}"                          # 020 7946 0958
 )
+
+
+# More digits in a row than any number has (E.164: fifteen, two more for a trunk prefix): no
+# phone number sits inside such a run, and python-phonenumbers takes seconds over a long one.
+_NOT_A_PHONE_RUN = re.compile(r"\d{18,}")
+
+
+def phone_windows(text: str) -> Iterable[tuple[int, int]]:
+    """(start, end) of the candidate stretches, split around runs of digits too long to be
+    part of a phone number."""
+    for window in PHONE_CANDIDATE.finditer(text):
+        start = window.start()
+        for run in _NOT_A_PHONE_RUN.finditer(text, start, window.end()):
+            if run.start() > start:
+                yield start, run.start()
+            start = run.end()
+        if window.end() > start:
+            yield start, window.end()
 
 
 class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
@@ -228,11 +347,11 @@ class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
-        for window in PHONE_CANDIDATE.finditer(text):
-            if sum(c.isdigit() for c in window.group()) < MIN_PHONE_DIGITS:
+        for start, end in phone_windows(text):
+            if sum(c.isdigit() for c in text[start:end]) < MIN_PHONE_DIGITS:
                 continue
             # One character of margin either side keeps the matcher's boundary checks true.
-            lo, hi = max(0, window.start() - 1), min(len(text), window.end() + 1)
+            lo, hi = max(0, start - 1), min(len(text), end + 1)
             for result in super().analyze(text[lo:hi], entities, nlp_artifacts):
                 result.start += lo
                 result.end += lo
@@ -241,9 +360,42 @@ class WindowedPhoneRecognizer(ReviewedRecognizer, PhoneRecognizer):
 
     def review(self, text: str, start: int, end: int, score: float, boosted: bool) -> float | None:
         reviewed = super().review(text, start, end, score, boosted)
-        if reviewed is None or boosted or reviewed >= PHONE_LAYOUT_SCORE or not _PHONE_LAYOUT.fullmatch(text[start:end]):
+        if reviewed is None or boosted or reviewed >= PHONE_LAYOUT_SCORE:
             return reviewed
-        return PHONE_LAYOUT_SCORE
+        if text.startswith("+", start) and start and _INTERNATIONAL_BEFORE.match(text, start - 1):
+            return reviewed  # the tail of a version or a time, not a country code
+        if _PHONE_LAYOUT.fullmatch(text[start:end]) or is_international_number(text, start, end):
+            return PHONE_LAYOUT_SCORE
+        return reviewed
+
+
+# What may not stand right before the '+' of an international number: a digit, '.', '+' or
+# '_' (`1.0.0+20240101123` is a version's local part, `00:00+0100` a time's offset).
+_INTERNATIONAL_BEFORE = re.compile(r"[\d.+_]")
+
+
+_GROUP_SEPARATOR = re.compile(r"[\x20.\-/()]")
+
+
+def is_international_number(text: str, start: int, end: int) -> bool:
+    """A number written with its `+` (or grouped `00`) country code that python-phonenumbers
+    finds valid in that country (`+55 11 91318-5387`, `+49.1512.2914177`, `0055 11 91318
+    5387`): the country code says what the digits are, as a context word would. Numbers
+    without one stay a matter of layout or key."""
+    match = text[start:end]
+    if start and _INTERNATIONAL_BEFORE.match(text, start - 1):
+        return False
+    if match.startswith("00") and _GROUP_SEPARATOR.search(match):
+        # `0055 11 91318-5387`: the international call prefix of most of the world for '+',
+        # in groups (a zero-padded id, `0012345678901`, has none).
+        match = "+" + match[2:]
+    if not match.startswith("+"):
+        return False
+    try:
+        number = phonenumbers.parse(match, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
 
 
 # entity → its recognizers (CRYPTO has two: Bitcoin, and Ethereum with EIP-55).

@@ -1691,3 +1691,297 @@ def labelled_clean() -> dict[str, str]:
         label = case["label"]
         found[label["source"]] = label["decision"] if label["kind"] == "clean" else "leak"
     return found
+
+
+# --- numbers ---------------------------------------------------------------------------------
+# Number-like PII (cards, phones, SSNs, tax ids, passports) in every form a number takes in
+# JSON, and the clean numbers metadata is full of. Written from the networks' published
+# ranges and from how SDK users write numbers, not from the recognizers.
+
+# (network, IIN prefix ranges as (low, high) of equal width, lengths): ISO/IEC 7812
+# registrations as the networks publish them.
+CARD_NETWORK_RANGES: tuple[tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]], ...] = (
+    ("visa", ((4, 4),), (16,)),
+    ("mastercard", ((51, 55),), (16,)),
+    ("mastercard_2_series", ((222100, 272099),), (16,)),
+    ("american_express", ((34, 34), (37, 37)), (15,)),
+    ("discover", ((6011, 6011), (644, 649), (65, 65)), (16, 19)),
+    ("jcb", ((3528, 3589),), (16, 19)),
+    ("diners_club", ((300, 305), (36, 36), (38, 39)), (14, 16)),
+    ("unionpay", ((62, 62),), (16, 19)),
+    ("maestro", ((50, 50), (56, 58)), (16, 19)),
+)
+CARD_NETWORKS = tuple(name for name, _, _ in CARD_NETWORK_RANGES)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def is_card_number(digits: str) -> bool:
+    """Whether a digit string is a number some network issues (prefix, length, Luhn)."""
+    for _, ranges, lengths in CARD_NETWORK_RANGES:
+        if len(digits) in lengths and any(low <= int(digits[:len(str(low))]) <= high for low, high in ranges):
+            return luhn_valid(digits)
+    return False
+
+
+@st.composite
+def card_digits(draw: Draw, network: str | None = None, max_length: int = 19) -> str:
+    """A Luhn-valid number in one network's ranges (any network unless named)."""
+    choices = [n for n in CARD_NETWORK_RANGES if network in (None, n[0]) and min(n[2]) <= max_length]
+    name, ranges, lengths = draw(st.sampled_from(choices))
+    low, high = draw(st.sampled_from(ranges))
+    length = draw(st.sampled_from([n for n in lengths if n <= max_length]))
+    rng = _rng(draw)
+    prefix = str(rng.randint(low, high))
+    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    return body + _luhn_digit(body)
+
+
+@dataclass(frozen=True)
+class NumberForm:
+    """A number as written in a request: `value` is the JSON value placed; `json_text`, when
+    set, is the JSON text that replaces the value's own rendering in the body (the exponent
+    form `4.539004010602815e15`, which Python never writes itself)."""
+
+    name: str
+    value: Any
+    json_text: str | None = None
+
+    @property
+    def is_text(self) -> bool:
+        return isinstance(self.value, str)
+
+
+def _exponent_text(digits: str) -> str:
+    mantissa = (digits[0] + "." + digits[1:]).rstrip("0").rstrip(".")
+    return f"{mantissa}e{len(digits) - 1}" if "." in mantissa else f"{mantissa}.0e{len(digits) - 1}"
+
+
+def _grouped(digits: str, separator: str) -> str:
+    sizes = {15: (4, 6, 5), 14: (4, 6, 4)}.get(len(digits))
+    if sizes is None:
+        return separator.join(digits[i:i + 4] for i in range(0, len(digits), 4))
+    out, at = [], 0
+    for size in sizes:
+        out.append(digits[at:at + size])
+        at += size
+    return separator.join(out)
+
+
+# Digit string forms: groups split by one of these, all digits on lines, glued to a word.
+DIGIT_SEPARATORS = (" ", "  ", "-", "/", "_", "|", ".", "\n")
+NUMBER_FORMS = ("json_int", "json_float", "json_exponent", "digit_string", "grouped", "glued_to_word",
+                "digit_list_ints", "digit_list_strings", "digits_by_line")
+# JSON doubles hold every integer up to 2**53 (sixteen digits up to 9007199254740992).
+_EXACT_FLOAT = 2**53
+
+
+@st.composite
+def number_forms(draw: Draw, digits: str, form: str | None = None) -> NumberForm:
+    """One way of writing `digits`; float forms only where a double holds the number exactly."""
+    exact = int(digits) <= _EXACT_FLOAT and digits[0] != "0"
+    names = [f for f in NUMBER_FORMS if exact or f not in ("json_float", "json_exponent")]
+    if digits[0] == "0":
+        names.remove("json_int")
+    name = form or draw(st.sampled_from(names))
+    if name == "json_int":
+        return NumberForm(name, int(digits))
+    if name == "json_float":
+        return NumberForm(name, float(int(digits)))
+    if name == "json_exponent":
+        return NumberForm(name, float(int(digits)), _exponent_text(digits))
+    if name == "digit_string":
+        return NumberForm(name, digits)
+    if name == "grouped":
+        return NumberForm(name, _grouped(digits, draw(st.sampled_from(DIGIT_SEPARATORS))))
+    if name == "glued_to_word":
+        word = draw(st.sampled_from(("card", "ref", "id", "acct", "no", "x")))
+        return NumberForm(name, draw(st.sampled_from((word + digits, digits + word))))
+    if name == "digit_list_ints":
+        return NumberForm(name, [int(d) for d in digits])
+    if name == "digit_list_strings":
+        return NumberForm(name, list(digits))
+    if name == "digits_by_line":
+        return NumberForm(name, "\n".join(digits))
+    raise ValueError(name)
+
+
+# International numbers in each region's own layout (python-phonenumbers' INTERNATIONAL),
+# national significant numbers drawn from valid ranges: mobile and fixed lines of regions on
+# every continent.
+_INTERNATIONAL_PLANS = (
+    ("BR", ("119########", "219########", "1130######")),
+    ("DE", ("1512#######", "30########", "89#######")),
+    ("GB", ("7700900###", "207946####")),
+    ("FR", ("6########", "1########")),
+    ("IN", ("98########", "70########")),
+    ("JP", ("90########", "3########")),
+    ("AU", ("4########",)),
+    ("MX", ("55########",)),
+    ("NG", ("803#######",)),
+    ("ZA", ("82#######",)),
+    ("ES", ("6########",)),
+    ("IT", ("3#########",)),
+    ("US", ("41555501##", "2125550###")),
+)
+
+
+@st.composite
+def international_phones(draw: Draw) -> str:
+    """A valid number with its +country code (or 00 and groups), separators as people type them."""
+    region, templates = draw(st.sampled_from(_INTERNATIONAL_PLANS))
+    rng = _rng(draw)
+    for _ in range(20):
+        national = "".join(rng.choice(string.digits) if c == "#" else c for c in draw(st.sampled_from(templates)))
+        number = phonenumbers.parse(national, region)
+        if phonenumbers.is_valid_number(number):
+            break
+    else:
+        number = phonenumbers.parse("+55 11 91318 5387")
+    text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    separator = draw(st.sampled_from((None, " ", "-", ".", "")))
+    if separator is not None:
+        code, _, rest = text.partition(" ")
+        text = code + draw(st.sampled_from((" ", separator))) + re.sub(r"[\s\-]+", separator, rest)
+    if re.search(r"[ .\-]", text) and draw(st.integers(0, 3)) == 0:
+        text = "00" + text[1:]  # the international call prefix for '+', written in groups
+    return text
+
+
+def _styled(words: tuple[str, ...], style: str) -> str:
+    if style == "snake":
+        return "_".join(words)
+    if style == "kebab":
+        return "-".join(words)
+    if style == "screaming":
+        return "_".join(w.upper() for w in words)
+    if style == "camel":
+        return words[0] + "".join(w.title() for w in words[1:])
+    if style == "pascal":
+        return "".join(w.title() for w in words)
+    if style == "dotted":
+        return ".".join(words)
+    raise ValueError(style)
+
+
+KEY_STYLES = ("snake", "kebab", "screaming", "camel", "pascal")
+PHONE_KEY_WORDS = (("phone",), ("msisdn",), ("mobile",), ("tel",), ("phone", "number"), ("mobile", "no"),
+                   ("contact", "phone"), ("cell", "phone"), ("telephone",), ("customer", "msisdn"),
+                   ("mobile", "number"), ("phone", "e164"))
+SSN_KEY_WORDS = (("ssn",), ("tax", "id"), ("social", "security", "number"), ("ssn", "last"), ("customer", "ssn"),
+                 ("tin",), ("taxpayer", "id"), ("social", "security", "no"), ("ssn", "full"), ("employee", "ssn"))
+PASSPORT_KEY_WORDS = (("passport", "number"), ("passport", "no"), ("passport",), ("passport", "id"))
+
+
+@st.composite
+def styled_keys(draw: Draw, vocabulary: tuple[tuple[str, ...], ...]) -> str:
+    return _styled(draw(st.sampled_from(vocabulary)), draw(st.sampled_from(KEY_STYLES)))
+
+
+@st.composite
+def key_paths(draw: Draw, vocabulary: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """The keys above a value, outermost first: the naming key last, under zero to two
+    neutral parents, or a naming phrase split between the parent and the key (`{"tax": {"id"}}`)."""
+    words = draw(st.sampled_from(vocabulary))
+    style = draw(st.sampled_from(KEY_STYLES))
+    parents = tuple(draw(st.lists(st.sampled_from(("customer", "record", "details", "kyc", "person", "debug")),
+                                  max_size=2)))
+    if len(words) > 1 and draw(st.booleans()):
+        return (*parents, _styled(words[:-1], style), _styled(words[-1:], style))
+    return (*parents, _styled(words, style))
+
+
+@st.composite
+def ssn_digits(draw: Draw) -> str:
+    """Nine digits the SSA issues: area 001-899 but 666, group 01-99, serial 0001-9999."""
+    rng = _rng(draw)
+    area = rng.choice([a for a in range(1, 900) if a != 666])
+    return f"{area:03d}{rng.randint(1, 99):02d}{rng.randint(1, 9999):04d}"
+
+
+@st.composite
+def ssn_forms(draw: Draw, digits: str) -> NumberForm:
+    # A leading zero does not survive a JSON number (028345389 is 28345389): text forms only.
+    numeric = ("json_int", "json_float") if digits[0] != "0" else ()
+    form = draw(st.sampled_from(("dashed", "spaced", "digit_string", "digit_list_ints", "digit_list_strings",
+                                 *numeric)))
+    if form == "dashed":
+        return NumberForm(form, f"{digits[:3]}-{digits[3:5]}-{digits[5:]}")
+    if form == "spaced":
+        return NumberForm(form, f"{digits[:3]} {digits[3:5]} {digits[5:]}")
+    return draw(number_forms(digits, form))
+
+
+@st.composite
+def passport_numbers(draw: Draw) -> NumberForm:
+    rng = _rng(draw)
+    digits = str(rng.randint(10**8, 10**9 - 1))
+    return draw(st.sampled_from((NumberForm("digit_string", digits), NumberForm("json_int", int(digits)),
+                                 NumberForm("letter_prefixed", rng.choice("ACEKLX") + digits[1:]))))
+
+
+# Clean numbers: what metadata is full of and no recognizer may read as PII. Each kind gives a
+# JSON value and the keys it sits under (neutral and metric keys alike).
+CLEAN_NUMBER_KINDS = ("metric_float", "metric_float_text", "size_or_count", "epoch", "epoch_text", "integer_id",
+                      "step", "version", "date", "port", "digest", "iso_timestamp", "duration", "float_list")
+_CLEAN_NUMBER_KEYS = ("value", "note", "accuracy", "loss", "total_bytes", "n_rows", "count", "size", "created",
+                      "ts", "id", "step", "version", "port", "checksum", "x", "info", "latency_ms", "item_count")
+
+
+@st.composite
+def clean_numbers(draw: Draw, kind: str | None = None) -> tuple[Any, str]:
+    """(value, key) of one clean number. A size or count is any number of 10 to 16 digits
+    that no card network issues (one in a few hundred such numbers is a valid card: a card as
+    a count is still a card, see tests/unit/test_detectors_numbers.py)."""
+    kind = kind or draw(st.sampled_from(CLEAN_NUMBER_KINDS))
+    rng = _rng(draw)
+    key = draw(st.sampled_from(_CLEAN_NUMBER_KEYS))
+    if kind == "metric_float":
+        return rng.random() * draw(st.sampled_from((1, 1, 10, 1000))), key
+    if kind == "metric_float_text":
+        return f"{draw(st.sampled_from(('', 'acc=', 'loss: ', 'val ')))}{rng.random()!r}", key
+    if kind == "size_or_count":
+        for _ in range(100):
+            number = int(10 ** rng.uniform(9, 16))
+            if not is_card_number(str(number)):
+                return number, key
+        return 10**9, key
+    if kind in ("epoch", "epoch_text"):
+        seconds = rng.uniform(1_000_000_000, 2_100_000_000)
+        scale = draw(st.sampled_from((1, 1000, 10**6, 10**9)))
+        number = int(seconds * scale)
+        return (number if kind == "epoch" else str(number)), key
+    if kind == "integer_id":
+        return rng.randint(1, 10**draw(st.sampled_from((4, 7, 9, 12)))), key
+    if kind == "step":
+        return rng.randint(0, 500_000), key
+    if kind == "version":
+        return draw(st.sampled_from((f"{rng.randint(0, 3)}.{rng.randint(0, 99)}.{rng.randint(0, 20)}",
+                                     f"{rng.randint(2019, 2026)}.{rng.randint(1, 12)}.{rng.randint(1, 28)}",
+                                     f"1.{rng.randint(0, 30)}.{rng.randint(0, 9)}+{rng.randint(10**7, 10**8)}",
+                                     f"torch=={rng.randint(1, 2)}.{rng.randint(0, 9)}.{rng.randint(0, 3)}"))), key
+    if kind == "date":
+        y, m, d = rng.randint(2001, 2037), rng.randint(1, 12), rng.randint(1, 28)
+        return draw(st.sampled_from((f"{y}-{m:02d}-{d:02d}", f"{y}{m:02d}{d:02d}", f"{d:02d}/{m:02d}/{y}"))), key
+    if kind == "port":
+        return draw(st.sampled_from((rng.randint(1024, 65535), f"localhost:{rng.randint(1024, 65535)}",
+                                     f"0.0.0.0:{rng.randint(1024, 65535)}"))), key
+    if kind == "digest":
+        return rng.randbytes(draw(st.sampled_from((16, 20, 32)))).hex(), key
+    if kind == "iso_timestamp":
+        y, m, d = rng.randint(2001, 2037), rng.randint(1, 12), rng.randint(1, 28)
+        return (f"{y}-{m:02d}-{d:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+                f".{rng.randint(0, 999999):06d}{draw(st.sampled_from(('', 'Z', '+00:00', '+0100')))}"), key
+    if kind == "duration":
+        return round(rng.uniform(0, 10**5), draw(st.integers(0, 12))), key
+    if kind == "float_list":
+        return [rng.random() for _ in range(draw(st.integers(2, 12)))], key
+    raise ValueError(kind)

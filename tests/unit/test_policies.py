@@ -321,17 +321,25 @@ def test_thresholds_come_from_data_overrides():
 
 
 def test_a_passport_number_beside_its_word_blocks_with_the_shipped_data(engine):
-    """Presidio scores a passport number 0.45 at most, even beside "passport"."""
+    """Presidio scores a passport number 0.45 at most, even beside "passport" (written as
+    a label, "passport number A12345678", it scores as under a `passport_number` key: 0.6)."""
     from metagate.proxy.inspection import Inspector, InspectorSettings
     from metagate.scanner.model import InspectionRequest
 
-    body = {"resources": [{"id": "9f20e1c8-fa07-4da0-8716-bfea486047b9", "type": "pipeline_run"}],
-            "values": {"note": "passport number A12345678"}, "types": {"note": "string"}}
-    result = Inspector(InspectorSettings(fingerprint_key=b"\x05" * 32)).inspect(
-        InspectionRequest("POST", "/api/v1/run-metadata", json.dumps(body).encode(), (("content-type", "application/json"),)))
+    inspector = Inspector(InspectorSettings(fingerprint_key=b"\x05" * 32))
+
+    def inspect(note: str):
+        body = {"resources": [{"id": "9f20e1c8-fa07-4da0-8716-bfea486047b9", "type": "pipeline_run"}],
+                "values": {"note": note}, "types": {"note": "string"}}
+        return inspector.inspect(InspectionRequest("POST", "/api/v1/run-metadata", json.dumps(body).encode(),
+                                                   (("content-type", "application/json"),)))
+
+    result = inspect("passport on file, number A12345678")
     [passport] = [f for f in result.findings if f["entity"] == "US_PASSPORT"]
     assert 0.4 <= passport["score"] < 0.5
     assert result.decision.action == "block" and "pii.detected" in result.decision.rules
+    labelled = inspect("passport number A12345678")
+    assert max(f["score"] for f in labelled.findings if f["entity"] == "US_PASSPORT") >= 0.5
     # The same score under another entity does not: only the passport's threshold moved.
     assert engine.evaluate(policy_input(findings=[finding("$.values.note", "US_BANK_NUMBER", score=0.45)]))["action"] == "allow"
 
