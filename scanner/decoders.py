@@ -1015,7 +1015,7 @@ _OBFUSCATION_GATE = re.compile(r"(?i:[\[\(\{<] ?(?:at|dot|@|\.)| dot )| AT ")
 # windows. Fresh ids meet IBAN_TRIGGER often and turn to nothing: the window checks were 40%
 # of trigger_positions on re-runs. tests/unit/test_scan_speedups.py checks the condition on
 # turned values of every kind; a new condition in either function needs its pattern here.
-_LOWER, _CAPITAL = "a-zß-öø-ÿ", "A-ZÀ-ÖØ-Þ"
+_LOWER_LETTERS, _CAPITAL_LETTERS = "a-zß-öø-ÿ", "A-ZÀ-ÖØ-Þ"
 _TURNED: tuple[re.Pattern[str], ...] = tuple(re.compile(condition) for condition in (
     # Secret prefixes and addresses, turned either way (each condition holds one of these).
     "|".join(map(re.escape, ("@", *_REVERSED_PREFIXES, *_ROT13_PREFIXES))),
@@ -1028,8 +1028,8 @@ _TURNED: tuple[re.Pattern[str], ...] = tuple(re.compile(condition) for condition
     # An IBAN backwards (`_REVERSED_IBAN`) or under ROT13 (`_ROT13_IBAN`).
     r"[0-9]{2}(?:[A-Za-z]{2}(?<=[A-Za-z0-9]{14}|(?:[A-Za-z0-9]{4} ){2}[0-9]{2}[A-Za-z]{2})"
     r"|(?<=[A-Za-z]{2}[0-9]{2})(?:[A-Za-z0-9]{10}| [A-Za-z0-9]{4} [A-Za-z0-9]{4}))",
-    rf"[{_LOWER}][{_CAPITAL}][ ,.]{{1,3}}[{_LOWER}]{{1,20}}[{_CAPITAL}]",        # a name backwards
-    rf"[A-Z][{_LOWER}]{{1,20}}[ ,.]{{1,3}}[A-Z][{_LOWER}]",                      # a name under ROT13
+    rf"[{_LOWER_LETTERS}][{_CAPITAL_LETTERS}][ ,.]{{1,3}}[{_LOWER_LETTERS}]{{1,20}}[{_CAPITAL_LETTERS}]",        # a name backwards
+    rf"[A-Z][{_LOWER_LETTERS}]{{1,20}}[ ,.]{{1,3}}[A-Z][{_LOWER_LETTERS}]",                      # a name under ROT13
 ))
 
 
