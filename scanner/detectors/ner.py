@@ -484,7 +484,7 @@ class SpacyNer:
             strength = self._given(given, language)
             if not strength:
                 continue
-            inverted = self._surname_before(text, words, position, language) if strength == _STRONG else None
+            inverted = self._surname_before(text, words, position, language, strength)
             if inverted is not None:
                 yield inverted
                 continue
@@ -510,14 +510,20 @@ class SpacyNer:
                 yield start, end
 
     def _surname_before(self, text: str, words: list[tuple[int, int, str]], position: int,
-                        language: str | None = None) -> tuple[int, int] | None:
-        """`Surname, Given` (as lists, forms and spreadsheets write names): a capitalised word
-        that is no word, a comma, the given name, and nothing capitalised after it (that would
-        be a list of words: "Lindqvist, Maria Gonzalez" reads as a pair anyway)."""
+                        language: str | None = None, given: int = _STRONG) -> tuple[int, int] | None:
+        """`Surname, Given` (as lists, forms and spreadsheets write names): a word that would
+        make a surname after that given name in the forward order (`_surname`: "Smith, John",
+        "Kowalski, Anna", "Tanaka, Kenji"), a comma, the given name, and nothing capitalised
+        after it (that would be a list of words: "Lindqvist, Maria Gonzalez" reads as a pair
+        anyway). A given name before the comma that is no listed surname makes a list of names
+        ("Maria, Anna"), not one person."""
         if position == 0:
             return None
         s_start, s_end, surname = words[position - 1]
-        if not _capitalised(surname) or self._common(surname, language) or surname.lower() in self.all_given_names:
+        lowered = surname.lower()
+        if lowered in self.all_given_names and lowered not in self.surnames:
+            return None
+        if not self._surname(surname, language, given):
             return None
         if not re.fullmatch(r",\x20?", text[s_end : words[position][0]]):
             return None

