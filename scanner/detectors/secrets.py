@@ -230,18 +230,40 @@ OWN_RULES: tuple[SecretRule, ...] = (
 RULES: tuple[SecretRule, ...] = (*OWN_RULES, *gitleaks_rules().rules)
 _GLOBAL_ALLOWLIST = gitleaks_rules().global_allowlist
 
+# Keys are matched in one naming style, their words joined by `_` in lower case (`_key_words`:
+# `apiKey`, `x-api-key`, `X_API_KEY`, `api.key` and `Api Key` are all `api_key`).
 _KEYWORD_IN_KEY = re.compile(
     r"(?:" + "|".join(ds_keyword.DENYLIST)
-    + r"|(?:access|auth|bearer|refresh|session|api|github|gitlab|hf|slack)_?token|^token$|access_?key|credentials?$)",
+    + r"|passphrase|(?:access|auth|bearer|refresh|session|api|id|oauth|github|gitlab|hf|slack|personal_access)_?token"
+    + r"|^token$|access_?key|signing_?key|encryption_?key|master_?key|credentials?$)",
     re.IGNORECASE,
 )
 # A key that names, points at or describes a secret rather than holding one.
 _KEY_NOT_A_VALUE = re.compile(
     r"(?:_|-|^)?(?:name|names|id|ids|ref|refs|type|path|file|env|var|arn|uri|url|field|fields|length|len|"
     r"count|enabled|required|secrets|keys|policy|prefix|store|manager|provider|source|version|expires?|expiry|rotation|"
-    r"tokens|tokenizer)$",
+    r"tokens|tokenizer|method|mode|kind|scheme|format|algorithm|header|endpoint|host|port|user|username|region|"
+    r"timeout|ttl|scope|scopes|hint|description|label|location|mount|mount_point|backend)$",
     re.IGNORECASE,
 )
+# Plural secret words: a list or map of secrets (`api_keys: [...]`, `passwords: {...}`), or
+# names of secrets kept elsewhere (ZenML's `secrets: ["aws_creds"]`): only a random-looking
+# value under one is a finding.
+_SECRETS_PLURAL = re.compile(r"(?:^|_)(?:api_?keys|access_?keys|secret_?keys|private_?keys|passwords|passwds|"
+                             r"passphrases|client_secrets|secrets|(?:access|auth|api|bearer|refresh)_?tokens|tokens|"
+                             r"credentials)$")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_KEY_SEPARATORS = re.compile(r"[^0-9a-z\u00c0-\uffff]+")
+
+
+def _key_words(key: str) -> str:
+    """A key in one naming style: `apiKey` → `api_key`, `x-api-key` → `x_api_key`,
+    `DB_PASSWORD` → `db_password`, `db.password` → `db_password`, `AWSSecret` → `aws_secret`."""
+    if key.islower() and key.isidentifier():
+        return key
+    return _KEY_SEPARATORS.sub("_", _CAMEL_BOUNDARY.sub("_", key).lower()).strip("_")
+
+
 _KEYWORD_PREFILTER = re.compile(
     "|".join(ds_keyword.DENYLIST), re.IGNORECASE
 )
@@ -249,7 +271,7 @@ _KEYWORD_PREFILTER = re.compile(
 _KEYWORD_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase")
 # Every key `_KEYWORD_IN_KEY` matches contains one of these; a path that JSON-escapes a
 # non-ASCII key is looked at too (a caseless match may fold, e.g. the Kelvin sign to "k").
-_KEY_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase", "token", "credential") + (
+_KEY_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase", "token", "credential", "auth") + (
     Trigger.text("\\u"),
 )
 _MIN_TOKEN_LENGTH = 20  # both high-entropy shapes need 20 token characters
@@ -447,6 +469,20 @@ def _class_change_ratio(value: str) -> float:
     about 0.6 for random tokens, under 0.3 for words, paths and identifiers."""
     changes = len(_CLASS_RUN.findall(value)) - 1
     return max(changes, 0) / max(len(value) - 1, 1)
+
+
+_RANDOM_VALUE = re.compile(r"[!-~]{8,512}")
+
+
+def _random_looking(value: str) -> bool:
+    """A value that reads as a generated secret, not a word, a name or an id: one run of 8 or
+    more printable characters with letters and digits (or symbols), of 3 bits per character
+    or more, and no UUID or digest (those are ZenML's ids)."""
+    if not _RANDOM_VALUE.fullmatch(value) or _HEX_OR_UUID.match(value) or _is_reference(value):
+        return False
+    has_letter = any(c.isalpha() for c in value)
+    has_other = any(c.isdigit() or not c.isalnum() for c in value)
+    return has_letter and has_other and _shannon_entropy(value) >= 3.0 and _class_change_ratio(value) >= 0.2
 
 
 def _shannon_entropy(text: str) -> float:
@@ -673,30 +709,56 @@ class SecretDetector(Detector):
             yield Hit(index, rule.id, start, end, rule.score)
 
     def _is_secret_key(self, key: str) -> bool:
-        """The key names a secret value (`db_password`), not a reference to one (`secret_name`)."""
+        """The key names a secret value (`db_password`, `apiKey`, `x-api-key`), not a reference
+        to one (`secret_name`) nor a collection of them (`api_keys`)."""
         known = self._secret_keys.get(key)
         if known is None:
-            known = bool(key) and bool(_KEYWORD_IN_KEY.search(key)) and not _KEY_NOT_A_VALUE.search(key)
+            words = _key_words(key)
+            known = (bool(words) and bool(_KEYWORD_IN_KEY.search(words)) and not _KEY_NOT_A_VALUE.search(words)
+                     and not _SECRETS_PLURAL.search(words))
             if len(self._secret_keys) >= 4096:
                 self._secret_keys.clear()
             self._secret_keys[key] = known
         return known
 
+    def _holds_secrets(self, keys: tuple[str, ...]) -> bool:
+        """Whether a value at the end of `keys` (nearest last) sits in a collection of secrets
+        or under a secret's key: `api_keys[0]`, `passwords.prod`, `api_key.value`,
+        `private_key.pem`. Its own key must not name something else (`api_key.name`)."""
+        if not keys:
+            return False
+        own = _key_words(keys[-1])
+        if _SECRETS_PLURAL.search(own):
+            return True
+        if _KEY_NOT_A_VALUE.search(own):
+            return False
+        return any(self._is_secret_key(parent) or bool(_SECRETS_PLURAL.search(_key_words(parent)))
+                   for parent in keys[:-1])
+
     # --- keyword rules -----------------------------------------------------------------
 
     def _keyword_in_key(self, index: int, leaf: Leaf) -> Iterator[Hit]:
-        """{"db_password": "hunter22"}: the JSON key says the value is a secret."""
+        """{"db_password": "hunter22"}: the JSON key says the value is a secret, in any naming
+        style. Under a parent key or a plural that says so (`{"api_key": {"value": ...}}`,
+        `{"passwords": [...]}`), a random-looking value is one. A docker config's `auth` is
+        one when it is base64 of `user:password`."""
         if leaf.is_key or "\n" in leaf.text.strip():
             return
-        if not self._is_secret_key(last_key(leaf.path)):
-            return
         value = leaf.text
-        if not _looks_like_value(value, leaf.field_class == "code"):
-            return
+        key = last_key(leaf.path)
         start = len(value) - len(value.lstrip())
         end = len(value.rstrip())
-        score = self.keyword_score + (0.15 if _shannon_entropy(value.strip()) >= 3.0 else 0.0)
-        yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
+        if key.lower() == "auth":
+            if _is_basic_credentials(value.strip()):
+                yield Hit(index, "BASIC_AUTH_CREDENTIALS", start, end, 0.9)
+            return
+        if self._is_secret_key(key):
+            if not _looks_like_value(value, leaf.field_class == "code"):
+                return
+            score = self.keyword_score + (0.15 if _shannon_entropy(value.strip()) >= 3.0 else 0.0)
+            yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
+        elif self._holds_secrets(context_keys(leaf.path)) and _random_looking(value.strip()):
+            yield Hit(index, "SECRET_KEYWORD", start, end, self.keyword_score)
 
     def _keyword_in_text(self, index: int, leaf: Leaf) -> Iterator[Hit]:
         """`password = "..."` in code, `PASSWORD=...` in a Dockerfile, `api_key: ...` in YAML."""
