@@ -6,7 +6,8 @@ secret group, entropy, keywords, allowlists; see secret_rules.py):
 - **gitleaks' maintained catalogue** of vendor token formats (`config/gitleaks.toml`, shipped
   beside this module and translated to Python `re` by secret_rules.py): about 220 rules.
 - **rules for formats gitleaks has none for**, kept from detect-secrets' plugins (AWS secret
-  access keys next to `aws`, Discord bot tokens, Square OAuth secrets, `.npmrc` auth lines,
+  access keys next to `aws`, a private key's BEGIN line alone, Discord bot tokens, Square
+  OAuth secrets, `.npmrc` auth lines,
   URL credentials, Azure storage keys, IBM Cloud, Cloudant, Softlayer) and our own (Hugging
   Face tokens with digits and OpenAI project keys of any length, which gitleaks' rules leave
   out; ZenML API keys, GCP service-account JSON, Azure connection strings and SAS signatures,
@@ -51,16 +52,18 @@ from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
 from detect_secrets.plugins.ibm_cloud_iam import IbmCloudIamDetector
 from detect_secrets.plugins.ibm_cos_hmac import IbmCosHmacDetector
 from detect_secrets.plugins.npm import NpmDetector
+from detect_secrets.plugins.private_key import PrivateKeyDetector
 from detect_secrets.plugins.softlayer import SoftlayerDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from metagate.scanner.detectors.base import Detector, Hit
 from metagate.scanner.detectors.secret_rules import (
-    IDENTIFIER_REACH,
+    CURL_LINES,
+    MAX_CANDIDATE,
     WHOLE_LEAF,
     SecretRule,
     gitleaks_rules,
 )
-from metagate.scanner.model import PROVEN_CLASSES, Leaf
+from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
 from metagate.scanner.prefilter import JoinedTexts, Trigger, context_keys, last_key
 
 __all__ = ["RULES", "SecretDetector", "SecretRule", "SecretSettings"]
@@ -120,6 +123,9 @@ _DB_SCHEMES = (
 OWN_RULES: tuple[SecretRule, ...] = (
     # `aws_secret = "<40 characters>"`: AWS secret access keys (gitleaks: only the key id).
     *_from_plugin(AWSKeyDetector, "AWS_SECRET_ACCESS_KEY", 0.9, _caseless("aws"), only=slice(1, None)),
+    # The BEGIN line alone (a key cut by a URL path, a truncated paste): gitleaks' rule needs
+    # the whole block.
+    *_from_plugin(PrivateKeyDetector, "PRIVATE_KEY", 0.99, (Trigger.text("PRIVATE KEY"), Trigger.text("PuTTY-User-Key-File-2"))),
     *_from_plugin(DiscordBotTokenDetector, "DISCORD_TOKEN", 0.9, (Trigger.regex(r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}"),)),
     *_from_plugin(SquareOAuthDetector, "SQUARE_OAUTH_SECRET", 0.95, (Trigger.text("sq0csp-"),)),
     *_from_plugin(NpmDetector, "NPM_TOKEN", 0.9, (Trigger.text(":_authToken="),)),
@@ -181,8 +187,8 @@ OWN_RULES: tuple[SecretRule, ...] = (
     ),
     _rule(
         "BASIC_AUTH_CREDENTIALS",
-        r"\"auth\"\s*:\s*\"([A-Za-z0-9+/]{4,512}={0,2})\"",
-        (Trigger.text('"auth"'),),
+        r"\\{0,7}\"auth\\{0,7}\"\s*:\s*\\{0,7}\"([A-Za-z0-9+/]{4,512}={0,2})\\{0,7}\"",  # escaped in code too
+        (Trigger.text('"auth"'), Trigger.text('auth\\')),
         0.9,
         secret_group=1,
         validate=_is_basic_credentials,
@@ -206,10 +212,11 @@ OWN_RULES: tuple[SecretRule, ...] = (
         0.9,
         secret_group=1,
     ),
-    # ~/.pgpass: `hostname:port:database:username:password`, one entry per line.
+    # ~/.pgpass: `hostname:port:database:username:password`, one entry per line (or quoted).
     _rule(
         "PGPASS_PASSWORD",
-        r"^[A-Za-z0-9_.\-*\[\]]{1,253}:(?:\d{1,5}|\*):[^:\s]{1,63}:[^:\s]{1,63}:([^\s]{1,256})$",
+        r"(?<![^\s\"'=])(?=[^:\s]{0,252}[A-Za-z.*\[])[A-Za-z0-9_.\-*\[\]]{1,253}:(?:\d{1,5}|\*):"
+        r"[^:\s\"']{1,63}:[^:\s\"']{1,63}:([^\s\"']{4,256})(?![^\s\"',;)\]}])",
         (Trigger.regex(r":(?:\d{1,5}|\*):"),),
         0.9,
         secret_group=1,
@@ -227,7 +234,16 @@ OWN_RULES: tuple[SecretRule, ...] = (
 # Every rule the detector runs: the formats gitleaks has none for, then gitleaks' catalogue
 # (where two find the same span, the first rule's entity is reported: `Basic` credentials in a
 # curl line are BASIC_AUTH_CREDENTIALS rather than gitleaks' CURL_AUTH_HEADER).
-RULES: tuple[SecretRule, ...] = (*OWN_RULES, *gitleaks_rules().rules)
+def _not_encoded_text(value: str) -> bool:
+    return not _base64_of_text(value)
+
+
+# gitleaks' generic rule takes any random-looking value after a keyword; base64 of a text (a
+# small config after `KeyError:`) is an encoding, whose decoded view the pipeline judges.
+RULES: tuple[SecretRule, ...] = (*OWN_RULES, *(
+    dataclasses.replace(rule, validate=_not_encoded_text) if rule.source == "gitleaks:generic-api-key" else rule
+    for rule in gitleaks_rules().rules
+))
 _GLOBAL_ALLOWLIST = gitleaks_rules().global_allowlist
 
 # Keys are matched in one naming style, their words joined by `_` in lower case (`_key_words`:
@@ -476,13 +492,33 @@ _RANDOM_VALUE = re.compile(r"[!-~]{8,512}")
 
 def _random_looking(value: str) -> bool:
     """A value that reads as a generated secret, not a word, a name or an id: one run of 8 or
-    more printable characters with letters and digits (or symbols), of 3 bits per character
-    or more, and no UUID or digest (those are ZenML's ids)."""
+    more printable characters, letters with digits (or both cases with symbols), 3 bits per
+    character or more, changing character class often (`prod-openai` does not), and no UUID
+    or digest (those are ZenML's ids)."""
     if not _RANDOM_VALUE.fullmatch(value) or _HEX_OR_UUID.match(value) or _is_reference(value):
         return False
-    has_letter = any(c.isalpha() for c in value)
-    has_other = any(c.isdigit() or not c.isalnum() for c in value)
-    return has_letter and has_other and _shannon_entropy(value) >= 3.0 and _class_change_ratio(value) >= 0.2
+    has_digit = any(c.isdigit() for c in value)
+    mixed_case = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    has_symbol = any(not c.isalnum() for c in value)
+    generated = (has_digit and any(c.isalpha() for c in value)) or (mixed_case and has_symbol)
+    return generated and _shannon_entropy(value) >= 3.0 and _class_change_ratio(value) >= 0.3
+
+
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
+
+
+def _base64_of_text(value: str) -> bool:
+    """Whether `value` is base64 (standard or URL-safe) of printable UTF-8 text, such as a
+    small JSON config. A generated key decodes to bytes that are no text; a secret inside an
+    encoded text is found in the decoded view the pipeline adds (scanner/evasion.py)."""
+    if not _BASE64_TOKEN.fullmatch(value):
+        return False
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        decoded = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return len(decoded) >= 8 and all(c.isprintable() or c in "\n\r\t" for c in decoded)
 
 
 def _shannon_entropy(text: str) -> float:
@@ -513,17 +549,27 @@ def _members_with(texts: JoinedTexts, lowered: str, keyword: str) -> Iterator[in
 def _keyword_windows(rule: SecretRule, text: str) -> list[tuple[int, int]] | None:
     """Where in a long leaf the rule can match: around each occurrence of its keywords, as far
     as its longest match reaches, merged. None: search the whole leaf (a short leaf, a rule
-    without literal keywords, or text whose lowercase form moves offsets)."""
+    without literal keywords). Lowering A-Z only keeps every offset."""
     if len(text) <= WHOLE_LEAF or not rule.keyword_texts:
         return None
     lowered = text.translate(_ASCII_LOWER)
     reach = rule.max_length
+    size = len(text)
     spans: list[tuple[int, int]] = []
     for keyword in rule.keyword_texts:
+        width = len(keyword) + reach + 1
         at = lowered.find(keyword)
         while at >= 0:
-            spans.append((max(0, at - reach), min(len(text), at + len(keyword) + reach + 1)))
-            at = lowered.find(keyword, at + 1)
+            start, end = max(0, at - reach), min(size, at + width)
+            # The last occurrence that starts inside the window widens it: one rfind per
+            # step, so a text full of keywords costs a step per `reach` characters.
+            while end < size:
+                last = lowered.rfind(keyword, at + 1, end + len(keyword) - 1)
+                if last < 0:
+                    break
+                at, end = last, min(size, last + width)
+            spans.append((start, end))
+            at = lowered.find(keyword, end)
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -549,7 +595,7 @@ def _matches(rule: SecretRule, text: str) -> Iterator[re.Match[str]]:
             yield match
 
 
-_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-]*")
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-]{0,64}")   # bounded: a text of one endless token stays linear
 
 
 def _gitleaks_secret_span(match: re.Match[str], group: int | None) -> tuple[int, int]:
@@ -569,6 +615,19 @@ def _gitleaks_secret_span(match: re.Match[str], group: int | None) -> tuple[int,
     return start, end
 
 
+def _preceded(word: re.Pattern[str], text: str, position: int) -> bool:
+    """Whether `word` occurs before `position` on its line or up to five lines above (the
+    curl rules' `curl ...` opening, checked backwards: see secret_rules.CURL_BEFORE)."""
+    floor = max(0, position - MAX_CANDIDATE)
+    start = position
+    for _ in range(CURL_LINES):         # the option's line and the five above it
+        start = text.rfind("\n", floor, start)
+        if start < 0:
+            start = floor
+            break
+    return word.search(text, start, position) is not None
+
+
 def _allowed(rule: SecretRule, match: re.Match[str], secret: str) -> bool:
     """Whether gitleaks' global allowlist or one of the rule's own excuses the finding. The
     match includes the identifier before the keyword (`public_key = ...`), which the rule's
@@ -580,7 +639,7 @@ def _allowed(rule: SecretRule, match: re.Match[str], secret: str) -> bool:
     text = match.string
     start = match.start()
     if rule.identifier_prefix:
-        floor = max(0, start - IDENTIFIER_REACH)
+        floor = max(0, start - rule.identifier_prefix)
         while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
             start -= 1
     line_start = text.rfind("\n", 0, match.start()) + 1
@@ -706,6 +765,8 @@ class SecretDetector(Detector):
                 continue  # gitleaks keeps a secret only above the rule's entropy
             if rule.first_group and _allowed(rule, match, value):
                 continue
+            if rule.preceded_by is not None and not _preceded(rule.preceded_by, text, match.start()):
+                continue
             yield Hit(index, rule.id, start, end, rule.score)
 
     def _is_secret_key(self, key: str) -> bool:
@@ -741,24 +802,34 @@ class SecretDetector(Detector):
         """{"db_password": "hunter22"}: the JSON key says the value is a secret, in any naming
         style. Under a parent key or a plural that says so (`{"api_key": {"value": ...}}`,
         `{"passwords": [...]}`), a random-looking value is one. A docker config's `auth` is
-        one when it is base64 of `user:password`."""
-        if leaf.is_key or "\n" in leaf.text.strip():
+        one when it is base64 of `user:password`. The value as sent and each decoded view of
+        it (percent, HTML, escapes ... see `model.views`) are judged alike; one hit per leaf."""
+        if leaf.is_key:
             return
-        value = leaf.text
         key = last_key(leaf.path)
-        start = len(value) - len(value.lstrip())
-        end = len(value.rstrip())
-        if key.lower() == "auth":
-            if _is_basic_credentials(value.strip()):
-                yield Hit(index, "BASIC_AUTH_CREDENTIALS", start, end, 0.9)
+        docker_auth = key.lower() == "auth"
+        named = not docker_auth and self._is_secret_key(key)
+        held = not docker_auth and not named and self._holds_secrets(context_keys(leaf.path))
+        if not (docker_auth or named or held):
             return
-        if self._is_secret_key(key):
-            if not _looks_like_value(value, leaf.field_class == "code"):
+        for offset, view in views(leaf.text):
+            value = view.strip()
+            if "\n" in value or not value:
+                continue
+            start = offset + len(view) - len(view.lstrip())
+            end = start + len(value)
+            if docker_auth:
+                if _is_basic_credentials(value):
+                    yield Hit(index, "BASIC_AUTH_CREDENTIALS", start, end, 0.9)
+                    return
+            elif named:
+                if _looks_like_value(value, leaf.field_class == "code"):
+                    score = self.keyword_score + (0.15 if _shannon_entropy(value) >= 3.0 else 0.0)
+                    yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
+                    return
+            elif _random_looking(value):
+                yield Hit(index, "SECRET_KEYWORD", start, end, self.keyword_score)
                 return
-            score = self.keyword_score + (0.15 if _shannon_entropy(value.strip()) >= 3.0 else 0.0)
-            yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
-        elif self._holds_secrets(context_keys(leaf.path)) and _random_looking(value.strip()):
-            yield Hit(index, "SECRET_KEYWORD", start, end, self.keyword_score)
 
     def _keyword_in_text(self, index: int, leaf: Leaf) -> Iterator[Hit]:
         """`password = "..."` in code, `PASSWORD=...` in a Dockerfile, `api_key: ...` in YAML."""
@@ -849,7 +920,9 @@ class SecretDetector(Detector):
             return False
         if _class_change_ratio(value) < _MIN_CLASS_CHANGES:
             return False  # paths and identifiers (projects/123/networks/myVPC) change class rarely
-        return self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit
+        if self._entropy.calculate_shannon_entropy(value) <= self._entropy.entropy_limit:
+            return False
+        return not _base64_of_text(value)  # an encoded text (a config): its decoded view is judged
 
     @staticmethod
     def _drop_contained(hits: list[Hit]) -> list[Hit]:

@@ -29,7 +29,7 @@ def found(detector: SecretDetector, leaves: list[Leaf]) -> list[tuple[int, str, 
     return sorted((h.leaf, h.entity, leaves[h.leaf].text[h.start : h.end]) for h in detector.scan(leaves))
 
 
-AWS_KEY_ID = "AKIA" + "Z7QX4RT2" + "WPLM5BNC"  # not AWS's documented example key: gitleaks allows that one
+AWS_KEY_ID = "AKIA" + "IOSFODNN7" + "EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
 GITLAB = "glpat-" + "xYz12AbC34dEf56GhI78jk"
