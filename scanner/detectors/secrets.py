@@ -4,11 +4,13 @@ The rules are one list, `RULES`, of `SecretRule` records in gitleaks' shape (id,
 secret group, entropy, keywords, allowlists; see secret_rules.py):
 
 - **gitleaks' maintained catalogue** of vendor token formats (`config/gitleaks.toml`, shipped
-  beside this module and translated to Python `re` by secret_rules.py): about 220 rules.
-- **rules for formats gitleaks has none for**, kept from detect-secrets' plugins (AWS secret
-  access keys next to `aws`, a private key's BEGIN line alone, Discord bot tokens, Square
-  OAuth secrets, `.npmrc` auth lines,
-  URL credentials, Azure storage keys, IBM Cloud, Cloudant, Softlayer) and our own (Hugging
+  beside this module and translated to Python `re` by secret_rules.py): 221 rules. Its
+  generic-api-key also skips digests, UUIDs and base64 of text (ZenML metadata).
+- **rules for formats gitleaks has none for** (`OWN_RULES`, listed first: on the same span
+  their entity is reported), kept from detect-secrets' plugins (AWS secret access keys next
+  to `aws`, a private key's BEGIN line alone, Discord bot tokens, Square OAuth secrets,
+  `.npmrc` auth lines, URL credentials, Azure storage keys, IBM Cloud, Cloudant, Softlayer)
+  and our own (Hugging
   Face tokens with digits and OpenAI project keys of any length, which gitleaks' rules leave
   out; ZenML API keys, GCP service-account JSON, Azure connection strings and SAS signatures,
   database URLs, HTTP basic credentials anywhere, `.netrc` and `.pgpass` lines, base64 PEM
@@ -16,9 +18,11 @@ secret group, entropy, keywords, allowlists; see secret_rules.py):
 
 Key context: a value under a key that names a secret (`password`, `apiKey`, `x-api-key`,
 `DB_PASSWORD`, `db.password`, `client_secret` ... in any naming style, see `_key_words`) is a
-SECRET_KEYWORD finding; under a parent key that names one (`{"api_key": {"value": ...}}`),
-a random-looking value is. The same value under a neutral key is judged by the rules and by
-entropy only. detect-secrets' keyword patterns find `password = "..."` inside text and code,
+SECRET_KEYWORD finding; under a parent key or a plural that names secrets
+(`{"api_key": {"value": ...}}`, `api_keys[0]`), a random-looking value is; a docker config's
+`auth` that decodes to `user:password` is BASIC_AUTH_CREDENTIALS. Each decoded view of a value
+is judged (an encoded password is still under `password`). The same value under a neutral
+key is judged by the rules and by entropy only. detect-secrets' keyword patterns find `password = "..."` inside text and code,
 and its Shannon-entropy measure judges random-looking tokens.
 
 Bounded: each rule runs only on the leaves where one of its keywords occurs (one pass over
