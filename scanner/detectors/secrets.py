@@ -1,21 +1,34 @@
-"""Secrets in request strings, on detect-secrets' maintained rule set.
+"""Secrets in request strings: gitleaks' rule set, a few rules of our own, key context and entropy.
 
-detect-secrets is used as a library, in memory: its regex plugins' patterns, its keyword
-patterns and heuristic filters, and its Shannon-entropy measure. It never reads a file, a
-baseline or its global settings, and never runs a plugin's `verify` (that calls the
-provider's API). A few rules of our own cover formats it has no plugin for (Hugging Face and
-Anthropic tokens, GCP service-account JSON, Azure connection strings, database URLs, HTTP basic
-credentials). All of them are one list, `RULES`, of records in gitleaks' rule shape
-(`SecretRule`: id, pattern, secret group, entropy, keywords).
+The rules are one list, `RULES`, of `SecretRule` records in gitleaks' shape (id, pattern,
+secret group, entropy, keywords, allowlists; see secret_rules.py):
 
-detect-secrets reports secret values, not places; this detector reports spans, so it runs the
-plugins' compiled patterns itself (leaf by leaf, with `^`/`$` per line, which is how
-detect-secrets applies them line by line).
+- **gitleaks' maintained catalogue** of vendor token formats (`config/gitleaks.toml`, shipped
+  beside this module and translated to Python `re` by secret_rules.py): 221 rules. Its
+  generic-api-key also skips digests, UUIDs and base64 of text (ZenML metadata).
+- **rules for formats gitleaks has none for** (`OWN_RULES`, listed first: on the same span
+  their entity is reported), kept from detect-secrets' plugins (AWS secret access keys next
+  to `aws`, a private key's BEGIN line alone, Discord bot tokens, Square OAuth secrets,
+  `.npmrc` auth lines, URL credentials, Azure storage keys, IBM Cloud, Cloudant, Softlayer)
+  and our own (Hugging
+  Face tokens with digits and OpenAI project keys of any length, which gitleaks' rules leave
+  out; ZenML API keys, GCP service-account JSON, Azure connection strings and SAS signatures,
+  database URLs, HTTP basic credentials anywhere, `.netrc` and `.pgpass` lines, base64 PEM
+  as kubeconfig `client-key-data` holds it).
 
-Speed: each rule has keywords, literals or short patterns every match of the rule contains
-("AKIA", "eyJ", "://"), found in one pass over all leaves joined (see `prefilter`); a rule
-runs only on the leaves where one of its keywords fired. Keyword rules are gated the same
-way, on the leaf text and on the JSON path.
+Key context: a value under a key that names a secret (`password`, `apiKey`, `x-api-key`,
+`DB_PASSWORD`, `db.password`, `client_secret` ... in any naming style, see `_key_words`) is a
+SECRET_KEYWORD finding; under a parent key or a plural that names secrets
+(`{"api_key": {"value": ...}}`, `api_keys[0]`), a random-looking value is; a docker config's
+`auth` that decodes to `user:password` is BASIC_AUTH_CREDENTIALS. Each decoded view of a value
+is judged (an encoded password is still under `password`). The same value under a neutral
+key is judged by the rules and by entropy only. detect-secrets' keyword patterns find `password = "..."` inside text and code,
+and its Shannon-entropy measure judges random-looking tokens.
+
+Bounded: each rule runs only on the leaves where one of its keywords occurs (one pass over
+all leaves joined, see `prefilter`); a leaf longer than `WHOLE_LEAF` is searched only in
+windows around the keywords, as long as the rule's longest match (`SecretRule.max_length`),
+so Python's backtracking engine never sees more than that per candidate.
 """
 
 from __future__ import annotations
@@ -25,65 +38,44 @@ import binascii
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import string
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from detect_secrets.filters import heuristic
 from detect_secrets.plugins import keyword as ds_keyword
-from detect_secrets.plugins.artifactory import ArtifactoryDetector
 from detect_secrets.plugins.aws import AWSKeyDetector
 from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
 from detect_secrets.plugins.base import RegexBasedDetector
 from detect_secrets.plugins.basic_auth import BasicAuthDetector
 from detect_secrets.plugins.cloudant import CloudantDetector
 from detect_secrets.plugins.discord import DiscordBotTokenDetector
-from detect_secrets.plugins.github_token import GitHubTokenDetector
-from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
 from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
 from detect_secrets.plugins.ibm_cloud_iam import IbmCloudIamDetector
 from detect_secrets.plugins.ibm_cos_hmac import IbmCosHmacDetector
-from detect_secrets.plugins.jwt import JwtTokenDetector
-from detect_secrets.plugins.mailchimp import MailchimpDetector
 from detect_secrets.plugins.npm import NpmDetector
-from detect_secrets.plugins.openai import OpenAIDetector
 from detect_secrets.plugins.private_key import PrivateKeyDetector
-from detect_secrets.plugins.pypi_token import PypiTokenDetector
-from detect_secrets.plugins.sendgrid import SendGridDetector
-from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.softlayer import SoftlayerDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
-from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
-from detect_secrets.plugins.twilio import TwilioKeyDetector
 from metagate.scanner.decoders import base64_bytes, reads_as_text
 from metagate.scanner.detectors.base import Detector, Hit
-from metagate.scanner.model import PROVEN_CLASSES, Leaf
-from metagate.scanner.prefilter import JoinedTexts, Trigger, last_key
+from metagate.scanner.detectors.secret_rules import (
+    CURL_LINES,
+    MAX_CANDIDATE,
+    WHOLE_LEAF,
+    SecretRule,
+    gitleaks_rules,
+)
+from metagate.scanner.model import PROVEN_CLASSES, Leaf, views
+from metagate.scanner.prefilter import JoinedTexts, Trigger, context_keys, last_key
+
+__all__ = ["RULES", "SecretDetector", "SecretRule", "SecretSettings"]
 
 
 def _caseless(*literals: str) -> tuple[Trigger, ...]:
     return tuple(Trigger.text(literal, ignore_case=True) for literal in literals)
-
-
-@dataclass(frozen=True, slots=True)
-class SecretRule:
-    """One rule, in gitleaks' shape: what it reports (`id`), the pattern, which group of it is
-    the secret, the entropy the secret must have, and the keywords every match contains.
-
-    `keywords` gate the rule (it runs only on leaves where one of them is found, in one pass
-    over all leaves joined, see `prefilter`), as gitleaks' keywords do. `secret_group` None
-    means detect-secrets' convention: the longest group that closes the match, else the whole
-    match less delimiters. `entropy` is a floor on the secret's Shannon entropy (bits per
-    character); `validate` a check on the secret itself (a JWT's structure)."""
-
-    id: str
-    pattern: re.Pattern[str]
-    keywords: tuple[Trigger, ...]
-    score: float
-    secret_group: int | None = None
-    entropy: float | None = None
-    validate: Callable[[str], bool] | None = None
 
 
 def _rule(id: str, pattern: str, keywords: tuple[Trigger, ...], score: float, **more: object) -> SecretRule:
@@ -91,13 +83,15 @@ def _rule(id: str, pattern: str, keywords: tuple[Trigger, ...], score: float, **
 
 
 def _from_plugin(
-    plugin: type[RegexBasedDetector], id: str, score: float, keywords: tuple[Trigger, ...], **more: object
+    plugin: type[RegexBasedDetector], id: str, score: float, keywords: tuple[Trigger, ...],
+    only: slice = slice(None), **more: object,
 ) -> tuple[SecretRule, ...]:
     """A detect-secrets plugin's patterns as rules. detect-secrets applies each pattern to one
     line, so `^` and `$` stay per line."""
     return tuple(
-        SecretRule(id, re.compile(p.pattern, p.flags | re.MULTILINE), keywords, score, **more)  # type: ignore[arg-type]
-        for p in plugin.denylist  # type: ignore[attr-defined]
+        SecretRule(id, re.compile(p.pattern, p.flags | re.MULTILINE), keywords, score,  # type: ignore[arg-type]
+                   source=f"detect-secrets:{plugin.__name__}", **more)
+        for p in plugin.denylist[only]  # type: ignore[attr-defined]
     )
 
 
@@ -111,6 +105,15 @@ def _is_basic_credentials(encoded: str) -> bool:
     return bool(colon and user and password) and decoded.isprintable()
 
 
+def _is_base64_private_key(encoded: str) -> bool:
+    """base64 of a PEM private key (kubeconfig `client-key-data`, a key file uploaded whole)."""
+    try:
+        decoded = base64.b64decode(encoded[:4096] + "=" * (-len(encoded[:4096]) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return b"PRIVATE KEY" in decoded[:128]
+
+
 # Keywords of the keyword-shaped plugins (IBM, Cloudant, Softlayer): all need key|pw|pass|token
 # in the name. Patterns start with a literal where they can (no alternation at the front),
 # which lets `re` skip to it as fast as `str.find`.
@@ -120,58 +123,29 @@ _DB_SCHEMES = (
     r"|mongodb(?:\+srv)?|rediss?|amqps?)"
 )
 
-# Every rule the detector runs: detect-secrets' maintained plugins (public IPs are left to the
-# PII detector), then formats it has no plugin for.
-RULES: tuple[SecretRule, ...] = (
-    *_from_plugin(AWSKeyDetector, "AWS_ACCESS_KEY", 0.95, (Trigger.regex(r"A(?:3T|BIA|CCA|KIA|SIA)"), *_caseless("aws"))),
-    *_from_plugin(GitHubTokenDetector, "GITHUB_TOKEN", 0.95, (Trigger.regex(r"gh[pousr]_"),)),
-    *_from_plugin(GitLabTokenDetector, "GITLAB_TOKEN", 0.95, (Trigger.regex(r"gl[a-z]{2,5}-"), Trigger.text("GR1348941"))),
-    *_from_plugin(SlackDetector, "SLACK_TOKEN", 0.95, _caseless("xox", "hooks.slack.com")),
-    *_from_plugin(StripeDetector, "STRIPE_KEY", 0.95, (Trigger.text("k_live_"),)),
-    *_from_plugin(OpenAIDetector, "OPENAI_KEY", 0.95, (Trigger.text("T3BlbkFJ"),)),
-    *_from_plugin(JwtTokenDetector, "JWT", 0.9, (Trigger.text("eyJ"),), validate=JwtTokenDetector.is_formally_valid),
+# Formats gitleaks has no rule for (or, for Hugging Face and OpenAI, a narrower one than the
+# tokens users paste): detect-secrets' plugins and our own. Public IPs are the PII detector's.
+OWN_RULES: tuple[SecretRule, ...] = (
+    # `aws_secret = "<40 characters>"`: AWS secret access keys (gitleaks: only the key id).
+    *_from_plugin(AWSKeyDetector, "AWS_SECRET_ACCESS_KEY", 0.9, _caseless("aws"), only=slice(1, None)),
+    # The BEGIN line alone (a key cut by a URL path, a truncated paste): gitleaks' rule needs
+    # the whole block.
     *_from_plugin(PrivateKeyDetector, "PRIVATE_KEY", 0.99, (Trigger.text("PRIVATE KEY"), Trigger.text("PuTTY-User-Key-File-2"))),
+    *_from_plugin(DiscordBotTokenDetector, "DISCORD_TOKEN", 0.9, (Trigger.regex(r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}"),)),
+    *_from_plugin(SquareOAuthDetector, "SQUARE_OAUTH_SECRET", 0.95, (Trigger.text("sq0csp-"),)),
+    *_from_plugin(NpmDetector, "NPM_TOKEN", 0.9, (Trigger.text(":_authToken="),)),
     *_from_plugin(BasicAuthDetector, "BASIC_AUTH_URL", 0.9, (Trigger.text("://"),)),
     *_from_plugin(AzureStorageKeyDetector, "AZURE_STORAGE_KEY", 0.95, (Trigger.text("AccountKey="),)),
-    *_from_plugin(PypiTokenDetector, "PYPI_TOKEN", 0.95, (Trigger.text("pypi-AgE"),)),
-    *_from_plugin(NpmDetector, "NPM_TOKEN", 0.9, (Trigger.text(":_authToken="),)),
-    *_from_plugin(SendGridDetector, "SENDGRID_KEY", 0.95, (Trigger.text("SG."),)),
-    *_from_plugin(TwilioKeyDetector, "TWILIO_KEY", 0.8, (Trigger.regex(r"AC[a-z0-9]{32}"), Trigger.regex(r"SK[a-z0-9]{32}"))),
-    *_from_plugin(MailchimpDetector, "MAILCHIMP_KEY", 0.8, (Trigger.regex(r"-us\d"),)),
-    *_from_plugin(DiscordBotTokenDetector, "DISCORD_TOKEN", 0.9, (Trigger.regex(r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}"),)),
-    *_from_plugin(TelegramBotTokenDetector, "TELEGRAM_TOKEN", 0.9, (Trigger.regex(r":[0-9A-Za-z_-]{35}"),)),
-    *_from_plugin(ArtifactoryDetector, "ARTIFACTORY_TOKEN", 0.8, (Trigger.text("AKC"), Trigger.regex(r"AP[\dABCDEF]"))),
-    *_from_plugin(SquareOAuthDetector, "SQUARE_OAUTH_SECRET", 0.95, (Trigger.text("sq0csp-"),)),
     *_from_plugin(SoftlayerDetector, "SOFTLAYER_KEY", 0.85, _CREDENTIAL_WORDS + _caseless("softlayer")),
     *_from_plugin(IbmCloudIamDetector, "IBM_CLOUD_IAM_KEY", 0.85, _CREDENTIAL_WORDS),
     *_from_plugin(IbmCosHmacDetector, "IBM_COS_HMAC_KEY", 0.85, _caseless("key")),
     *_from_plugin(CloudantDetector, "CLOUDANT_KEY", 0.85, _CREDENTIAL_WORDS + _caseless("cloudant")),
-    # The whole PEM block, not only its BEGIN line; also when pasted with escaped newlines.
-    _rule(
-        "PRIVATE_KEY",
-        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=:,\-\s]|\\[nr]){20,20000}?"
-        r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
-        (Trigger.text("PRIVATE KEY"),),
-        0.99,
-    ),
-    # Hugging Face user access tokens: hf_ and 34+ alphanumerics (gitleaks allows letters only;
-    # tokens with digits exist in the wild, so digits are accepted too).
+    # Hugging Face user access tokens: hf_ and 30-40 alphanumerics (gitleaks allows 34 letters
+    # only; tokens with digits are pasted too).
     _rule("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z0-9]{30,40}\b", (Trigger.text("hf_"),), 0.95),
-    # OpenAI project, service-account and admin keys (detect-secrets knows only the legacy form).
+    # OpenAI project, service-account and admin keys of any length (gitleaks: only those with
+    # the T3BlbkFJ marker at its fixed offsets).
     _rule("OPENAI_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,200}", (Trigger.text("sk-"),), 0.95),
-    _rule("ANTHROPIC_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}", (Trigger.text("sk-ant-"),), 0.95),
-    _rule("GOOGLE_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}\b", (Trigger.text("AIza"),), 0.9),
-    # GitHub fine-grained personal access tokens (detect-secrets knows only gh[pousr]_).
-    _rule("GITHUB_TOKEN", r"\bgithub_pat_[0-9A-Za-z]{22}_[0-9A-Za-z]{59}\b", (Trigger.text("github_pat_"),), 0.95),
-    # Microsoft Entra ID (Azure AD) client secrets: 3 characters, a digit, "Q~", 31-34 more
-    # (gitleaks' azure-ad-client-secret).
-    _rule(
-        "AZURE_CLIENT_SECRET",
-        r"(?<![A-Za-z0-9_~.\-])([A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?![A-Za-z0-9_~.\-])",
-        (Trigger.text("Q~"),),
-        0.9,
-        secret_group=1,
-    ),
     _rule("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", (Trigger.text("KEY_"),), 0.95),
     # A service-account key file pasted as a string: the private key's value.
     _rule(
@@ -206,12 +180,20 @@ RULES: tuple[SecretRule, ...] = (
         0.95,
         secret_group=1,
     ),
-    # HTTP basic credentials wherever they are written (a custom header, a config value):
-    # `Basic <base64 of user:password>`. The base64 must decode to `user:password`.
+    # HTTP basic credentials wherever they are written (a custom header, a config value, a
+    # docker config's `"auth"`): `Basic <base64 of user:password>`. It must decode so.
     _rule(
         "BASIC_AUTH_CREDENTIALS",
         r"(?i:\bbasic)[ \t]+([A-Za-z0-9+/]{4,512}={0,2})(?![A-Za-z0-9+/=])",
         _caseless("basic"),
+        0.9,
+        secret_group=1,
+        validate=_is_basic_credentials,
+    ),
+    _rule(
+        "BASIC_AUTH_CREDENTIALS",
+        r"\\{0,7}\"auth\\{0,7}\"\s*:\s*\\{0,7}\"([A-Za-z0-9+/]{4,512}={0,2})\\{0,7}\"",  # escaped in code too
+        (Trigger.text('"auth"'), Trigger.text('auth\\')),
         0.9,
         secret_group=1,
         validate=_is_basic_credentials,
@@ -227,20 +209,82 @@ RULES: tuple[SecretRule, ...] = (
         0.9,
         secret_group=1,
     ),
+    # ~/.netrc: `machine <host> login <user> password <password>` (one line or several).
+    _rule(
+        "NETRC_PASSWORD",
+        r"\bmachine[ \t]+\S{1,253}\s+(?:login[ \t]+\S{1,128}\s+)?password[ \t]+(\S{1,256})",
+        (Trigger.text("machine"),),
+        0.9,
+        secret_group=1,
+    ),
+    # ~/.pgpass: `hostname:port:database:username:password`, one entry per line (or quoted).
+    _rule(
+        "PGPASS_PASSWORD",
+        r"(?<![^\s\"'=])(?=[^:\s]{0,252}[A-Za-z.*\[])[A-Za-z0-9_.\-*\[\]]{1,253}:(?:\d{1,5}|\*):"
+        r"[^:\s\"']{1,63}:[^:\s\"']{1,63}:([^\s\"']{4,256})(?![^\s\"',;)\]}])",
+        (Trigger.regex(r":(?:\d{1,5}|\*):"),),
+        0.9,
+        secret_group=1,
+    ),
+    # A PEM private key in base64, as kubeconfig `client-key-data` and key uploads hold it.
+    _rule(
+        "PRIVATE_KEY",
+        r"\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{60,16384}={0,2}",
+        (Trigger.text("LS0tLS1CRUdJTi"),),
+        0.95,
+        validate=_is_base64_private_key,
+    ),
 )
 
+# Every rule the detector runs: the formats gitleaks has none for, then gitleaks' catalogue
+# (where two find the same span, the first rule's entity is reported: `Basic` credentials in a
+# curl line are BASIC_AUTH_CREDENTIALS rather than gitleaks' CURL_AUTH_HEADER).
+def _not_encoded_text(value: str) -> bool:
+    return not _base64_of_text(value)
+
+
+# gitleaks' generic rule takes any random-looking value after a keyword; base64 of a text (a
+# small config after `KeyError:`) is an encoding, whose decoded view the pipeline judges.
+RULES: tuple[SecretRule, ...] = (*OWN_RULES, *(
+    dataclasses.replace(rule, validate=_not_encoded_text) if rule.source == "gitleaks:generic-api-key" else rule
+    for rule in gitleaks_rules().rules
+))
+_GLOBAL_ALLOWLIST = gitleaks_rules().global_allowlist
+
+# Keys are matched in one naming style, their words joined by `_` in lower case (`_key_words`:
+# `apiKey`, `x-api-key`, `X_API_KEY`, `api.key` and `Api Key` are all `api_key`).
 _KEYWORD_IN_KEY = re.compile(
     r"(?:" + "|".join(ds_keyword.DENYLIST)
-    + r"|(?:access|auth|bearer|refresh|session|api|github|gitlab|hf|slack)_?token|^token$|access_?key|credentials?$)",
+    + r"|passphrase|(?:access|auth|bearer|refresh|session|api|id|oauth|github|gitlab|hf|slack|personal_access)_?token"
+    + r"|^token$|access_?key|signing_?key|encryption_?key|master_?key|credentials?$)",
     re.IGNORECASE,
 )
 # A key that names, points at or describes a secret rather than holding one.
 _KEY_NOT_A_VALUE = re.compile(
     r"(?:_|-|^)?(?:name|names|id|ids|ref|refs|type|path|file|env|var|arn|uri|url|field|fields|length|len|"
     r"count|enabled|required|secrets|keys|policy|prefix|store|manager|provider|source|version|expires?|expiry|rotation|"
-    r"tokens|tokenizer)$",
+    r"tokens|tokenizer|method|mode|kind|scheme|format|algorithm|header|endpoint|host|port|user|username|region|"
+    r"timeout|ttl|scope|scopes|hint|description|label|location|mount|mount_point|backend)$",
     re.IGNORECASE,
 )
+# Plural secret words: a list or map of secrets (`api_keys: [...]`, `passwords: {...}`), or
+# names of secrets kept elsewhere (ZenML's `secrets: ["aws_creds"]`): only a random-looking
+# value under one is a finding.
+_SECRETS_PLURAL = re.compile(r"(?:^|_)(?:api_?keys|access_?keys|secret_?keys|private_?keys|passwords|passwds|"
+                             r"passphrases|client_secrets|secrets|(?:access|auth|api|bearer|refresh)_?tokens|tokens|"
+                             r"credentials)$")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_KEY_SEPARATORS = re.compile(r"[^0-9a-z\u00c0-\uffff]+")
+
+
+def _key_words(key: str) -> str:
+    """A key in one naming style: `apiKey` → `api_key`, `x-api-key` → `x_api_key`,
+    `DB_PASSWORD` → `db_password`, `db.password` → `db_password`, `AWSSecret` → `aws_secret`."""
+    if key.islower() and key.isidentifier():
+        return key
+    return _KEY_SEPARATORS.sub("_", _CAMEL_BOUNDARY.sub("_", key).lower()).strip("_")
+
+
 _KEYWORD_PREFILTER = re.compile(
     "|".join(ds_keyword.DENYLIST), re.IGNORECASE
 )
@@ -248,7 +292,7 @@ _KEYWORD_PREFILTER = re.compile(
 _KEYWORD_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase")
 # Every key `_KEYWORD_IN_KEY` matches contains one of these; a path that JSON-escapes a
 # non-ASCII key is looked at too (a caseless match may fold, e.g. the Kelvin sign to "k").
-_KEY_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase", "token", "credential") + (
+_KEY_TRIGGERS = _caseless("key", "pass", "pwd", "secret", "contrase", "token", "credential", "auth") + (
     Trigger.text("\\u"),
 )
 _MIN_TOKEN_LENGTH = 20  # both high-entropy shapes need 20 token characters
@@ -349,7 +393,6 @@ def _path_parts(text: str) -> Iterator[tuple[int, int, int]]:
 # trailing '=' is base64 padding and stays.
 _LEADING_DELIMITERS = " \t\r\n\"'=:`"
 _TRAILING_DELIMITERS = " \t\r\n\"'`"
-_JWT_TAIL = re.compile(r"[A-Za-z0-9\-_.+/=]*")
 
 
 def _secret_span(match: re.Match[str], group: int | None = None) -> tuple[int, int]:
@@ -449,6 +492,40 @@ def _class_change_ratio(value: str) -> float:
     return max(changes, 0) / max(len(value) - 1, 1)
 
 
+_RANDOM_VALUE = re.compile(r"[!-~]{8,512}")
+
+
+def _random_looking(value: str) -> bool:
+    """A value that reads as a generated secret, not a word, a name or an id: one run of 8 or
+    more printable characters, letters with digits (or both cases with symbols), 3 bits per
+    character or more, changing character class often (`prod-openai` does not), and no UUID
+    or digest (those are ZenML's ids)."""
+    if not _RANDOM_VALUE.fullmatch(value) or _HEX_OR_UUID.match(value) or _is_reference(value):
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    mixed_case = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    has_symbol = any(not c.isalnum() for c in value)
+    generated = (has_digit and any(c.isalpha() for c in value)) or (mixed_case and has_symbol)
+    return generated and _shannon_entropy(value) >= 3.0 and _class_change_ratio(value) >= 0.3
+
+
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
+
+
+def _base64_of_text(value: str) -> bool:
+    """Whether `value` is base64 (standard or URL-safe) of printable UTF-8 text, such as a
+    small JSON config. A generated key decodes to bytes that are no text; a secret inside an
+    encoded text is found in the decoded view the pipeline adds (scanner/evasion.py)."""
+    if not _BASE64_TOKEN.fullmatch(value):
+        return False
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        decoded = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return len(decoded) >= 8 and all(c.isprintable() or c in "\n\r\t" for c in decoded)
+
+
 def _shannon_entropy(text: str) -> float:
     if not text:
         return 0.0
@@ -456,6 +533,125 @@ def _shannon_entropy(text: str) -> float:
     for char in text:
         counts[char] = counts.get(char, 0) + 1
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _members_with(texts: JoinedTexts, lowered: str, keyword: str) -> Iterator[int]:
+    """Indexes of the joined texts whose lowered form contains `keyword`, each once."""
+    starts = texts.starts
+    position, end = 0, len(lowered)
+    while position < end:
+        at = lowered.find(keyword, position)
+        if at < 0:
+            return
+        index = bisect_right(starts, at) - 1
+        yield index
+        position = starts[index + 1]
+
+
+def _keyword_windows(rule: SecretRule, text: str) -> list[tuple[int, int]] | None:
+    """Where in a long leaf the rule can match: around each occurrence of its keywords, as far
+    as its longest match reaches, merged. None: search the whole leaf (a short leaf, a rule
+    without literal keywords). Lowering A-Z only keeps every offset."""
+    if len(text) <= WHOLE_LEAF or not rule.keyword_texts:
+        return None
+    lowered = text.translate(_ASCII_LOWER)
+    reach = rule.max_length
+    size = len(text)
+    spans: list[tuple[int, int]] = []
+    for keyword in rule.keyword_texts:
+        width = len(keyword) + reach + 1
+        at = lowered.find(keyword)
+        while at >= 0:
+            start, end = max(0, at - reach), min(size, at + width)
+            # The last occurrence that starts inside the window widens it: one rfind per
+            # step, so a text full of keywords costs a step per `reach` characters.
+            while end < size:
+                last = lowered.rfind(keyword, at + 1, end + len(keyword) - 1)
+                if last < 0:
+                    break
+                at, end = last, min(size, last + width)
+            spans.append((start, end))
+            at = lowered.find(keyword, end)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _matches(rule: SecretRule, text: str) -> Iterator[re.Match[str]]:
+    """The rule's matches in `text`: the whole leaf when it is short, else the keyword windows.
+    A match that runs into a window's cut end is longer than the rule's longest candidate
+    (`max_length`): no token of the rule's format, so it is dropped."""
+    windows = _keyword_windows(rule, text)
+    if windows is None:
+        yield from rule.pattern.finditer(text)
+        return
+    for start, end in windows:
+        for match in rule.pattern.finditer(text, start, end):
+            if match.end() >= end and end < len(text):
+                continue
+            yield match
+
+
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-]{0,64}")   # bounded: a text of one endless token stays linear
+
+
+def _gitleaks_secret_span(match: re.Match[str], group: int | None) -> tuple[int, int]:
+    """gitleaks' secret: group `secretGroup` when set, else the first non-empty group, else the
+    whole match less line breaks round it."""
+    if group is not None and group <= (match.re.groups or 0):
+        return match.span(group)
+    for index in range(1, (match.re.groups or 0) + 1):
+        if match.group(index):
+            return match.span(index)
+    start, end = match.span()
+    text = match.string
+    while start < end and text[start] == "\n":
+        start += 1
+    while end > start and text[end - 1] == "\n":
+        end -= 1
+    return start, end
+
+
+def _preceded(word: re.Pattern[str], text: str, position: int) -> bool:
+    """Whether `word` occurs before `position` on its line or up to five lines above (the
+    curl rules' `curl ...` opening, checked backwards: see secret_rules.CURL_BEFORE)."""
+    floor = max(0, position - MAX_CANDIDATE)
+    start = position
+    for _ in range(CURL_LINES):         # the option's line and the five above it
+        start = text.rfind("\n", floor, start)
+        if start < 0:
+            start = floor
+            break
+    return word.search(text, start, position) is not None
+
+
+def _allowed(rule: SecretRule, match: re.Match[str], secret: str) -> bool:
+    """Whether gitleaks' global allowlist or one of the rule's own excuses the finding. The
+    match includes the identifier before the keyword (`public_key = ...`), which the rule's
+    pattern leaves out (see secret_rules.py)."""
+    if _GLOBAL_ALLOWLIST is not None and _GLOBAL_ALLOWLIST.allows(secret, "", ""):
+        return True
+    if not rule.allowlists:
+        return False
+    text = match.string
+    start = match.start()
+    if rule.identifier_prefix:
+        floor = max(0, start - rule.identifier_prefix)
+        while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+            start -= 1
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    line_end = text.find("\n", match.end())
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    whole = text[start : match.end()]
+    return any(allowlist.allows(secret, whole, line) for allowlist in rule.allowlists)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,8 +687,15 @@ class SecretDetector(Detector):
         # detect-secrets' own measure and limit for quoted base64-ish strings.
         self._entropy = Base64HighEntropyString(limit=entropy_limit)
         # Trigger → the rules it gates, so each trigger is looked for once per request.
+        # Trigger → the rules it gates, so each trigger is looked for once per request; gitleaks'
+        # keywords (ASCII, lowercase) apart, looked for in the request's text lowered once.
         self._rules_by_trigger: dict[Trigger, list[int]] = {}
+        self._rules_by_keyword: dict[str, list[int]] = {}
         for index, rule in enumerate(self.rules):
+            if rule.keyword_texts:
+                for keyword in rule.keyword_texts:
+                    self._rules_by_keyword.setdefault(keyword, []).append(index)
+                continue
             for trigger in rule.keywords:
                 self._rules_by_trigger.setdefault(trigger, []).append(index)
         self._secret_keys: dict[str, bool] = {}
@@ -514,6 +717,13 @@ class SecretDetector(Detector):
             rule_indexes = self._rules_by_trigger[trigger]
             for member in texts.members(trigger):
                 rules_for.setdefault(member, set()).update(rule_indexes)
+        # gitleaks lowercases the text and looks for each rule's keywords in it. Lowering only
+        # A-Z keeps every offset, whatever else the text holds (the keywords are ASCII).
+        lowered = texts.text.translate(_ASCII_LOWER)
+        for keyword, rule_indexes in self._rules_by_keyword.items():
+            if keyword in lowered:
+                for member in _members_with(texts, lowered, keyword):
+                    rules_for.setdefault(member, set()).update(rule_indexes)
         for member in sorted(rules_for):
             index = wanted[member]
             for rule_index in sorted(rules_for[member]):
@@ -545,43 +755,86 @@ class SecretDetector(Detector):
     def _rule_hits(index: int, leaf: Leaf, rule: SecretRule) -> Iterator[Hit]:
         text = leaf.text
         in_code = leaf.field_class == "code"
-        for match in rule.pattern.finditer(text):
-            start, end = _secret_span(match, rule.secret_group)
-            if rule.id == "JWT":
-                # detect-secrets' JWT pattern ends lazily, before the signature.
-                end = _JWT_TAIL.match(text, end).end()
+        for match in _matches(rule, text):
+            if rule.first_group:
+                start, end = _gitleaks_secret_span(match, rule.secret_group)
+                # A rule with no end anchor (`glpat-[\w-]{20}`) stops inside a longer token:
+                # the finding is the whole token, so redaction leaves none of it behind.
+                end = _TOKEN_TAIL.match(text, end).end()
+            else:
+                start, end = _secret_span(match, rule.secret_group)
             value = text[start:end]
             if end <= start or _is_reference(value, in_code) or (rule.validate and not rule.validate(value)):
                 continue
-            if rule.entropy is not None and _shannon_entropy(value) < rule.entropy:
+            if rule.entropy is not None and _shannon_entropy(value) <= rule.entropy:
+                continue  # gitleaks keeps a secret only above the rule's entropy
+            if rule.first_group and _allowed(rule, match, value):
+                continue
+            if rule.preceded_by is not None and not _preceded(rule.preceded_by, text, match.start()):
                 continue
             yield Hit(index, rule.id, start, end, rule.score)
 
     def _is_secret_key(self, key: str) -> bool:
-        """The key names a secret value (`db_password`), not a reference to one (`secret_name`)."""
+        """The key names a secret value (`db_password`, `apiKey`, `x-api-key`), not a reference
+        to one (`secret_name`) nor a collection of them (`api_keys`)."""
         known = self._secret_keys.get(key)
         if known is None:
-            known = bool(key) and bool(_KEYWORD_IN_KEY.search(key)) and not _KEY_NOT_A_VALUE.search(key)
+            words = _key_words(key)
+            known = (bool(words) and bool(_KEYWORD_IN_KEY.search(words)) and not _KEY_NOT_A_VALUE.search(words)
+                     and not _SECRETS_PLURAL.search(words))
             if len(self._secret_keys) >= 4096:
                 self._secret_keys.clear()
             self._secret_keys[key] = known
         return known
 
+    def _holds_secrets(self, keys: tuple[str, ...]) -> bool:
+        """Whether a value at the end of `keys` (nearest last) sits in a collection of secrets
+        or under a secret's key: `api_keys[0]`, `passwords.prod`, `api_key.value`,
+        `private_key.pem`. Its own key must not name something else (`api_key.name`)."""
+        if not keys:
+            return False
+        own = _key_words(keys[-1])
+        if _SECRETS_PLURAL.search(own):
+            return True
+        if _KEY_NOT_A_VALUE.search(own):
+            return False
+        return any(self._is_secret_key(parent) or bool(_SECRETS_PLURAL.search(_key_words(parent)))
+                   for parent in keys[:-1])
+
     # --- keyword rules -----------------------------------------------------------------
 
     def _keyword_in_key(self, index: int, leaf: Leaf) -> Iterator[Hit]:
-        """{"db_password": "hunter22"}: the JSON key says the value is a secret."""
-        if leaf.is_key or "\n" in leaf.text.strip():
+        """{"db_password": "hunter22"}: the JSON key says the value is a secret, in any naming
+        style. Under a parent key or a plural that says so (`{"api_key": {"value": ...}}`,
+        `{"passwords": [...]}`), a random-looking value is one. A docker config's `auth` is
+        one when it is base64 of `user:password`. The value as sent and each decoded view of
+        it (percent, HTML, escapes ... see `model.views`) are judged alike; one hit per leaf."""
+        if leaf.is_key:
             return
-        if not self._is_secret_key(last_key(leaf.path)):
+        key = last_key(leaf.path)
+        docker_auth = key.lower() == "auth"
+        named = not docker_auth and self._is_secret_key(key)
+        held = not docker_auth and not named and self._holds_secrets(context_keys(leaf.path))
+        if not (docker_auth or named or held):
             return
-        value = leaf.text
-        if not _looks_like_value(value, leaf.field_class == "code"):
-            return
-        start = len(value) - len(value.lstrip())
-        end = len(value.rstrip())
-        score = self.keyword_score + (0.15 if _shannon_entropy(value.strip()) >= 3.0 else 0.0)
-        yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
+        for offset, view in views(leaf.text):
+            value = view.strip()
+            if "\n" in value or not value:
+                continue
+            start = offset + len(view) - len(view.lstrip())
+            end = start + len(value)
+            if docker_auth:
+                if _is_basic_credentials(value):
+                    yield Hit(index, "BASIC_AUTH_CREDENTIALS", start, end, 0.9)
+                    return
+            elif named:
+                if _looks_like_value(value, leaf.field_class == "code"):
+                    score = self.keyword_score + (0.15 if _shannon_entropy(value) >= 3.0 else 0.0)
+                    yield Hit(index, "SECRET_KEYWORD", start, end, min(score, 1.0))
+                    return
+            elif _random_looking(value):
+                yield Hit(index, "SECRET_KEYWORD", start, end, self.keyword_score)
+                return
 
     def _keyword_in_text(self, index: int, leaf: Leaf) -> Iterator[Hit]:
         """`password = "..."` in code, `PASSWORD=...` in a Dockerfile, `api_key: ...` in YAML."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import codecs
 import copy
+import dataclasses
 import gzip
 import json
 import pickle
@@ -32,6 +33,7 @@ import random
 import re
 import string
 import struct
+import uuid
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -283,6 +285,175 @@ def pem_private_keys(draw: Draw) -> Entity:
     lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
     return Entity("pem_private_key", SECRET, "text", f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----",
                   ("private_key", "ssh_key", "signing_key"))
+
+
+# --- secrets of many formats -----------------------------------------------------------------
+# Each is a vendor's or a tool's public format, written from its documentation, with random
+# characters where the secret is: cloud and forge tokens, a JWT carrying a secret claim, a DSN
+# or URL with a password, the credential files users paste (.netrc, .pgpass, docker config,
+# kubeconfig) and a password under a key that names it (in every naming style). Not part of
+# ENTITIES (test_generalisation's matrix); tests/unit/test_secret_rules.py crosses them with
+# the encodings and the kinds of place.
+
+_URLSAFE = _ALNUM + "-_"
+_PASSWORD_ALPHABET = _ALNUM + "!#%^*()-_+=~.,"
+_HOSTS = ("db.prod.internal", "pg-01.acme.example", "10.20.0.15", "mongo.acme.example", "registry.acme.example",
+          "api.acme.example", "nexus.corp.example")
+
+
+def _password(rng: random.Random) -> str:
+    """A generated password: 12 to 24 characters with letters, digits and symbols."""
+    core = _chars(rng, _PASSWORD_ALPHABET, rng.randint(9, 21))
+    return core + rng.choice(string.digits) + rng.choice(string.ascii_uppercase) + rng.choice("!#%^*")
+
+
+def _jwt_segment(claims: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _secret(cls: str, value: str, *keys: str) -> Entity:
+    return Entity(cls, SECRET, "text", value, keys or ("credentials", "token", "secret"))
+
+
+@st.composite
+def gitlab_tokens(draw: Draw) -> Entity:
+    return _secret("gitlab_token", "glpat-" + _chars(_rng(draw), _URLSAFE, 20), "gitlab_token", "ci_token")
+
+
+@st.composite
+def slack_tokens(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    kind = draw(st.sampled_from(("bot", "user", "webhook")))
+    if kind == "webhook":
+        value = (f"https://hooks.slack.com/services/T{_chars(rng, string.ascii_uppercase + string.digits, 10)}"
+                 f"/B{_chars(rng, string.ascii_uppercase + string.digits, 10)}/{_chars(rng, _ALNUM, 24)}")
+    elif kind == "bot":      # xoxb-<team>-<bot>-<24>
+        value = ("xoxb-" + "".join(rng.choice(string.digits) for _ in range(12)) + "-"
+                 + "".join(rng.choice(string.digits) for _ in range(13)) + "-" + _chars(rng, _ALNUM, 24))
+    else:                    # xoxp-<team>-<user>-<app>-<32 hex>
+        numbers = "-".join("".join(rng.choice(string.digits) for _ in range(rng.randint(10, 13))) for _ in range(3))
+        value = f"xoxp-{numbers}-{rng.randbytes(16).hex()}"
+    return _secret("slack_token", value, "slack_webhook", "slack_token")
+
+
+@st.composite
+def stripe_keys(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    value = draw(st.sampled_from(("sk_live_", "rk_live_", "sk_test_"))) + _chars(rng, _ALNUM, rng.randint(24, 99))
+    return _secret("stripe_key", value, "stripe_key", "payments_key")
+
+
+@st.composite
+def google_api_keys(draw: Draw) -> Entity:
+    return _secret("google_api_key", "AIza" + _chars(_rng(draw), _URLSAFE, 35), "google_api_key", "maps_key")
+
+
+@st.composite
+def azure_client_secrets(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    value = (_chars(rng, _ALNUM, 3) + rng.choice(string.digits) + "Q~"
+             + _chars(rng, _ALNUM + "_~.-", rng.randint(31, 34)))
+    return _secret("azure_client_secret", value, "azure_client_secret", "aad_secret")
+
+
+@st.composite
+def jwts_with_secret(draw: Draw) -> Entity:
+    """A JWT a user pasted into a body: its payload carries a secret claim (an API secret, a
+    refresh token), and it is signed."""
+    rng = _rng(draw)
+    header = _jwt_segment({"alg": draw(st.sampled_from(("HS256", "RS256"))), "typ": "JWT"})
+    payload = _jwt_segment({"sub": _chars(rng, string.ascii_lowercase, 8), "iat": rng.randint(1.6e9, 1.9e9),
+                            draw(st.sampled_from(("api_secret", "client_secret", "refresh"))): _chars(rng, _ALNUM, 32)})
+    signature = _chars(rng, _URLSAFE, 43)
+    return _secret("jwt_with_secret", f"{header}.{payload}.{signature}", "id_token", "session_jwt")
+
+
+_DSN_SCHEMES = ("postgresql", "postgresql+psycopg2", "mysql", "mysql+pymysql", "mongodb+srv", "redis", "amqps")
+
+
+@st.composite
+def dsns_with_password(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    scheme = draw(st.sampled_from(_DSN_SCHEMES))
+    user = draw(st.sampled_from(("zenml", "admin", "etl_svc", "mlflow")))
+    password = quote(_password(rng), safe="!*()-_~.")
+    port = {"redis": ":6379", "amqps": ":5671", "mongodb+srv": ""}.get(scheme, f":{rng.choice((5432, 3306))}")
+    value = f"{scheme}://{user}:{password}@{draw(st.sampled_from(_HOSTS))}{port}/{draw(st.sampled_from(('zenml', 'prod', '0')))}"
+    return _secret("dsn_with_password", value, "database_url", "dsn", "sqlalchemy_url")
+
+
+@st.composite
+def basic_auth_urls(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    user = draw(st.sampled_from(("bob", "ci-bot", "svc_etl")))
+    value = (f"{draw(st.sampled_from(('https', 'http', 'ftp')))}://{user}:{quote(_password(rng), safe='')}@"
+             f"{draw(st.sampled_from(_HOSTS))}/{draw(st.sampled_from(('simple/', 'repo/models', 'v2/')))}")
+    return _secret("basic_auth_url", value, "index_url", "mirror", "upstream")
+
+
+@st.composite
+def netrc_lines(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    separator = draw(st.sampled_from((" ", "\n  ")))
+    value = (f"machine {draw(st.sampled_from(_HOSTS))}{separator}login {draw(st.sampled_from(('bob', 'ci')))}"
+             f"{separator}password {_password(rng)}")
+    return _secret("netrc_line", value, "netrc", "credentials_file")
+
+
+@st.composite
+def pgpass_lines(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    value = (f"{draw(st.sampled_from(_HOSTS))}:{draw(st.sampled_from(('5432', '*')))}:"
+             f"{draw(st.sampled_from(('zenml', '*')))}:{draw(st.sampled_from(('zenml', 'etl')))}:{_password(rng)}")
+    return _secret("pgpass_line", value, "pgpass", "credentials_file")
+
+
+@st.composite
+def docker_configs(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    auth = base64.b64encode(f"{draw(st.sampled_from(('ci', 'robot$acme')))}:{_password(rng)}".encode()).decode()
+    value = json.dumps({"auths": {draw(st.sampled_from(_HOSTS)): {"auth": auth}}},
+                       indent=draw(st.sampled_from((None, 2))))
+    return _secret("docker_config", value, "docker_config", "dockerconfigjson")
+
+
+@st.composite
+def kube_configs(draw: Draw) -> Entity:
+    rng = _rng(draw)
+    if draw(st.booleans()):
+        header = _jwt_segment({"alg": "RS256", "kid": _chars(rng, _URLSAFE, 12)})
+        claims = _jwt_segment({"iss": "kubernetes/serviceaccount", "sub": "system:serviceaccount:ml:runner"})
+        credential = f"    token: {header}.{claims}.{_chars(rng, _URLSAFE, 86)}"
+    else:
+        pem = draw(pem_private_keys()).value
+        credential = f"    client-key-data: {base64.b64encode(pem.encode()).decode()}"
+    value = ("apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: https://k8s.acme.example\n"
+             f"users:\n- name: runner\n  user:\n{credential}\n")
+    return _secret("kube_config", value, "kubeconfig", "kube_config")
+
+
+# Keys that name a secret, in every naming style a user writes them (a password under one is a
+# secret however it looks; the same value under a neutral key is judged by the rules only).
+SECRET_KEY_NAMES = ("password", "passwd", "pwd", "passphrase", "secret", "client_secret", "api_key", "apiKey",
+                    "x-api-key", "access_token", "authToken", "DB_PASSWORD", "db.password", "private_key",
+                    "ClientSecret", "API-KEY", "smtp_password", "redisPassword", "MLFLOW_TRACKING_PASSWORD")
+
+
+@st.composite
+def keyed_passwords(draw: Draw) -> Entity:
+    return _secret("keyed_password", _password(_rng(draw)), *SECRET_KEY_NAMES)
+
+
+SECRET_FORMATS: dict[str, st.SearchStrategy[Entity]] = {
+    "aws_access_key": aws_access_keys(), "github_token": github_tokens(), "gitlab_token": gitlab_tokens(),
+    "slack_token": slack_tokens(), "stripe_key": stripe_keys(), "google_api_key": google_api_keys(),
+    "azure_client_secret": azure_client_secrets(), "jwt_with_secret": jwts_with_secret(),
+    "pem_private_key": pem_private_keys(), "dsn_with_password": dsns_with_password(),
+    "basic_auth_url": basic_auth_urls(), "netrc_line": netrc_lines(), "pgpass_line": pgpass_lines(),
+    "docker_config": docker_configs(), "kube_config": kube_configs(), "keyed_password": keyed_passwords(),
+}
+# Formats only a key identifies: placed under one of their keys, in user data.
+KEY_ONLY_FORMATS = frozenset({"keyed_password"})
 
 
 _BLOB_KEYS = ("payload", "weights", "image", "array", "state", "blob")
@@ -1561,6 +1732,99 @@ def placed_name_lookalikes(draw: Draw, kind: str, group: str | None = None) -> L
     placement = draw(st.sampled_from(candidates), label="placement")
     record, path = placement.build(value, entity, encoding, draw)
     return Leak(entity, encoding, placement, value, record, path)
+
+
+# --- secrets x encodings x kinds of place, and their clean look-alikes ----------------------
+
+def secret_encodings(fmt: str, group: str) -> tuple[str, ...]:
+    """The test suite's encodings that apply to a secret format (text) at a kind of place: JSON
+    values (lists, sibling keys) only in user data, and a format only a key identifies only
+    as it is written or escaped (an encoded password under `password` is still the key's)."""
+    if fmt in KEY_ONLY_FORMATS:
+        return ("plain", "percent", "html_entities", "json_escapes", "fullwidth") if group == "user_data" else ()
+    every = tuple(name for name, encoding in ENCODINGS.items()
+                  if "text" in encoding.accepts and encoding.only is None and not encoding.needs_context)
+    if group == "user_data":
+        return every
+    # Elsewhere the place is what is tested: the value as the place holds it and escaped.
+    return tuple(name for name in every if name in _PLACE_ENCODINGS)
+
+
+_PLACE_ENCODINGS = ("plain", "percent", "html_entities", "json_escapes", "nested_json", "base64")
+
+
+@st.composite
+def secret_leaks(draw: Draw, fmt: str, encoding_name: str, group: str) -> Leak:
+    """A secret of format `fmt`, written with `encoding_name`, at a place of kind `group`."""
+    entity = draw(SECRET_FORMATS[fmt], label="secret")
+    encoding = ENCODINGS[encoding_name]
+    if fmt in KEY_ONLY_FORMATS:
+        encoding = dataclasses.replace(encoding, needs_context=True)
+    value = encoding.encode(entity, draw)
+    candidates = [PLACEMENTS[name] for name in PLACEMENT_GROUPS[group] if PLACEMENTS[name].accepts(value)
+                  and (PLACEMENTS[name].keyed or not encoding.needs_context)]
+    if not candidates:
+        reject()  # too long for a URL or a header this time
+    placement = draw(st.sampled_from(candidates), label="placement")
+    record, path = placement.build(value, entity, encoding, draw)
+    return Leak(entity, encoding, placement, value, record, path)
+
+
+# Metadata that looks like a secret to a careless rule: digests, ids, ZenML secret references,
+# artifact URIs, encoded configs, commit shas, model names. None of them may be flagged.
+SECRET_LOOKALIKES = ("md5", "sha1", "sha256", "docker_digest", "uuid", "secret_reference", "artifact_uri",
+                     "base64_json_config", "git_sha", "model_name")
+_ARCHITECTURES = ("Llama", "Qwen2.5", "Mistral", "Phi", "bert", "roberta", "XGBClassifier", "ResNet", "ViT", "T5")
+_MODEL_PARTS = ("Instruct", "Coder", "base", "large", "uncased", "GPTQ", "Int4", "AWQ", "chat", "distilled", "ft")
+
+
+@st.composite
+def secret_lookalikes(draw: Draw, kind: str) -> tuple[Any, tuple[str, ...]]:
+    """(value, keys it sits under) of one kind of secret look-alike."""
+    rng = _rng(draw)
+    if kind in ("md5", "sha1", "sha256"):
+        size = {"md5": 16, "sha1": 20, "sha256": 32}[kind]
+        return rng.randbytes(size).hex(), ("content_hash", "checksum", "data_hash", "md5", "digest")
+    if kind == "docker_digest":
+        image = draw(st.sampled_from(("zenml/trainer", "registry.acme.example/ml/serve", "python")))
+        return f"{image}@sha256:{rng.randbytes(32).hex()}", ("image", "parent_image", "base_image")
+    if kind == "uuid":
+        return str(uuid_from(rng)), ("run_id", "step_id", "model_version_id", "id")
+    if kind == "secret_reference":
+        name = draw(st.sampled_from(("aws_creds", "mlflow-prod", "db", "wandb", "Databricks_Workspace_01")))
+        key = draw(st.sampled_from(("password", "api_key", "secret_access_key", "token", "client_secret")))
+        return f"{{{{ {name}.{key} }}}}", ("password", "api_key", "token", "aws_secret_access_key", "value")
+    if kind == "artifact_uri":
+        root = draw(st.sampled_from(("s3://acme-zenml/artifacts", "gs://ml-store/zenml", "/srv/mlops/zenml/store",
+                                     "/mnt/data/ZenML", "az://Container01/zenml")))
+        uri = f"{root}/{uuid_from(rng)}/trainer/output/{uuid_from(rng)}/{rng.getrandbits(32):08x}"
+        return uri, ("uri", "artifact_uri", "location", "path")
+    if kind == "base64_json_config":
+        config = {"learning_rate": round(rng.random() / 10, 4), "epochs": rng.randint(1, 50),
+                  "optimizer": draw(st.sampled_from(("adam", "sgd"))), "seed": rng.randint(0, 9999)}
+        return base64.b64encode(json.dumps(config).encode()).decode(), ("config", "params_b64", "settings")
+    if kind == "git_sha":
+        return rng.randbytes(20).hex()[: draw(st.sampled_from((7, 12, 40)))], ("commit", "git_sha", "revision")
+    if kind == "model_name":
+        name = f"{rng.choice(_ARCHITECTURES)}-{rng.randint(1, 70)}B-{rng.choice(_MODEL_PARTS)}-{rng.choice(_MODEL_PARTS)}"
+        return draw(st.sampled_from((name, f"acme/{name}-v{rng.randint(1, 9)}", name.replace("-", "_")))), \
+            ("model_name", "base_model", "checkpoint")
+    raise ValueError(kind)
+
+
+def uuid_from(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+@st.composite
+def placed_secret_lookalikes(draw: Draw, kind: str) -> Leak:
+    """A secret look-alike at any place that holds it, under one of its own keys or a neutral one."""
+    value, keys = draw(secret_lookalikes(kind), label="look-alike")
+    entity = Entity(f"clean_{kind}", frozenset(), "text", value, keys)
+    candidates = [p for p in PLACEMENTS.values() if p.accepts(value)]
+    placement = draw(st.sampled_from(candidates), label="placement")
+    record, path = placement.build(value, entity, ENCODINGS["plain"], draw)
+    return Leak(entity, ENCODINGS["plain"], placement, value, record, path)
 
 
 # --- clean traffic with fresh ids and roots --------------------------------------------------

@@ -94,7 +94,10 @@ def test_last_key_examples(path, key):
 
 # --- secrets: every rule's triggers ---------------------------------------------------
 
-SECRET_RULES = secrets.RULES
+# Our own rules' triggers are necessary conditions: every match of a rule fires one. gitleaks'
+# keywords are part of its rules instead (gitleaks runs a rule only where one of them occurs,
+# so a match without one is no finding: secret_rules.py, tested in test_secret_rules.py).
+SECRET_RULES = [rule for rule in secrets.RULES if not rule.source.startswith("gitleaks:")]
 
 
 @pytest.mark.parametrize("rule", SECRET_RULES, ids=[f"{r.id}:{r.pattern.pattern[:30]}" for r in SECRET_RULES])
