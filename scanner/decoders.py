@@ -1028,8 +1028,9 @@ _TURNED: tuple[re.Pattern[str], ...] = tuple(re.compile(condition) for condition
     # An IBAN backwards (`_REVERSED_IBAN`) or under ROT13 (`_ROT13_IBAN`).
     r"[0-9]{2}(?:[A-Za-z]{2}(?<=[A-Za-z0-9]{14}|(?:[A-Za-z0-9]{4} ){2}[0-9]{2}[A-Za-z]{2})"
     r"|(?<=[A-Za-z]{2}[0-9]{2})(?:[A-Za-z0-9]{10}| [A-Za-z0-9]{4} [A-Za-z0-9]{4}))",
-    rf"[{_LOWER_LETTERS}][{_CAPITAL_LETTERS}][ ,.]{{1,3}}[{_LOWER_LETTERS}]{{1,20}}[{_CAPITAL_LETTERS}]",        # a name backwards
-    rf"[A-Z][{_LOWER_LETTERS}]{{1,20}}[ ,.]{{1,3}}[A-Z][{_LOWER_LETTERS}]",                      # a name under ROT13
+    # A name backwards or under ROT13, with a middle initial or not ("xiorcaleD .U ijneK").
+    rf"[{_LOWER_LETTERS}][{_CAPITAL_LETTERS}][ ,.]{{1,3}}(?:[{_CAPITAL_LETTERS}][ ,.]{{1,3}})?[{_LOWER_LETTERS}]{{1,20}}[{_CAPITAL_LETTERS}]",
+    rf"[A-Z][{_LOWER_LETTERS}]{{1,20}}[ ,.]{{1,3}}(?:[A-Z][ ,.]{{1,3}})?[A-Z][{_LOWER_LETTERS}]",
 ))
 
 

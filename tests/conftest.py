@@ -5,6 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (the `ci` profile): CI and a developer see
+# the same cases, and a run's verdict depends on the code, not on the draw. To search new
+# examples, run with `--hypothesis-profile=explore` (hypothesis' defaults: random draws, the
+# example database in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile("ci")
 
 # A private PostgreSQL cluster on loopback for the audit-store tests (session fixture).
 pytest_plugins = ["tests.support.postgres"]

@@ -302,12 +302,17 @@ SECRET_CASES = [(fmt, encoding, group) for fmt in S.SECRET_FORMATS for group in 
 # reversed. Not the secret rules' to fix: listed here, not hidden.
 _UNDONE_BY_DECODERS = frozenset({"aws_access_key", "github_token", "gitlab_token", "stripe_key", "google_api_key",
                                  "pem_private_key"})
+# Undone since by the letter statistics of ROT13 and the reversed view's secret shapes
+# (scanner/decoders.py): the pairs pass as a whole gate, so they are no gap.
+_TURNED_BACK = frozenset({("slack_token", "rot13"), ("azure_client_secret", "rot13"), ("jwt_with_secret", "rot13"),
+                          ("dsn_with_password", "reversed"), ("dsn_with_password", "rot13"),
+                          ("basic_auth_url", "rot13"), ("pgpass_line", "rot13")})
 _DECODER_GAP = pytest.mark.xfail(strict=False, reason="reversed/ROT13 of a format with no prefix in "
                                                       "decoders._SECRET_SHAPES is not decoded")
 
 
 def _case(fmt: str, encoding: str, group: str):
-    gap = encoding in ("reversed", "rot13") and fmt not in _UNDONE_BY_DECODERS
+    gap = encoding in ("reversed", "rot13") and fmt not in _UNDONE_BY_DECODERS and (fmt, encoding) not in _TURNED_BACK
     return pytest.param(fmt, encoding, group, id=f"{fmt}-{encoding}-{group}", marks=[_DECODER_GAP] if gap else [])
 
 
