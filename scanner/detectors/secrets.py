@@ -9,6 +9,7 @@ secret group, entropy, keywords, allowlists; see secret_rules.py):
 - **rules for formats gitleaks has none for** (`OWN_RULES`, listed first: on the same span
   their entity is reported), kept from detect-secrets' plugins (AWS secret access keys next
   to `aws`, a private key's BEGIN line alone, Discord bot tokens, Square OAuth secrets,
+  Mailchimp keys and Telegram bot tokens by their shape alone,
   `.npmrc` auth lines, URL credentials, Azure storage keys, IBM Cloud, Cloudant, Softlayer)
   and our own (Hugging
   Face tokens with digits and OpenAI project keys of any length, which gitleaks' rules leave
@@ -147,6 +148,12 @@ OWN_RULES: tuple[SecretRule, ...] = (
     # the T3BlbkFJ marker at its fixed offsets).
     _rule("OPENAI_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,200}", (Trigger.text("sk-"),), 0.95),
     _rule("ZENML_API_KEY", r"\bZEN(?:PRO)?KEY_[A-Za-z0-9_\-=]{20,}", (Trigger.text("KEY_"),), 0.95),
+    # Shapes distinctive without the vendor's name beside them (gitleaks' rules need
+    # "mailchimp"/"telegram" in front; a key pasted under any name has neither; detect-secrets'
+    # Mailchimp plugin matched the shape alone): 32 hex and a datacentre suffix; a bot id, a
+    # colon and `AA` with 33 token characters.
+    _rule("MAILCHIMP_API_KEY", r"(?<![0-9A-Za-z])[0-9a-f]{32}-us[0-9]{1,2}(?![0-9A-Za-z])", (Trigger.text("-us"),), 0.9),
+    _rule("TELEGRAM_BOT_TOKEN", r"(?<![0-9A-Za-z])[0-9]{8,10}:AA[0-9A-Za-z_\-]{33}(?![0-9A-Za-z_\-])", (Trigger.text(":AA"),), 0.9),
     # A service-account key file pasted as a string: the private key's value.
     _rule(
         "GCP_SERVICE_ACCOUNT_KEY",

@@ -70,9 +70,10 @@ from tests.support.adversarial import (
 )
 
 MAX_STORED = float(os.environ.get("ADVERSARIAL_MAX_STORED", "0.01"))
-# Measured on the gate as it is: 45/460 = 9.8% stored (seed 20261204), 9.1% (seed 7); was 59%
-# before issue 12's work. Lower it as gaps close.
-RATCHET = 0.12
+# Measured on the gate as it is: 16/460 = 3.5% stored (seed 20261204), 3.9% (seed 7), of which
+# 12-14 are an SSN's nine digits as a JSON integer or a digit list under a neutral key (no gate
+# tells them from a count); 9.8% a round before, 59% before issue 12's work. Lower it as gaps close.
+RATCHET = 0.06
 WORKERS = 4
 SDK_HEADERS = {"User-Agent": "zenml/0.98.0", "Accept": "*/*", "Source-Context": "python"}
 

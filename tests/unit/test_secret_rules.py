@@ -88,7 +88,7 @@ def test_rules_are_gitleaks_first_and_our_own_only_for_formats_gitleaks_lacks():
         "AZURE_STORAGE_KEY", "SOFTLAYER_KEY", "IBM_CLOUD_IAM_KEY", "IBM_COS_HMAC_KEY", "CLOUDANT_KEY",
         "HUGGINGFACE_TOKEN", "OPENAI_KEY", "ZENML_API_KEY", "GCP_SERVICE_ACCOUNT_KEY", "AZURE_CONNECTION_STRING",
         "AZURE_SAS_TOKEN", "DATABASE_URL_PASSWORD", "BASIC_AUTH_CREDENTIALS", "NETRC_PASSWORD", "PGPASS_PASSWORD",
-        "PRIVATE_KEY",
+        "PRIVATE_KEY", "MAILCHIMP_API_KEY", "TELEGRAM_BOT_TOKEN",
     }
 
 
@@ -159,6 +159,20 @@ def test_a_token_is_found_anywhere_in_a_long_leaf_and_whole(detector):
     filler = "lorem ipsum dolor sit amet " * 40000
     for text in (f"{token} {filler}", f"{filler}{token} {filler}", f"{filler}{token}"):
         assert found(detector, [Leaf("$.logs", text, "user_dict")]) == [(0, "GITLAB_TOKEN", token)]
+
+
+@pytest.mark.parametrize(("entity", "token"), [
+    ("MAILCHIMP_API_KEY", "8f3a9c2e7b1d4f6a0c5e9b2d7f1a3c6e-us14"),
+    ("TELEGRAM_BOT_TOKEN", "5823917461:AAGx7Lq2Wm9Rt4Yp8Kd3Nf6Hs1Vb5Cz0QeX"),
+])
+def test_tokens_of_distinctive_shape_are_found_under_any_name(detector, entity, token):
+    # gitleaks finds these only after the vendor's name ("mailchimp_key = ..."): a key pasted
+    # under a neutral key or in a note has none.
+    for text in (token, f"note: {token}", f"[{token}]"):
+        assert (0, entity, token) in found(detector, [Leaf("$.values.note", text, "user_dict")]), text
+    # Look-alikes: an MD5 with another suffix, a time and a version with AA.
+    for text in ("8f3a9c2e7b1d4f6a0c5e9b2d7f1a3c6e-useast1", "8f3a9c2e7b1d4f6a0c5e9b2d7f1a3c6e-v14", "build 12:AAB", "10:AA"):
+        assert [f for f in found(detector, [Leaf("$.values.note", text, "user_dict")]) if f[1] == entity] == [], text
 
 
 def test_a_token_ends_at_the_delimiters_of_a_request(detector):
