@@ -28,7 +28,7 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from metagate.proxy.inspection import Inspector, InspectorSettings
 from metagate.scanner import decoders, evasion
@@ -37,12 +37,9 @@ from metagate.scanner.evasion import decoded_views, expand_leaves
 from metagate.scanner.model import Leaf
 
 from tests.support import strategies as S
+from tests.support.gate_properties import BLOCKING_SCORE, GATE_PROPERTIES
 
-BLOCKING_SCORE = 0.5
-COMMON = settings(derandomize=True, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much])
+COMMON = GATE_PROPERTIES
 
 CODECS = ("percent", "html_entities", "json_escapes", "nested_json", "double_json", "base64", "base64_urlsafe",
           "base64_lines", "gzip_base64", "base32", "base85", "ascii85", "hex", "hex_upper", "hex_0x", "hex_spaced")

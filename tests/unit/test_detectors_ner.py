@@ -209,12 +209,12 @@ def test_titled_and_inverted_names_in_code(text, expected):
 
 # --- names that name no one, at every kind of place (the gate, as `metagate scan` runs it) ---------
 
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests.support import strategies as S  # noqa: E402
+from tests.support.gate_properties import BLOCKING_SCORE, GATE_PROPERTIES  # noqa: E402
 
-BLOCKING_SCORE = 0.5   # policies/rego/metagate/data.json: a finding below it decides nothing
 
 
 @pytest.fixture(scope="module")
@@ -226,9 +226,7 @@ def inspector():
 
 @pytest.mark.parametrize("group", S.NAME_PLACEMENT_KINDS)
 @pytest.mark.parametrize("kind", sorted(S.NAME_LOOKALIKES))
-@settings(derandomize=True, deadline=None, database=None, max_examples=6,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(GATE_PROPERTIES, max_examples=6)
 @given(data=st.data())
 def test_names_of_things_are_no_person_wherever_placed(inspector, kind, group, data):
     """Model cards in five languages, eponymous methods, model, product and region names, word

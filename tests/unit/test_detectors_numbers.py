@@ -24,20 +24,16 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from metagate.proxy.inspection import Inspector, InspectorSettings
 from metagate.scanner.capture import request_from_record
 from metagate.scanner.detectors.recognizers import CARD_NETWORKS, card_network, is_epoch, is_international_number
 
 from tests.support import strategies as S
+from tests.support.gate_properties import BLOCKING_SCORE, GATE_PROPERTIES
 
-BLOCKING_SCORE = 0.5   # policies/rego/metagate/data.json thresholds
-
-COMMON = settings(derandomize=True, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much])
+COMMON = GATE_PROPERTIES
 
 
 @pytest.fixture(scope="module")

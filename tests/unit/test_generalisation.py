@@ -18,7 +18,8 @@ The gate still fails some of these cases (issue 12 is open): their ids are liste
 `generalisation_gaps.txt` beside this file and marked xfail, so the list is the work list
 (never add to it; regenerate it to drop the gaps that close). Runs skip
 hypothesis' shrink phase (seconds per failing case, and the known gaps fail on purpose); to
-see a minimal example of one, run it with the shrink phase (drop `phases=` in COMMON). To see
+see a minimal example of one, run it with the shrink phase (drop `phases=` in
+tests/support/gate_properties.py). To see
 the whole matrix and regenerate the gap list, load a profile without xfail handling:
     METAGATE_PURE_PYTHON=1 .venv/bin/python -c "import sys, pytest; from hypothesis import settings, Phase; \
     settings.register_profile('triage', phases=[Phase.explicit, Phase.reuse, Phase.generate]); \
@@ -35,20 +36,16 @@ import json
 import pytest
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from metagate.proxy.inspection import Inspector, InspectorSettings
 from metagate.scanner import jsonpath
 from metagate.scanner.capture import request_from_record
 
 from tests.support import strategies as S
+from tests.support.gate_properties import BLOCKING_SCORE, GATE_PROPERTIES
 
-BLOCKING_SCORE = 0.5   # a finding below this decides nothing (policies/rego/metagate/data.json)
-
-COMMON = settings(derandomize=True, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much])
+COMMON = GATE_PROPERTIES
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from metagate.scanner.detectors import secret_rules
 from metagate.scanner.detectors.secret_rules import gitleaks_rules, translate_re2
@@ -34,6 +34,7 @@ from metagate.scanner.detectors.secrets import OWN_RULES, RULES, SecretDetector
 from metagate.scanner.model import Leaf
 
 from tests.support import strategies as S
+from tests.support.gate_properties import BLOCKING_SCORE, GATE_PROPERTIES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -271,11 +272,8 @@ def test_a_docker_config_auth_is_basic_credentials(detector):
 
 # --- the whole gate: formats x encodings x kinds of place --------------------------------------
 
-GATE = settings(derandomize=True, deadline=None, database=None, max_examples=2,
-                phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
-BLOCKING_SCORE = 0.5
+GATE = settings(GATE_PROPERTIES, max_examples=2,
+                suppress_health_check=[*GATE_PROPERTIES.suppress_health_check, HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
@@ -338,8 +336,7 @@ def test_secret_formats_are_caught_in_every_encoding_and_kind_of_place(inspector
 
 
 @pytest.mark.parametrize("kind", S.SECRET_LOOKALIKES)
-@settings(derandomize=True, deadline=None, database=None, max_examples=40,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(GATE_PROPERTIES, max_examples=40,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_clean_secret_lookalikes_are_not_flagged(inspector, data, kind):

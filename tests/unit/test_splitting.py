@@ -17,7 +17,7 @@ import json
 import time
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from metagate.proxy.inspection import Inspector, InspectorSettings
 from metagate.scanner.capture import request_from_record
@@ -25,12 +25,9 @@ from metagate.scanner.evasion import expand_leaves
 from metagate.scanner.model import InspectionRequest
 
 from tests.support import strategies as S
+from tests.support.gate_properties import BLOCKING_SCORE, GATE_PROPERTIES
 
-BLOCKING_SCORE = 0.5
-COMMON = settings(derandomize=True, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much])
+COMMON = GATE_PROPERTIES
 
 
 @pytest.fixture(scope="module")

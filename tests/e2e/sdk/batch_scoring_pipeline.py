@@ -12,7 +12,7 @@ Last stdout line: RUN_ID=<uuid>. Exits non-zero when a run fails.
 import argparse
 from typing import Annotated, Dict, List, Tuple
 
-from sdk_common import emit
+from sdk_common import completed, emit
 from stack_setup import use_artifact_root_from_env
 from zenml import ArtifactConfig, Model, log_metadata, pipeline, step
 
@@ -70,10 +70,7 @@ def main() -> None:
     configured = batch_scoring.with_options(run_name="scoring-{date}-{time}")
     run = None
     for _ in range(2):  # the second run reuses cached steps
-        run = configured(batches=args.batches, threshold=args.threshold)
-        status = getattr(run.status, "value", run.status) if run else None
-        if status != "completed":
-            raise SystemExit(f"run did not complete: {status}")
+        run = completed(configured(batches=args.batches, threshold=args.threshold))
     emit("RUN_ID", str(run.id))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Annotated
 
-from sdk_common import emit
+from sdk_common import completed, emit
 from zenml import log_metadata, pipeline, step
 
 
@@ -54,10 +54,7 @@ def main() -> None:
     parser.add_argument("--run-name")
     args = parser.parse_args()
     configured = clean_training.with_options(run_name=args.run_name) if args.run_name else clean_training
-    run = configured(lr=args.lr, epochs=args.epochs)
-    status = getattr(run.status, "value", run.status) if run else None
-    if status != "completed":
-        raise SystemExit(f"run did not complete: {status}")
+    run = completed(configured(lr=args.lr, epochs=args.epochs))
     emit("RUN_ID", str(run.id))
 
 

@@ -41,6 +41,14 @@ def report_exception(error: BaseException) -> None:
     emit("EXCEPTION_CHAIN", exception_chain(error))
 
 
+def completed(run: Any) -> Any:
+    """`run`, if it completed; otherwise the script exits non-zero saying how it ended."""
+    status = getattr(run.status, "value", run.status) if run else None
+    if status != "completed":
+        raise SystemExit(f"run did not complete: {status}")
+    return run
+
+
 def latest_run_id(pipeline_name: str) -> str | None:
     """Id of the newest run of ``pipeline_name`` on the server, if any."""
     from zenml.client import Client

@@ -12,7 +12,7 @@ import argparse
 import statistics
 from typing import Annotated
 
-from sdk_common import emit
+from sdk_common import completed, emit
 from stack_setup import use_artifact_root_from_env
 from zenml import ArtifactConfig, log_metadata, pipeline, step
 
@@ -92,10 +92,7 @@ def main() -> None:
     configured = tabular_profile.with_options(run_name="tabular-{date}-{time}")
     run = None
     for _ in range(2):  # the second run reuses cached steps
-        run = configured(rows=args.rows)
-        status = getattr(run.status, "value", run.status) if run else None
-        if status != "completed":
-            raise SystemExit(f"run did not complete: {status}")
+        run = completed(configured(rows=args.rows))
     emit("RUN_ID", str(run.id))
 
 

@@ -13,7 +13,7 @@ import argparse
 import math
 from typing import Annotated
 
-from sdk_common import emit
+from sdk_common import completed, emit
 from stack_setup import use_artifact_root_from_env
 from zenml import ArtifactConfig, Model, log_metadata, pipeline, step
 from zenml.config import DockerSettings
@@ -109,10 +109,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=60)
     args = parser.parse_args()
     use_artifact_root_from_env("training-stack")
-    run = fraud_training.with_options(run_name="fraud-training-{date}")(c=args.c, iterations=args.iterations)
-    status = getattr(run.status, "value", run.status) if run else None
-    if status != "completed":
-        raise SystemExit(f"run did not complete: {status}")
+    run = completed(fraud_training.with_options(run_name="fraud-training-{date}")(c=args.c, iterations=args.iterations))
     emit("RUN_ID", str(run.id))
 
 
